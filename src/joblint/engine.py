@@ -1,0 +1,166 @@
+"""Run rules over files and facts: file collection, dispatch, crash isolation, ordering."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .files import Excludes, FileProblem, is_lintable, walk_files
+from .findings import Finding, Hit, fingerprint
+from .rails.app import App, find_root
+from .rules import Rule
+from .source import SourceFile
+
+
+@dataclass(frozen=True)
+class Options:
+    rules: Sequence[type[Rule]]
+    excludes: tuple[str, ...] = ()
+    request_paths: tuple[str, ...] = ()
+    root: Path | None = None  # force the Rails root (tests, examples); found from paths otherwise
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    problems: list[FileProblem] = field(default_factory=list)  # bad input, on stderr
+    crashes: list[str] = field(default_factory=list)  # internal errors: exit code 2
+    missing_paths: list[str] = field(default_factory=list)  # named paths that do not exist
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.crashes or self.missing_paths)
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    absolute = path if path.is_absolute() else cwd / path
+    try:
+        return Path(os.path.relpath(absolute, cwd)).as_posix()
+    except ValueError:  # another drive on Windows
+        return absolute.as_posix()
+
+
+def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Report:
+    cwd = cwd or Path.cwd()
+    report = Report()
+    groups: dict[Path | None, dict[Path, Path]] = defaultdict(dict)
+    for given in paths:
+        path = given if given.is_absolute() else cwd / given
+        if not os.path.lexists(path):
+            report.missing_paths.append(given.as_posix())
+            report.problems.append(FileProblem(given.as_posix(), "no such file or directory"))
+            continue
+        try:
+            path.stat()
+        except OSError as error:
+            report.problems.append(FileProblem(given.as_posix(), f"skipped: {error.strerror}"))
+            continue
+        root = options.root or find_root(path.resolve())
+        groups[root].update(_targets(path, root, options))
+    for root in sorted(groups, key=lambda r: str(r)):
+        _lint_group(root, groups[root], options, cwd, report)
+    report.findings.sort(key=lambda f: f.sort_key)
+    report.problems.sort(key=lambda p: p.path)
+    return report
+
+
+def _targets(path: Path, root: Path | None, options: Options) -> dict[Path, Path]:
+    """Files to report on below a named path: resolved path → path as walked."""
+    if not path.is_dir():
+        return {path.resolve(): path}  # named files are always linted
+    base = root or path
+    excludes = Excludes(base, options.excludes)
+    return {found.resolve(): found for found in walk_files(path, base, is_lintable, excludes)}
+
+
+def _lint_group(
+    root: Path | None, targets: dict[Path, Path], options: Options, cwd: Path, report: Report
+) -> None:
+    app = App(root, request_paths=options.request_paths)
+    sources: list[SourceFile] = []
+    for resolved in sorted(targets, key=lambda p: display_path(targets[p], cwd)):
+        source = app.source(targets[resolved])
+        if source is None:
+            problem = app.problems[resolved]
+            report.problems.append(FileProblem(display_path(targets[resolved], cwd), problem.reason))
+            continue
+        sources.append(source)
+    if root is None:
+        app = App(None, request_paths=options.request_paths, extra_files=sources)
+        for source in sources:
+            app.add_source(source)
+    report.files += len(sources)
+
+    active = [r for r in options.rules if r.triggers]
+    passive = [r for r in options.rules if not r.triggers]  # run wherever an active rule ran
+    for source in sources:
+        display = display_path(source.path, cwd)
+        hits: list[tuple[type[Rule], Hit]] = []
+        wanted = [r for r in active if _applies(r, source) and r.wants(source)]
+        for rule in wanted:
+            hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report))
+        if source.is_ruby and (wanted or not active):
+            for rule in passive:
+                hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report))
+        report.findings.extend(_findings(source, display, hits))
+
+
+def _applies(rule: type[Rule], source: SourceFile) -> bool:
+    return source.is_ruby
+
+
+def _run_rule(
+    rule: type[Rule], source: SourceFile, app: App, display: str, report: Report
+) -> list[Hit]:
+    try:
+        return list(rule().check(source, app))
+    except Exception as error:  # a crashing rule must not stop the run
+        report.crashes.append(
+            f"{display}: rule {rule.code} ({rule.name}) crashed: {type(error).__name__}: {error}"
+        )
+        return []
+
+
+def _findings(
+    source: SourceFile, display: str, hits: list[tuple[type[Rule], Hit]]
+) -> list[Finding]:
+    hits.sort(key=lambda rh: (rh[1].start_byte, rh[0].code, rh[1].end_byte))
+    occurrences: dict[tuple[str, str, str], int] = defaultdict(int)
+    findings = []
+    seen = set()
+    for rule, hit in hits:
+        key = (rule.code, hit.start_byte, hit.end_byte)
+        if key in seen:
+            continue
+        seen.add(key)
+        start = source.position(hit.start_byte)
+        end = source.position(hit.end_byte)
+        identity = (rule.code, hit.scope, hit.anchor)
+        occurrence = occurrences[identity]
+        occurrences[identity] += 1
+        findings.append(
+            Finding(
+                code=rule.code,
+                name=rule.name,
+                severity=hit.severity or rule.severity,
+                path=display,
+                line=start.line,
+                column=start.column,
+                end_line=end.line,
+                end_column=end.column,
+                message=rule.format_message(hit),
+                help=rule.help,
+                fingerprint=fingerprint(
+                    rule.code, source.relpath, hit.scope, hit.anchor, occurrence
+                ),
+                line_text=source.line_text(start.line),
+                utf16_column=start.utf16_column,
+                utf16_end_column=end.utf16_column,
+                fixable=rule.fixable,
+            )
+        )
+    return findings

@@ -1,0 +1,161 @@
+"""Finding and reading files: directory walking with .gitignore and excludes, safe reads."""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from .source import SourceFile
+
+MAX_FILE_BYTES = 4 * 1024 * 1024  # larger .rb files are generated (schema dumps, fixtures)
+# Directories never walked, as RuboCop's default AllCops/Exclude.
+SKIPPED_DIRS = frozenset({".git", "node_modules", "tmp", "vendor", ".bundle"})
+# YAML files the job rules read; walked so that findings in them can be reported.
+JOB_CONFIG_FILES = frozenset(
+    {
+        "config/sidekiq.yml",
+        "config/queue.yml",
+        "config/solid_queue.yml",
+        "config/recurring.yml",
+        "config/schedule.yml",
+        "config/sidekiq_cron.yml",
+        "config/sidekiq_schedule.yml",
+        "config/sidekiq_scheduler.yml",
+        "config/scheduler.yml",
+        "config/cron.yml",
+    }
+)
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file that could not be analysed, with a one-line reason for the user."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def is_lintable(relpath: str) -> bool:
+    """Files a directory walk picks up: Ruby sources, Gemfile, rake tasks, job YAML configs."""
+    name = relpath.rsplit("/", 1)[-1]
+    return name.endswith((".rb", ".rake")) or name == "Gemfile" or relpath in JOB_CONFIG_FILES
+
+
+def read_source(path: Path, relpath: str, display: str | None = None) -> SourceFile | FileProblem:
+    shown = display or relpath
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return FileProblem(
+                shown, f"skipped: {size // (1024 * 1024)} MB is over the 4 MB limit (generated?)"
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        return FileProblem(shown, _os_reason(error))
+    if b"\0" in data:
+        return FileProblem(shown, "skipped: binary file (contains NUL bytes)")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        return FileProblem(shown, f"skipped: not valid UTF-8 (line {line})")
+    return SourceFile(path=path, relpath=relpath, data=data)
+
+
+def _os_reason(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "skipped: symbolic link loop"
+    if error.errno == errno.ENOENT:
+        return "no such file or directory"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "skipped: permission denied"
+    if error.errno == errno.EISDIR:
+        return "skipped: is a directory"
+    return f"skipped: {error.strerror or error}"
+
+
+class Excludes:
+    """`.gitignore` files (root and nested) plus user `--exclude` globs, relative to a base."""
+
+    def __init__(self, base: Path, globs: Iterable[str] = ()):
+        self.base = base
+        self.globs = tuple(globs)
+        self._user = pathspec.GitIgnoreSpec.from_lines(self.globs)
+        self._ignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+
+    def _gitignore(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+        if directory not in self._ignores:
+            spec = None
+            try:
+                lines = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace")
+                spec = pathspec.GitIgnoreSpec.from_lines(lines.splitlines())
+            except OSError:
+                pass
+            self._ignores[directory] = spec
+        return self._ignores[directory]
+
+    def excluded(self, path: Path, is_dir: bool) -> bool:
+        suffix = "/" if is_dir else ""
+        try:
+            rel = path.relative_to(self.base).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        if self._user.match_file(rel + suffix) or any(
+            fnmatch.fnmatch(path.name, g) for g in self.globs
+        ):
+            return True
+        # nearest .gitignore files apply relative to their own directory
+        for directory in [self.base, *self._between(path)]:
+            spec = self._gitignore(directory)
+            if spec is None:
+                continue
+            sub = path.relative_to(directory).as_posix()
+            if spec.match_file(sub + suffix):
+                return True
+        return False
+
+    def _between(self, path: Path) -> list[Path]:
+        dirs = []
+        parent = path.parent
+        while parent != self.base and self.base in parent.parents:
+            dirs.append(parent)
+            parent = parent.parent
+        return list(reversed(dirs))
+
+
+def walk_files(
+    top: Path,
+    base: Path,
+    accept: Callable[[str], bool] = is_lintable,
+    excludes: Excludes | None = None,
+) -> Iterator[Path]:
+    """Files below `top` whose path relative to `base` is accepted, in sorted order.
+
+    Symbolic links to directories are not followed (no loops); ignored directories are
+    pruned before they are read.
+    """
+    excludes = excludes or Excludes(base)
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        directory = Path(dirpath)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIPPED_DIRS and not excludes.excluded(directory / d, is_dir=True)
+        )
+        for name in sorted(filenames):
+            path = directory / name
+            try:
+                rel = path.relative_to(base).as_posix()
+            except ValueError:
+                rel = path.as_posix()
+            if accept(rel) and not excludes.excluded(path, is_dir=False):
+                yield path

@@ -1,0 +1,105 @@
+"""What rules produce (Hit) and what reporters consume (Finding). Reporters never see a tree."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from . import ruby
+from .ruby import Node
+
+
+class Severity(enum.IntEnum):
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        return cls[value.upper()]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule's verdict on one span of a file: where, the message arguments, and context."""
+
+    start_byte: int
+    end_byte: int
+    args: dict[str, str] = field(default_factory=dict)
+    severity: Severity | None = None  # overrides the rule's default for this hit
+    scope: str = ""  # enclosing `Class#method`, for the line-independent fingerprint
+    anchor: str = ""  # normalised source text of the node, likewise
+
+    @classmethod
+    def at(cls, node: Node, severity: Severity | None = None, **args: str) -> Hit:
+        return cls(
+            node.start_byte,
+            node.end_byte,
+            args,
+            severity,
+            scope=enclosing_scope(node),
+            anchor=normalise(ruby.text(node)),
+        )
+
+
+def enclosing_scope(node: Node) -> str:
+    """`Admin::ReportJob#perform` for a node inside that method; `Admin::ReportJob` at class level."""
+    classes = []
+    method = ""
+    current = node.parent
+    while current is not None:
+        if current.type in ("method", "singleton_method") and not method:
+            method = ruby.method_name(current)
+            if current.type == "singleton_method":
+                method = "." + method
+        elif current.type in ("class", "module"):
+            name = ruby.constant_path(current.child_by_field_name("name"))
+            if name:
+                classes.append(name)
+        current = current.parent
+    scope = "::".join(reversed(classes))
+    if method:
+        scope += method if method.startswith(".") else f"#{method}"
+    return scope
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(source_text: str) -> str:
+    return _SPACE.sub(" ", source_text).strip()
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    path: str  # relative to the current directory, forward slashes
+    line: int
+    column: int  # 1-based, characters
+    end_line: int
+    end_column: int
+    message: str
+    help: str
+    fingerprint: str
+    line_text: str  # the source line the finding starts on, for code frames
+    utf16_column: int = 0  # 1-based, UTF-16 code units (SARIF)
+    utf16_end_column: int = 0
+    fixable: bool = False
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.code)
+
+
+def fingerprint(code: str, relpath: str, scope: str, anchor: str, occurrence: int) -> str:
+    """Line-independent identity: rule, file, enclosing class/method, node text, occurrence."""
+    raw = "\0".join((code, relpath, scope, anchor, str(occurrence)))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()

@@ -1,0 +1,389 @@
+"""The class index: every class and module of the app, its nesting, superclass and mixins.
+
+Facts here are plain data (names, paths, byte spans), never tree nodes, so that they can
+outlive the trees they came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .. import ruby
+from ..ruby import Node
+from ..source import SourceFile
+
+HANDLER_METHODS = ("retry_on", "discard_on", "rescue_from")
+VISIBILITY_WORDS = ("private", "protected", "public")
+RERAISE_CALLS = ("raise", "fail", "retry_job")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a `def` accepts: counts of positional parameters and the keyword names."""
+
+    required: int = 0
+    optional: int = 0
+    splat: bool = False
+    required_keywords: frozenset[str] = frozenset()
+    optional_keywords: frozenset[str] = frozenset()
+    double_splat: bool = False
+
+    @classmethod
+    def of(cls, method: Node) -> Signature:
+        params = method.child_by_field_name("parameters")
+        required = optional = 0
+        splat = double_splat = False
+        required_kw: set[str] = set()
+        optional_kw: set[str] = set()
+        for param in params.named_children if params is not None else ():
+            kind = param.type
+            if kind in ("identifier", "destructured_parameter"):
+                required += 1
+            elif kind == "optional_parameter":
+                optional += 1
+            elif kind == "splat_parameter":
+                splat = True
+            elif kind == "hash_splat_parameter" or kind == "forward_parameter":
+                double_splat = True
+                splat = splat or kind == "forward_parameter"
+            elif kind == "keyword_parameter":
+                name = ruby.text(param.child_by_field_name("name"))
+                (optional_kw if param.child_by_field_name("value") else required_kw).add(name)
+        return cls(
+            required, optional, splat, frozenset(required_kw), frozenset(optional_kw), double_splat
+        )
+
+    @property
+    def has_keywords(self) -> bool:
+        return bool(self.required_keywords or self.optional_keywords or self.double_splat)
+
+
+@dataclass(frozen=True)
+class MethodDef:
+    name: str
+    path: str
+    line: int
+    visibility: str  # public | private | protected
+    signature: Signature
+    reraises: bool  # the body contains `raise` or `retry_job`
+    calls: frozenset[str]  # receiver-less method calls in the body, for one level of lookup
+
+
+@dataclass(frozen=True)
+class HandlerDecl:
+    """A `retry_on`, `discard_on` or `rescue_from` declaration."""
+
+    method: str
+    exceptions: tuple[str, ...]
+    path: str
+    line: int
+    start_byte: int
+    end_byte: int
+    with_method: str | None  # `with: :handle_error`
+    has_block: bool
+
+
+@dataclass
+class ClassDef:
+    """One `class`/`module` definition in one file (a class reopened twice has two)."""
+
+    name: str  # fully qualified: "Admin::ReportJob"
+    is_module: bool
+    path: str
+    line: int
+    name_start: int  # byte span of the name, where class-level findings point
+    name_end: int
+    lexical_scope: tuple[str, ...]  # enclosing namespaces, innermost last, for lookup
+    superclass: str | None  # as written, without a leading `::`
+    includes: list[str] = field(default_factory=list)
+    methods: dict[str, MethodDef] = field(default_factory=dict)
+    handlers: list[HandlerDecl] = field(default_factory=list)
+
+
+def lexical_names(node: Node) -> list[str]:
+    """The names of the classes/modules enclosing `node` (and `node` itself), outermost first."""
+    names = []
+    current: Node | None = node
+    while current is not None:
+        if current.type in ("class", "module"):
+            name = ruby.constant_path(current.child_by_field_name("name"))
+            if name is not None:
+                names.append(name)
+        current = current.parent
+    names.reverse()
+    return names
+
+
+def qualified_name(node: Node) -> str | None:
+    """`module A; class B::C` → "A::B::C" for the class node (None for anonymous shapes)."""
+    if node.type not in ("class", "module"):
+        return None
+    names = lexical_names(node)
+    return "::".join(names) if names else None
+
+
+def scopes_of(names: list[str]) -> tuple[str, ...]:
+    """Lexical scopes for constant lookup: `["A", "B::C"]` → ("A", "A::B::C")."""
+    scopes = []
+    prefix = ""
+    for name in names:
+        prefix = f"{prefix}::{name}" if prefix else name
+        scopes.append(prefix)
+    return tuple(scopes)
+
+
+_DEFS = ruby.compile_query("[(class) (module)] @def")
+
+
+def _body_statements(body: Node | None) -> Iterator[Node]:
+    if body is None:
+        return
+    for child in body.named_children:
+        yield child
+
+
+def _contains_reraise(node: Node) -> bool:
+    return any(ruby.is_call(inner, *RERAISE_CALLS) for inner in ruby.walk(node))
+
+
+def receiverless_calls(node: Node) -> frozenset[str]:
+    names = set()
+    for inner in ruby.walk(node):
+        if inner.type == "call" and ruby.call_receiver(inner) is None:
+            names.add(ruby.call_method(inner))
+        elif inner.type == "identifier" and inner.parent is not None and inner.parent.type in (
+            "body_statement",
+            "block_body",
+            "then",
+            "else",
+        ):
+            names.add(ruby.text(inner))
+    return frozenset(names)
+
+
+def handler_decl(call: Node, source: SourceFile) -> HandlerDecl:
+    exceptions = []
+    with_method = None
+    for arg in ruby.call_arguments(call):
+        path = ruby.constant_path(arg)
+        if path is not None:
+            exceptions.append(path)
+        elif arg.type == "string":
+            value = ruby.string_value(arg)
+            if value:
+                exceptions.append(value.removeprefix("::"))
+        elif arg.type == "pair" and ruby.pair_key(arg) == "with":
+            value = arg.child_by_field_name("value")
+            if value is not None and value.type == "simple_symbol":
+                with_method = ruby.string_value(value)
+            elif value is not None and value.type == "lambda":
+                pass  # a lambda handler is read like a block
+    block = ruby.call_block(call)
+    has_block = block is not None or any(
+        a.type == "pair"
+        and ruby.pair_key(a) == "with"
+        and (a.child_by_field_name("value") or a).type == "lambda"
+        for a in ruby.call_arguments(call)
+    )
+    return HandlerDecl(
+        method=ruby.call_method(call),
+        exceptions=tuple(exceptions),
+        path=source.relpath,
+        line=source.position(call.start_byte).line,
+        start_byte=call.start_byte,
+        end_byte=call.end_byte,
+        with_method=with_method,
+        has_block=has_block,
+    )
+
+
+def _class_level_calls(body: Node | None) -> Iterator[Node]:
+    """Calls at class level, including inside a concern's `included do … end` block."""
+    for stmt in _body_statements(body):
+        if stmt.type == "call":
+            yield stmt
+            if ruby.call_method(stmt) in ("included", "class_eval", "prepended"):
+                block = ruby.call_block(stmt)
+                if block is not None:
+                    yield from _class_level_calls(block.child_by_field_name("body"))
+
+
+def extract_definitions(source: SourceFile) -> list[ClassDef]:
+    """Every class/module definition in a parsed file, with its methods and declarations."""
+    defs: list[ClassDef] = []
+    for _, caps in ruby.matches(_DEFS, source.root):
+        for node in caps.get("def", []):
+            definition = _definition(node, source)
+            if definition is not None:
+                defs.append(definition)
+    return defs
+
+
+def _definition(node: Node, source: SourceFile) -> ClassDef | None:
+    name_node = node.child_by_field_name("name")
+    if ruby.constant_path(name_node) is None:
+        return None
+    names = lexical_names(node)
+    superclass = None
+    if node.type == "class":
+        sup = node.child_by_field_name("superclass")
+        if sup is not None and sup.named_children:
+            superclass = ruby.constant_path(sup.named_children[0])
+    definition = ClassDef(
+        name="::".join(names),
+        is_module=node.type == "module",
+        path=source.relpath,
+        line=source.position(node.start_byte).line,
+        name_start=name_node.start_byte,
+        name_end=name_node.end_byte,
+        lexical_scope=scopes_of(names[:-1]),
+        superclass=superclass,
+    )
+    body = node.child_by_field_name("body")
+    for call in _class_level_calls(body):
+        method = ruby.call_method(call)
+        if method in ("include", "prepend"):
+            for arg in ruby.call_arguments(call):
+                path = ruby.constant_path(arg)
+                if path is not None:
+                    definition.includes.append(path)
+        elif method in HANDLER_METHODS:
+            definition.handlers.append(handler_decl(call, source))
+    _collect_methods(body, source, definition)
+    return definition
+
+
+def _collect_methods(body: Node | None, source: SourceFile, definition: ClassDef) -> None:
+    visibility = "public"
+    for stmt in _body_statements(body):
+        if stmt.type == "identifier" and ruby.text(stmt) in VISIBILITY_WORDS:
+            visibility = ruby.text(stmt)
+            continue
+        method_node = None
+        own_visibility = visibility
+        if stmt.type == "method":
+            method_node = stmt
+        elif stmt.type == "call" and ruby.call_method(stmt) in VISIBILITY_WORDS:
+            args = ruby.call_arguments(stmt)
+            if len(args) == 1 and args[0].type == "method":
+                method_node = args[0]
+                own_visibility = ruby.call_method(stmt)
+            else:
+                for arg in args:
+                    name = ruby.string_value(arg)
+                    if name and name in definition.methods:
+                        old = definition.methods[name]
+                        definition.methods[name] = MethodDef(
+                            old.name, old.path, old.line, ruby.call_method(stmt),
+                            old.signature, old.reraises, old.calls,
+                        )
+        if method_node is None:
+            continue
+        name = ruby.method_name(method_node)
+        definition.methods[name] = MethodDef(
+            name=name,
+            path=source.relpath,
+            line=source.position(method_node.start_byte).line,
+            visibility=own_visibility,
+            signature=Signature.of(method_node),
+            reraises=_contains_reraise(method_node),
+            calls=receiverless_calls(method_node),
+        )
+
+
+class ClassIndex:
+    """All definitions of the app by fully-qualified name, with hierarchy queries."""
+
+    def __init__(self, definitions: Iterable[ClassDef]):
+        self.definitions: dict[str, list[ClassDef]] = {}
+        for definition in definitions:
+            self.definitions.setdefault(definition.name, []).append(definition)
+        for defs in self.definitions.values():
+            defs.sort(key=lambda d: (d.path, d.line))
+        self._ancestors: dict[str, tuple[str, ...]] = {}
+        self._subclasses: dict[str, set[str]] | None = None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.definitions
+
+    def names(self) -> list[str]:
+        return sorted(self.definitions)
+
+    def resolve(self, written: str, scope: tuple[str, ...] = ()) -> str:
+        """Ruby's lexical constant lookup, approximated: innermost scope first, then top level.
+
+        A name the project does not define is returned as written (a gem or framework class).
+        """
+        for prefix in reversed(scope):
+            candidate = f"{prefix}::{written}"
+            if candidate in self.definitions:
+                return candidate
+        return written
+
+    def superclass(self, name: str) -> str | None:
+        for definition in self.definitions.get(name, ()):
+            if definition.superclass is not None:
+                return self.resolve(definition.superclass, definition.lexical_scope + (name,))
+        return None
+
+    def mixins(self, name: str) -> list[str]:
+        mixins = []
+        for definition in self.definitions.get(name, ()):
+            for written in definition.includes:
+                mixins.append(self.resolve(written, definition.lexical_scope + (name,)))
+        return mixins
+
+    def ancestors(self, name: str) -> tuple[str, ...]:
+        """Superclasses and mixins, nearest first, project and external names alike."""
+        cached = self._ancestors.get(name)
+        if cached is not None:
+            return cached
+        self._ancestors[name] = ()  # cycle guard
+        result: list[str] = []
+        for mixin in self.mixins(name):
+            result.append(mixin)
+            result.extend(self.ancestors(mixin))
+        parent = self.superclass(name)
+        if parent is not None:
+            result.append(parent)
+            result.extend(self.ancestors(parent))
+        unique = tuple(dict.fromkeys(a for a in result if a != name))
+        self._ancestors[name] = unique
+        return unique
+
+    def lineage(self, name: str) -> list[str]:
+        """The class itself and its project ancestors (superclasses and mixins), nearest first."""
+        return [name] + [a for a in self.ancestors(name) if a in self.definitions]
+
+    def subclasses(self, name: str) -> set[str]:
+        if self._subclasses is None:
+            table: dict[str, set[str]] = {}
+            for candidate in self.definitions:
+                parent = self.superclass(candidate)
+                if parent is not None:
+                    table.setdefault(parent, set()).add(candidate)
+            self._subclasses = table
+        return self._subclasses.get(name, set())
+
+    def find_method(self, name: str, method: str) -> MethodDef | None:
+        for owner in self.lineage(name):
+            for definition in self.definitions.get(owner, ()):
+                if method in definition.methods:
+                    return definition.methods[method]
+        return None
+
+    def handlers(self, name: str) -> list[HandlerDecl]:
+        """Handlers declared on the class and its project ancestors, nearest first."""
+        found = []
+        for owner in self.lineage(name):
+            for definition in self.definitions.get(owner, ()):
+                found.extend(definition.handlers)
+        return found
+
+    def first_definition(self, name: str) -> ClassDef | None:
+        defs = self.definitions.get(name)
+        if not defs:
+            return None
+        with_super = [d for d in defs if d.superclass is not None]
+        return (with_super or defs)[0]

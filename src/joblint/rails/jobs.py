@@ -1,0 +1,65 @@
+"""What a job is: classification by ancestry, and what an enqueue call looks like."""
+
+from __future__ import annotations
+
+import enum
+
+from .. import ruby
+from ..ruby import Node
+from .classes import ClassIndex
+
+ACTIVE_JOB_BASES = frozenset({"ActiveJob::Base", "ApplicationJob"})
+SIDEKIQ_MIXINS = frozenset({"Sidekiq::Job", "Sidekiq::Worker"})
+# enqueue methods by family; `perform_in`/`perform_at` take the schedule first
+ACTIVE_JOB_ENQUEUE = ("perform_later",)
+SIDEKIQ_ENQUEUE = ("perform_async", "perform_in", "perform_at", "perform_bulk")
+SCHEDULED_ENQUEUE = ("perform_in", "perform_at")
+ENQUEUE_METHODS = ACTIVE_JOB_ENQUEUE + SIDEKIQ_ENQUEUE
+
+
+class JobKind(enum.Enum):
+    ACTIVE_JOB = "activejob"
+    SIDEKIQ = "sidekiq"
+    UNKNOWN = "unknown"  # a class under app/jobs whose ancestry is not visible
+
+
+class JobModel:
+    """Job classification over the class index."""
+
+    def __init__(self, classes: ClassIndex):
+        self.classes = classes
+
+    def kind(self, name: str) -> JobKind | None:
+        ancestors = set(self.classes.ancestors(name))
+        if name == "ApplicationJob" or ancestors & ACTIVE_JOB_BASES:
+            return JobKind.ACTIVE_JOB
+        if ancestors & SIDEKIQ_MIXINS:
+            return JobKind.SIDEKIQ
+        return None
+
+    def job_names(self) -> list[str]:
+        return [n for n in self.classes.names() if self.kind(n) is not None]
+
+    def is_abstract(self, name: str) -> bool:
+        """A base class for other project jobs that has no `perform` of its own."""
+        if not any(self.kind(sub) for sub in self.classes.subclasses(name)):
+            return False
+        return all("perform" not in d.methods for d in self.classes.definitions.get(name, ()))
+
+
+def enqueue_family(call: Node) -> JobKind | None:
+    """ActiveJob for `perform_later`, Sidekiq for `perform_async/in/at/bulk`, else None."""
+    method = ruby.call_method(call)
+    if method in ACTIVE_JOB_ENQUEUE:
+        return JobKind.ACTIVE_JOB
+    if method in SIDEKIQ_ENQUEUE:
+        return JobKind.SIDEKIQ
+    return None
+
+
+def job_arguments(call: Node) -> list[Node]:
+    """The arguments that reach the job: the schedule of `perform_in`/`perform_at` is not one."""
+    args = [a for a in ruby.call_arguments(call) if a.type != "block_argument"]
+    if ruby.call_method(call) in SCHEDULED_ENQUEUE:
+        return args[1:]
+    return args

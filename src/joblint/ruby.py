@@ -1,0 +1,331 @@
+"""The Ruby layer: the only module that imports tree_sitter.
+
+Everything else sees `Node` objects through the small helpers here, so that a change of
+grammar or binding version touches one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+import tree_sitter_ruby
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
+
+__all__ = [
+    "Node",
+    "Tree",
+    "parse",
+    "compile_query",
+    "matches",
+    "captures",
+    "first_error",
+    "text",
+    "call_method",
+    "call_receiver",
+    "call_arguments",
+    "constant_path",
+    "chain_root",
+    "enclosing",
+    "walk",
+    "descendants",
+    "is_call",
+]
+
+RUBY = Language(tree_sitter_ruby.language())
+_parser = Parser(RUBY)  # one per process: a Parser is not thread-safe
+
+CALL_TYPES = frozenset({"call"})
+SCOPE_TYPES = frozenset({"class", "module", "singleton_class"})
+METHOD_TYPES = frozenset({"method", "singleton_method"})
+BLOCK_TYPES = frozenset({"block", "do_block"})
+
+
+def parse(source: bytes) -> Tree:
+    return _parser.parse(source)
+
+
+@lru_cache(maxsize=None)
+def compile_query(source: str) -> Query:
+    """Compile a query once; a malformed query raises at first use (import time for rules)."""
+    return Query(RUBY, source)
+
+
+def matches(query: Query, node: Node) -> list[tuple[int, dict[str, list[Node]]]]:
+    return QueryCursor(query).matches(node)
+
+
+def captures(query: Query, node: Node) -> dict[str, list[Node]]:
+    return QueryCursor(query).captures(node)
+
+
+def first_error(tree: Tree) -> Node | None:
+    """The first ERROR or MISSING node in document order, or None for a clean parse."""
+    root = tree.root_node
+    if not root.has_error:
+        return None
+    node = root
+    while True:
+        if node.type == "ERROR" or node.is_missing:
+            return node
+        for child in node.children:
+            if child.has_error or child.is_missing:
+                node = child
+                break
+        else:
+            return node
+
+
+def text(node: Node | None) -> str:
+    if node is None or node.text is None:
+        return ""
+    return node.text.decode("utf-8", errors="replace")
+
+
+def is_call(node: Node | None, *methods: str) -> bool:
+    """True for a method call (with or without receiver), optionally one of `methods`."""
+    if node is None:
+        return False
+    if node.type == "call":
+        return not methods or call_method(node) in methods
+    if node.type == "identifier" and methods:
+        # a bare `retry_job` or `raise` is an identifier when it has no arguments
+        parent = node.parent
+        if parent is not None and parent.type in ("call", "method", "parameters"):
+            field = _field_of(node)
+            if field in ("method", "name", "receiver"):
+                return False
+        return text(node) in methods
+    return False
+
+
+def _field_of(node: Node) -> str | None:
+    parent = node.parent
+    if parent is None:
+        return None
+    for index, child in enumerate(parent.children):
+        if child.id == node.id:
+            return parent.field_name_for_child(index)
+    return None
+
+
+def call_method(node: Node) -> str:
+    if node.type == "identifier":
+        return text(node)
+    method = node.child_by_field_name("method")
+    return text(method)
+
+
+def call_receiver(node: Node) -> Node | None:
+    if node.type != "call":
+        return None
+    return node.child_by_field_name("receiver")
+
+
+def call_arguments(node: Node) -> list[Node]:
+    """The argument nodes of a call (positional, pairs, splats, block arguments)."""
+    if node.type != "call":
+        return []
+    args = node.child_by_field_name("arguments")
+    if args is None:
+        return []
+    return [child for child in args.named_children if child.type != "comment"]
+
+
+def call_block(node: Node) -> Node | None:
+    if node.type != "call":
+        return None
+    return node.child_by_field_name("block")
+
+
+def block_parameters(block: Node) -> list[str]:
+    params = block.child_by_field_name("parameters")
+    if params is None:
+        return []
+    names = []
+    for child in params.named_children:
+        if child.type == "identifier":
+            names.append(text(child))
+        elif child.type == "destructured_parameter":
+            names.extend(text(c) for c in child.named_children if c.type == "identifier")
+    return names
+
+
+def keyword_arguments(node: Node) -> dict[str, Node]:
+    """`key: value` pairs of a call's arguments (symbol keys only), key → value node."""
+    pairs: dict[str, Node] = {}
+    for arg in call_arguments(node):
+        if arg.type == "pair":
+            key = pair_key(arg)
+            value = arg.child_by_field_name("value")
+            if key is not None and value is not None:
+                pairs[key] = value
+    return pairs
+
+
+def pair_key(pair: Node) -> str | None:
+    key = pair.child_by_field_name("key")
+    if key is None:
+        return None
+    if key.type == "hash_key_symbol":
+        return text(key)
+    if key.type == "simple_symbol":
+        return text(key)[1:]
+    if key.type == "string" and not any(c.type == "interpolation" for c in key.named_children):
+        return string_value(key)
+    return None
+
+
+def string_value(node: Node) -> str | None:
+    """The value of a plain string or symbol literal; None when dynamic."""
+    if node.type == "simple_symbol":
+        return text(node)[1:]
+    if node.type in ("string", "delimited_symbol"):
+        parts = []
+        for child in node.named_children:
+            if child.type == "string_content":
+                parts.append(text(child))
+            elif child.type == "escape_sequence":
+                parts.append(text(child))
+            else:
+                return None
+        return "".join(parts)
+    return None
+
+
+def constant_path(node: Node | None) -> str | None:
+    """`Foo`, `Foo::Bar`, `::Foo::Bar` → the path as written without a leading `::`; else None."""
+    if node is None:
+        return None
+    if node.type == "constant":
+        return text(node)
+    if node.type == "scope_resolution":
+        name = node.child_by_field_name("name")
+        scope = node.child_by_field_name("scope")
+        if name is None or name.type != "constant":
+            return None
+        if scope is None:
+            return text(name)
+        prefix = constant_path(scope)
+        return None if prefix is None else f"{prefix}::{text(name)}"
+    return None
+
+
+def chain_root(node: Node) -> Node:
+    """The receiver at the bottom of a method chain: `User.where(..).first` → `User`."""
+    while node.type == "call":
+        receiver = node.child_by_field_name("receiver")
+        if receiver is None:
+            return node
+        node = receiver
+    return node
+
+
+def chain_methods(node: Node) -> list[str]:
+    """Method names along a chain, outermost first: `User.where.first` → [first, where]."""
+    methods = []
+    while node.type == "call":
+        methods.append(call_method(node))
+        receiver = node.child_by_field_name("receiver")
+        if receiver is None:
+            break
+        node = receiver
+    return methods
+
+
+def enclosing(node: Node, types: frozenset[str] | set[str]) -> Node | None:
+    parent = node.parent
+    while parent is not None:
+        if parent.type in types:
+            return parent
+        parent = parent.parent
+    return None
+
+
+def ancestors(node: Node) -> Iterator[Node]:
+    parent = node.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every named node below (and including) `node`, in document order."""
+    cursor = node.walk()
+    visited_children = False
+    while True:
+        if not visited_children:
+            if cursor.node.is_named:
+                yield cursor.node
+            if cursor.goto_first_child():
+                continue
+        if cursor.goto_next_sibling():
+            visited_children = False
+            continue
+        if not cursor.goto_parent() or cursor.node.id == node.id:
+            return
+        visited_children = True
+
+
+def descendants(node: Node, types: frozenset[str] | set[str]) -> Iterator[Node]:
+    return (n for n in walk(node) if n.type in types)
+
+
+def method_name(method: Node) -> str:
+    return text(method.child_by_field_name("name"))
+
+
+def is_inside(node: Node, container: Node) -> bool:
+    return container.start_byte <= node.start_byte and node.end_byte <= container.end_byte
+
+
+def enclosing_method_or_root(node: Node) -> Node:
+    """The `def` around a node, else the outermost block or the whole program."""
+    method = enclosing(node, METHOD_TYPES)
+    if method is not None:
+        return method
+    current = node
+    while current.parent is not None:
+        current = current.parent
+    return current
+
+
+def last_assignment(name: str, before: Node) -> Node | None:
+    """The value last assigned to local/instance variable `name` before `before`, in its method."""
+    scope = enclosing_method_or_root(before)
+    found = None
+    for node in descendants(scope, {"assignment", "operator_assignment"}):
+        if node.start_byte >= before.start_byte:
+            break
+        left = node.child_by_field_name("left")
+        if left is not None and left.type in ("identifier", "instance_variable") and text(left) == name:
+            found = node.child_by_field_name("right") if node.type == "assignment" else None
+    return found
+
+
+def block_binding(name: str, node: Node) -> tuple[Node, int] | None:
+    """The call whose block declares parameter `name` around `node`, and the parameter's index."""
+    for ancestor in ancestors(node):
+        if ancestor.type in BLOCK_TYPES:
+            params = block_parameters(ancestor)
+            if name in params and ancestor.parent is not None and ancestor.parent.type == "call":
+                return ancestor.parent, params.index(name)
+        if ancestor.type in METHOD_TYPES:
+            return None
+    return None
+
+
+def method_parameter_names(node: Node) -> set[str]:
+    method = enclosing(node, METHOD_TYPES)
+    if method is None:
+        return set()
+    params = method.child_by_field_name("parameters")
+    names = set()
+    for param in params.named_children if params is not None else ():
+        if param.type == "identifier":
+            names.add(text(param))
+        else:
+            name = param.child_by_field_name("name")
+            if name is not None:
+                names.add(text(name))
+    return names

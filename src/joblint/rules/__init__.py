@@ -1,0 +1,201 @@
+"""The rule registry. One module per rule; importing this package registers every rule.
+
+A rule module defines one `Rule` subclass decorated with `@register`. The registry checks,
+at import time, that codes are unique, that the module is named after the code and the name
+(`jl101_record_argument`), and that the docstring has the documented sections.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import textwrap
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from ..findings import Hit, Severity
+from ..source import SourceFile
+
+if TYPE_CHECKING:
+    from ..rails.app import App
+
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead")
+FAMILIES = {
+    "JL0": "joblint",
+    "JL1": "arguments",
+    "JL2": "errors and retries",
+    "JL3": "idempotency and transactions",
+    "JL4": "request path and mailers",
+    "JL5": "performance and memory",
+    "JL6": "queues, schedules and backends",
+    "JL7": "conventions and safety",
+}
+
+ExampleTree = dict[str, str]  # relative path → file text
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Mini Rails trees. Lines of `bad` trees carry `# expect: JLnnn`; `good` trees none."""
+
+    bad: list[ExampleTree] = field(default_factory=list)
+    good: list[ExampleTree] = field(default_factory=list)
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+class Rule:
+    """Base class. Subclasses set the class attributes and implement `check`."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    scope: ClassVar[str]  # "file" or "project"
+    summary: ClassVar[str]  # one line, for tables
+    message: ClassVar[str]  # str.format template over the hit's args
+    help: ClassVar[str]  # one-line advice shown under each finding
+    triggers: ClassVar[tuple[str, ...]] = ()  # words a file must contain for the rule to run
+    default_enabled: ClassVar[bool] = True
+    fixable: ClassVar[bool] = False
+    tags: ClassVar[tuple[str, ...]] = ()
+    cwe: ClassVar[int | None] = None
+    examples: ClassVar[Examples] = Examples()
+    trigger_bytes: ClassVar[tuple[bytes, ...]] = ()
+
+    def check(self, source: SourceFile, app: App) -> Iterable[Hit]:
+        raise NotImplementedError
+
+    @classmethod
+    def wants(cls, source: SourceFile) -> bool:
+        return source.contains_any(cls.trigger_bytes)
+
+    @classmethod
+    def format_message(cls, hit: Hit) -> str:
+        return cls.message.format(**hit.args)
+
+    @classmethod
+    def family(cls) -> str:
+        return FAMILIES.get(cls.code[:3], "")
+
+    @classmethod
+    def doc_sections(cls) -> dict[str, str]:
+        return parse_doc(cls.__doc__ or "")
+
+
+_REGISTRY: dict[str, type[Rule]] = {}
+_CODE = re.compile(r"^JL\d{3}$")
+_NAME = re.compile(r"^[a-z]+(-[a-z0-9]+)*$")
+
+
+def parse_doc(doc: str) -> dict[str, str]:
+    """Split a rule docstring into its `## Section` parts."""
+    sections: dict[str, str] = {}
+    current = None
+    lines: list[str] = []
+    for line in textwrap.dedent(doc).splitlines():
+        if line.startswith("## "):
+            if current is not None:
+                sections[current] = "\n".join(lines).strip()
+            current = line[3:].strip()
+            lines = []
+        elif current is not None:
+            lines.append(line)
+    if current is not None:
+        sections[current] = "\n".join(lines).strip()
+    return sections
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    code = cls.code
+    if not _CODE.match(code) or not _NAME.match(cls.name):
+        raise ValueError(f"bad rule code or name: {code} {cls.name}")
+    if code in _REGISTRY:
+        raise ValueError(f"duplicate rule code {code}")
+    if any(r.name == cls.name for r in _REGISTRY.values()):
+        raise ValueError(f"duplicate rule name {cls.name}")
+    expected_module = f"{code.lower()}_{cls.name.replace('-', '_')}"
+    if cls.__module__.rsplit(".", 1)[-1] != expected_module:
+        raise ValueError(f"rule {code} must live in rules/{expected_module}.py")
+    missing = [s for s in DOC_SECTIONS if s not in cls.doc_sections()]
+    if missing:
+        raise ValueError(f"rule {code} docstring lacks sections: {', '.join(missing)}")
+    if cls.scope not in ("file", "project"):
+        raise ValueError(f"rule {code}: scope must be file or project")
+    cls.trigger_bytes = tuple(t.encode() for t in cls.triggers)
+    cls.examples = Examples(
+        bad=[{p: dedent(t) for p, t in ex.items()} for ex in cls.examples.bad],
+        good=[{p: dedent(t) for p, t in ex.items()} for ex in cls.examples.good],
+    )
+    _REGISTRY[code] = cls
+    return cls
+
+
+def _load() -> None:
+    if _REGISTRY:
+        return
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if re.match(r"^jl\d{3}_", module.name):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+def all_rules() -> list[type[Rule]]:
+    _load()
+    return [_REGISTRY[code] for code in sorted(_REGISTRY)]
+
+
+def lookup(code_or_name: str) -> type[Rule] | None:
+    _load()
+    key = code_or_name.strip()
+    if key.upper() in _REGISTRY:
+        return _REGISTRY[key.upper()]
+    for rule in _REGISTRY.values():
+        if rule.name == key.lower():
+            return rule
+    return None
+
+
+class UnknownSelector(ValueError):
+    pass
+
+
+def expand(selector: str) -> list[str]:
+    """Codes for a selector: a code, a name, a family prefix (`JL5`, `JL50`) or `ALL`."""
+    _load()
+    key = selector.strip()
+    if key.upper() == "ALL":
+        return sorted(_REGISTRY)
+    rule = lookup(key)
+    if rule is not None:
+        return [rule.code]
+    if re.match(r"^JL\d{0,2}$", key.upper()):
+        codes = [c for c in sorted(_REGISTRY) if c.startswith(key.upper())]
+        if codes:
+            return codes
+    raise UnknownSelector(selector)
+
+
+def select(
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
+    extend_select: Iterable[str] = (),
+) -> list[type[Rule]]:
+    """The enabled rules: `select` (or the defaults), plus `extend_select`, minus `ignore`."""
+    _load()
+    if select is None:
+        codes = {c for c, r in _REGISTRY.items() if r.default_enabled}
+    else:
+        codes = {c for s in select for c in expand(s)}
+    codes |= {c for s in extend_select for c in expand(s)}
+    codes -= {c for s in ignore for c in expand(s)}
+    return [_REGISTRY[c] for c in sorted(codes)]
+
+
+def iter_examples() -> Iterator[tuple[type[Rule], str, int, ExampleTree]]:
+    for rule in all_rules():
+        for kind, trees in (("bad", rule.examples.bad), ("good", rule.examples.good)):
+            for index, example in enumerate(trees):
+                yield rule, kind, index, example

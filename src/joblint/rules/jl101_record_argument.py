@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.jobs import ENQUEUE_METHODS, JobKind, enqueue_family, job_arguments
+from ..ruby import Node
+from ..source import SourceFile
+from . import Examples, Rule, register
+
+# Methods that return one record when called on a model or one of its relations.
+FINDERS = frozenset(
+    {
+        "find", "find_by", "find_by!", "first", "first!", "last", "last!", "take", "take!",
+        "sole", "find_sole_by", "create", "create!", "new", "find_or_create_by",
+        "find_or_create_by!", "find_or_initialize_by", "create_or_find_by", "create_or_find_by!",
+    }
+)
+# Methods whose result is not a relation of records: a chain through one is not a record.
+NOT_RECORDS = frozenset(
+    {
+        "pluck", "ids", "pick", "count", "sum", "minimum", "maximum", "average", "size",
+        "map", "collect", "flat_map", "group_by", "index_by", "to_json", "as_json", "id",
+        "attributes", "exists?", "any?", "none?", "to_sql", "calculate", "select_all",
+    }
+)
+ITERATORS = frozenset(
+    {"each", "find_each", "each_with_index", "map", "flat_map", "each_with_object", "select",
+     "reject", "filter_map", "collect"}
+)
+_ENQUEUES = ruby.compile_query(
+    "(call method: (identifier) @method (#any-of? @method {})) @call".format(
+        " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
+    )
+)
+_MAX_DEPTH = 4  # variable chains followed before giving up
+
+
+@register
+class RecordArgument(Rule):
+    """
+    ## What it does
+    Finds an Active Record object passed as a job argument to `perform_later`,
+    `set(...).perform_later`, `perform_async`, `perform_in`, `perform_at` or `perform_bulk`:
+    a finder result (`User.find(id)`, `find_by`, `first`, `create`…), a variable assigned one,
+    a block variable iterating a model relation, `current_user`, `self` inside a model, or a
+    variable named after a model of `app/models` (`user`, `@order`, `line_item`) — also when
+    nested in an array or hash argument.
+
+    ## Why is this bad?
+    Sidekiq arguments must be native JSON: Sidekiq 7 raises on a record (strict arguments),
+    so the call is an error. ActiveJob serializes a record as a GlobalID and loads it again when
+    the job runs; if the record was deleted meanwhile the job fails with
+    `ActiveJob::DeserializationError`, and if it changed, the job sees the new state. That case
+    is a warning. Mailer `deliver_later` arguments are not checked: GlobalID is the Rails idiom
+    there.
+
+    A variable counts as a record by its name only when the method does not assign it
+    something else; `user.id`, `user_id`, strings and numbers are never flagged.
+
+    ## Example
+    ```ruby
+    user = User.find(params[:id])
+    WelcomeJob.perform_later(user)
+    ```
+
+    ## Use instead
+    ```ruby
+    WelcomeJob.perform_later(user.id)  # and `User.find_by(id: user_id)` in perform
+    ```
+    """
+
+    code = "JL101"
+    name = "record-argument"
+    severity = Severity.WARNING
+    scope = "project"
+    summary = "An Active Record object passed as a job argument"
+    message = "`{argument}` is an Active Record object passed to `{method}`: {why}"
+    help = "Pass the record's id and look the record up inside the job"
+    triggers = ENQUEUE_METHODS
+
+    examples = Examples(
+        bad=[
+            {
+                "app/models/user.rb": """
+                class User < ApplicationRecord
+                end
+                """,
+                "app/controllers/users_controller.rb": """
+                class UsersController < ApplicationController
+                  def create
+                    user = User.create!(user_params)
+                    WelcomeJob.perform_later(user) # expect: JL101
+                    AuditJob.set(wait: 5.minutes).perform_later(actor: current_user) # expect: JL101
+                  end
+                end
+                """,
+            },
+            {
+                "app/models/order.rb": """
+                class Order < ApplicationRecord
+                  after_commit { ReceiptWorker.perform_async([self]) } # expect: JL101
+                end
+                """,
+                "app/services/order_sync.rb": """
+                class OrderSync
+                  def call
+                    Order.where(state: "paid").find_each do |paid|
+                      SyncWorker.perform_in(5.minutes, paid) # expect: JL101
+                    end
+                    SyncWorker.perform_async(@order) # expect: JL101
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/models/user.rb": """
+                class User < ApplicationRecord
+                end
+                """,
+                "app/controllers/users_controller.rb": """
+                class UsersController < ApplicationController
+                  def create
+                    user = User.create!(user_params)
+                    WelcomeJob.perform_later(user.id)
+                    WelcomeJob.perform_later(user_id: user.id, email: user.email)
+                    SyncWorker.perform_async(params[:stripe_id], "full", 3)
+                    UserMailer.with(user: user).welcome.deliver_later
+                  end
+                end
+                """,
+            },
+            {
+                "app/models/user.rb": """
+                class User < ApplicationRecord
+                end
+                """,
+                "app/services/report.rb": """
+                class Report
+                  def call(account)
+                    user = params[:user_id]
+                    ReportJob.perform_later(user, account)
+                    ReportJob.perform_later(User.where(active: true).pluck(:id).first)
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        for _, caps in ruby.matches(_ENQUEUES, source.root):
+            call = caps["call"][0]
+            family = enqueue_family(call)
+            for argument in job_arguments(call):
+                for record in self._records(argument, app):
+                    yield Hit.at(
+                        record,
+                        severity=Severity.ERROR if family is JobKind.SIDEKIQ else None,
+                        argument=ruby.text(record),
+                        method=ruby.call_method(call),
+                        why=_WHY[family],
+                    )
+
+    def _records(self, node: Node, app: App) -> Iterator[Node]:
+        """The record-valued expressions in an argument, descending into arrays and hashes."""
+        if node.type in ("array", "argument_list"):
+            for child in node.named_children:
+                yield from self._records(child, app)
+        elif node.type == "hash":
+            for pair in node.named_children:
+                yield from self._records(pair, app)
+        elif node.type == "pair":
+            value = node.child_by_field_name("value")
+            if value is not None:
+                yield from self._records(value, app)
+        elif is_record(node, app):
+            yield node
+
+
+_WHY = {
+    JobKind.SIDEKIQ: "Sidekiq arguments must be native JSON (strict arguments raise)",
+    JobKind.ACTIVE_JOB: "its GlobalID raises ActiveJob::DeserializationError if the record is "
+    "deleted before the job runs",
+}
+
+
+def is_record(node: Node, app: App, depth: int = 0) -> bool:
+    """Does this expression evaluate to one Active Record object, as far as one file shows?"""
+    if depth > _MAX_DEPTH:
+        return False
+    kind = node.type
+    if kind == "parenthesized_statements" and node.named_child_count == 1:
+        return is_record(node.named_children[0], app, depth + 1)
+    if kind == "self":
+        owner = app.enclosing_class(node)
+        return owner is not None and owner in app.model_classes
+    if kind == "call":
+        return _is_finder_call(node, app) or _is_current_record(node, app)
+    if kind in ("identifier", "instance_variable"):
+        name = ruby.text(node)
+        if kind == "identifier":
+            binding = ruby.block_binding(name, node)
+            if binding is not None:
+                call, index = binding
+                return index == 0 and _iterates_records(call, app)
+        assigned = ruby.last_assignment(name, node)
+        if assigned is not None:
+            if is_record(assigned, app, depth + 1):
+                return True
+            if _plainly_data(assigned):
+                return False
+        bare = name.lstrip("@")
+        return bare == "current_user" or bare in app.model_names
+    return False
+
+
+def _model_chain(call: Node, app: App) -> bool:
+    """A method chain rooted at a model constant through relation-returning methods only."""
+    root = ruby.chain_root(call)
+    written = ruby.constant_path(root)
+    if written is None:
+        return False
+    if not app.is_model_constant(written, app.lexical_scope(call)):
+        return False
+    return not (set(ruby.chain_methods(call)) & NOT_RECORDS)
+
+
+def _is_finder_call(call: Node, app: App) -> bool:
+    return ruby.call_method(call) in FINDERS and _model_chain(call, app)
+
+
+def _is_current_record(call: Node, app: App) -> bool:
+    """`current_user`, or `Current.user` where `user` names a model."""
+    receiver = ruby.call_receiver(call)
+    method = ruby.call_method(call)
+    if receiver is None:
+        return method == "current_user" and not ruby.call_arguments(call)
+    return ruby.constant_path(receiver) == "Current" and method in app.model_names
+
+
+def _iterates_records(call: Node, app: App) -> bool:
+    receiver = ruby.call_receiver(call)
+    return (
+        ruby.call_method(call) in ITERATORS
+        and receiver is not None
+        and _model_chain(receiver, app)
+    )
+
+
+DATA_TYPES = frozenset(
+    {"string", "integer", "float", "simple_symbol", "array", "hash", "nil", "true", "false",
+     "element_reference", "binary", "interpolation", "string_array", "symbol_array"}
+)
+DATA_METHODS = frozenset({"to_s", "to_i", "to_param", "to_gid", "to_global_id", "to_sgid", "to_h"})
+
+
+def _plainly_data(value: Node) -> bool:
+    """Values that are clearly not a record: literals, `params[...]`, ids and conversions."""
+    if value.type in DATA_TYPES:
+        return True
+    if value.type == "call":
+        method = ruby.call_method(value)
+        return method in NOT_RECORDS or method in DATA_METHODS or method.endswith("_id")
+    return False

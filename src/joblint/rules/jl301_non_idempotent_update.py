@@ -1,0 +1,293 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..ruby import Node
+from ..source import SourceFile
+from . import Examples, Rule, register
+
+COUNTER_METHODS = frozenset(
+    {"increment!", "decrement!", "increment_counter", "decrement_counter", "update_counters"}
+)
+CLASS_COUNTER_METHODS = frozenset({"increment_counter", "decrement_counter", "update_counters"})
+UPDATE_PAIRS = frozenset({"update", "update!", "update_columns", "update_attributes"})
+UPDATE_ONE = frozenset({"update_column", "update_attribute"})
+SAVES = frozenset({"save", "save!"})
+_SELF_REFERENCE = re.compile(r"\b(\w+)\s*=\s*\1\s*[-+]")
+_CANDIDATES = ruby.compile_query(
+    """
+    (call method: (identifier) @method) @call
+    (operator_assignment) @assign
+    """
+)
+
+
+@register
+class NonIdempotentUpdate(Rule):
+    """
+    ## What it does
+    Finds, inside a job, updates that add to a stored value: `increment!`, `decrement!`,
+    `increment_counter`, `decrement_counter`, `update_counters`, `update_all` with a
+    self-referencing SQL expression (`"count = count + 1"`), `update(x: x + n)` or
+    `update_column(:x, x + n)`, and `record.x += n` followed by `save`.
+
+    ## Why is this bad?
+    Jobs are retried — after an exception later in `perform`, a worker crash, a deploy that
+    kills the process — and every backend delivers at least once. A relative update applied
+    twice counts twice: a balance credited twice, a usage counter that drifts.
+
+    Not reported when the update is guarded: an earlier `return if`/`return unless`/`next if`
+    in the same method whose condition mentions the same record, or a guard inside an
+    enclosing `with_lock` block.
+
+    ## Example
+    ```ruby
+    def perform(order_id)
+      order = Order.find(order_id)
+      order.customer.increment!(:orders_count)
+    end
+    ```
+
+    ## Use instead
+    ```ruby
+    def perform(order_id)
+      order = Order.find(order_id)
+      return if order.counted?
+      order.with_lock do
+        order.customer.increment!(:orders_count)
+        order.update!(counted: true)
+      end
+    end
+    ```
+    """
+
+    code = "JL301"
+    name = "non-idempotent-update"
+    severity = Severity.WARNING
+    scope = "file"
+    summary = "A relative update in a job that a retry applies twice"
+    message = "{what} in a job is applied again when the job is retried"
+    help = "Guard it with a state check (return if already done) or make the write absolute"
+    triggers = (
+        "increment",
+        "decrement",
+        "update_counters",
+        "update_all",
+        "update",
+        "+=",
+        "-=",
+    )
+
+    examples = Examples(
+        bad=[
+            {
+                "app/jobs/count_order_job.rb": """
+                class CountOrderJob < ApplicationJob
+                  discard_on ActiveRecord::RecordNotFound
+
+                  def perform(order_id)
+                    order = Order.find(order_id)
+                    order.customer.increment!(:orders_count) # expect: JL301
+                    Customer.update_counters(order.customer_id, orders_count: 1) # expect: JL301
+                    Order.where(id: order_id).update_all("attempts = attempts + 1") # expect: JL301
+                  end
+                end
+                """,
+            },
+            {
+                "app/workers/credit_worker.rb": """
+                class CreditWorker
+                  include Sidekiq::Job
+
+                  def perform(account_id, cents)
+                    account = Account.find(account_id)
+                    account.update!(balance: account.balance + cents) # expect: JL301
+                    account.credits += 1 # expect: JL301
+                    account.save!
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/jobs/count_order_job.rb": """
+                class CountOrderJob < ApplicationJob
+                  discard_on ActiveRecord::RecordNotFound
+
+                  def perform(order_id)
+                    order = Order.find(order_id)
+                    return if order.counted?
+
+                    order.customer.increment!(:orders_count)
+                    order.update!(counted: true, status: "sent")
+                    Order.find_or_create_by(number: order.number)
+                  end
+                end
+                """,
+            },
+            {
+                "app/jobs/credit_job.rb": """
+                class CreditJob < ApplicationJob
+                  retry_on ActiveRecord::Deadlocked
+
+                  def perform(account_id, cents)
+                    account = Account.find(account_id)
+                    account.with_lock do
+                      next if account.credited_at
+                      account.update!(balance: account.balance + cents, credited_at: Time.current)
+                    end
+                  end
+                end
+                """,
+                "app/models/account.rb": """
+                class Account < ApplicationRecord
+                  def credit!(cents)
+                    increment!(:balance, cents)
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        for _, caps in ruby.matches(_CANDIDATES, source.root):
+            if "assign" in caps:
+                node = caps["assign"][0]
+                hit = self._compound_assignment(node)
+            else:
+                node = caps["call"][0]
+                hit = self._call(node)
+            if hit is None:
+                continue
+            target, what, identity = hit
+            if app.job_kind_at(source, node) is None or _guarded(node, identity):
+                continue
+            yield Hit.at(target, what=what)
+
+    def _call(self, call: Node) -> tuple[Node, str, set[str]] | None:
+        method = ruby.call_method(call)
+        receiver = ruby.call_receiver(call)
+        args = ruby.call_arguments(call)
+        if method in COUNTER_METHODS:
+            if method in CLASS_COUNTER_METHODS:
+                identity = set().union(*(_names(a) for a in args[1:])) if args else set()
+            else:
+                identity = _names(receiver) if receiver is not None else {"self"}
+            return call, f"`{method}`", identity
+        if method == "update_all" and args:
+            first = args[0]
+            sql = first.named_children[0] if first.type == "array" and first.named_children else first
+            value = ruby.string_value(sql) if sql.type == "string" else None
+            if value and _SELF_REFERENCE.search(value):
+                return first, "`update_all` with a self-referencing expression", set()
+            return None
+        identity = _names(receiver) if receiver is not None else {"self"}
+        if method in UPDATE_PAIRS:
+            for arg in args:
+                pairs = arg.named_children if arg.type == "hash" else [arg]
+                for pair in pairs:
+                    if pair.type == "pair" and _adds_to_itself(
+                        ruby.pair_key(pair), pair.child_by_field_name("value")
+                    ):
+                        return pair, f"`{method}` adding to the stored value", identity
+        if method in UPDATE_ONE and len(args) >= 2:
+            if _adds_to_itself(ruby.string_value(args[0]), args[1]):
+                return args[1], f"`{method}` adding to the stored value", identity
+        return None
+
+    def _compound_assignment(self, node: Node) -> tuple[Node, str, set[str]] | None:
+        operator = ruby.text(node.child_by_field_name("operator"))
+        left = node.child_by_field_name("left")
+        if operator not in ("+=", "-=") or left is None or left.type != "call":
+            return None
+        receiver = ruby.call_receiver(left)
+        if receiver is None:
+            return None
+        saved = ruby.text(receiver)
+        scope = ruby.enclosing_method_or_root(node)
+        for call in ruby.descendants(scope, {"call"}):
+            if (
+                call.start_byte > node.end_byte
+                and ruby.call_method(call) in SAVES
+                and ruby.text(ruby.call_receiver(call)) == saved
+            ):
+                return node, f"`{ruby.text(left)} {operator}` then `{ruby.call_method(call)}`", _names(receiver)
+        return None
+
+
+def _adds_to_itself(attribute: str | None, value: Node | None) -> bool:
+    """`x + n` / `record.x - n` where `x` is the attribute being written."""
+    if attribute is None or value is None or value.type != "binary":
+        return False
+    operator = value.child_by_field_name("operator")
+    if ruby.text(operator) not in ("+", "-"):
+        return False
+    left = value.child_by_field_name("left")
+    if left is None:
+        return False
+    if left.type == "identifier":
+        return ruby.text(left) == attribute
+    return left.type == "call" and ruby.call_method(left) == attribute
+
+
+def _names(node: Node | None) -> set[str]:
+    """Variable names an expression is built on (`order.customer` → {"order"})."""
+    if node is None:
+        return set()
+    found = set()
+    for inner in ruby.walk(node):
+        if inner.type in ("identifier", "instance_variable") and not _is_method_name(inner):
+            found.add(ruby.text(inner))
+        elif inner.type == "self":
+            found.add("self")
+    return found
+
+
+def _is_method_name(identifier: Node) -> bool:
+    parent = identifier.parent
+    return (
+        parent is not None
+        and parent.type == "call"
+        and parent.child_by_field_name("method") is not None
+        and parent.child_by_field_name("method").id == identifier.id
+    )
+
+
+GUARD_JUMPS = frozenset({"return", "next", "break"})
+
+
+def _guarded(node: Node, identity: set[str]) -> bool:
+    """An earlier `return if …` on the same record, or any guard inside an enclosing with_lock."""
+    scope = ruby.enclosing_method_or_root(node)
+    locks = [
+        a
+        for a in ruby.ancestors(node)
+        if a.type == "call" and ruby.call_method(a) == "with_lock" and ruby.is_inside(a, scope)
+    ]
+    for guard in ruby.descendants(scope, {"if_modifier", "unless_modifier", "if", "unless"}):
+        if guard.start_byte >= node.start_byte:
+            break
+        if ruby.is_inside(node, guard) or not _jumps(guard):
+            continue
+        condition = guard.child_by_field_name("condition")
+        if any(ruby.is_inside(guard, lock) for lock in locks):
+            return True
+        if identity & _names(condition):
+            return True
+    return False
+
+
+def _jumps(guard: Node) -> bool:
+    if guard.type in ("if_modifier", "unless_modifier"):
+        body = guard.child_by_field_name("body")
+        return body is not None and body.type in GUARD_JUMPS
+    consequence = guard.child_by_field_name("consequence")
+    return consequence is not None and any(
+        child.type in GUARD_JUMPS for child in consequence.named_children
+    )

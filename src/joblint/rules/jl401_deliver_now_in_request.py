@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.mailers import is_mailer, mailer_constant
+from ..ruby import Node
+from ..source import SourceFile
+from . import Examples, Rule, register
+
+DELIVER_NOW = ("deliver_now", "deliver_now!", "deliver", "deliver!")
+_DELIVERIES = ruby.compile_query(
+    "(call method: (identifier) @method (#any-of? @method {})) @call".format(
+        " ".join(f'"{m}"' for m in DELIVER_NOW)
+    )
+)
+
+
+@register
+class DeliverNowInRequest(Rule):
+    """
+    ## What it does
+    Finds `deliver_now`, `deliver_now!`, `deliver` or `deliver!` on a mailer message in the
+    request path (`app/controllers`, `app/graphql`, `app/channels`, plus configured paths).
+
+    ## Why is this bad?
+    Delivering in the request makes the user wait for the SMTP server, and an SMTP timeout or
+    authentication error becomes a 500 for them — while the record they just saved stays saved.
+    `deliver_later` hands the delivery to a job that can be retried.
+
+    A message is an expression rooted at a mailer class (`UserMailer.welcome(user)`,
+    `UserMailer.with(user:).welcome`) or a variable assigned one in the same method; other
+    objects with a `deliver` method (webhooks, notifiers) are not reported. Jobs, mailers, rake
+    tasks and models are out of scope (models are JL303's).
+
+    ## Example
+    ```ruby
+    UserMailer.welcome(@user).deliver_now
+    ```
+
+    ## Use instead
+    ```ruby
+    UserMailer.welcome(@user).deliver_later
+    ```
+    """
+
+    code = "JL401"
+    name = "deliver-now-in-request"
+    severity = Severity.WARNING
+    scope = "file"
+    summary = "A mailer delivered synchronously inside a web request"
+    message = "`{method}` sends the mail inside the request: the user waits for SMTP and its errors"
+    help = "Use deliver_later so a job delivers it, with retries"
+    triggers = ("deliver",)
+
+    examples = Examples(
+        bad=[
+            {
+                "app/controllers/users_controller.rb": """
+                class UsersController < ApplicationController
+                  def create
+                    @user = User.create!(user_params)
+                    UserMailer.welcome(@user).deliver_now # expect: JL401
+                    UserMailer.with(user: @user).confirm.deliver # expect: JL401
+                  end
+                end
+                """,
+            },
+            {
+                "app/mailers/receipt_mailer.rb": """
+                class ReceiptMailer < ApplicationMailer
+                  def receipt(order); end
+                end
+                """,
+                "app/graphql/mutations/checkout.rb": """
+                module Mutations
+                  class Checkout < BaseMutation
+                    def resolve(order_id:)
+                      message = ReceiptMailer.receipt(Order.find(order_id))
+                      message.deliver_now! # expect: JL401
+                    end
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/controllers/users_controller.rb": """
+                class UsersController < ApplicationController
+                  def create
+                    @user = User.create!(user_params)
+                    UserMailer.welcome(@user).deliver_later
+                    WebhookEvent.new(@user).deliver
+                    @notifier.deliver
+                  end
+                end
+                """,
+            },
+            {
+                "app/jobs/digest_job.rb": """
+                class DigestJob < ApplicationJob
+                  retry_on Net::SMTPServerBusy
+
+                  def perform(user_id)
+                    DigestMailer.weekly(user_id).deliver_now
+                  end
+                end
+                """,
+                "lib/tasks/digest.rake": """
+                task digest: :environment do
+                  DigestMailer.weekly(1).deliver_now
+                end
+                """,
+                "app/models/user.rb": """
+                class User < ApplicationRecord
+                  after_create { UserMailer.welcome(self).deliver_now }
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        if not app.in_request_path(source):
+            return
+        for _, caps in ruby.matches(_DELIVERIES, source.root):
+            call = caps["call"][0]
+            receiver = ruby.call_receiver(call)
+            if receiver is None or not self._is_message(receiver, app):
+                continue
+            owner = app.enclosing_class(call)
+            if owner is not None and (
+                app.jobs.kind(owner) is not None or is_mailer(app.classes, owner)
+            ):
+                continue
+            yield Hit.at(call, method=ruby.call_method(call))
+
+    @staticmethod
+    def _is_message(receiver: Node, app: App) -> bool:
+        if receiver.type == "identifier":
+            assigned = ruby.last_assignment(ruby.text(receiver), receiver)
+            return assigned is not None and mailer_constant(assigned, app.classes) is not None
+        return mailer_constant(receiver, app.classes) is not None

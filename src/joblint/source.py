@@ -1,0 +1,86 @@
+"""A source file: its bytes, its lazily parsed tree, and byte offset → line/column."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ruby
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int  # 1-based
+    column: int  # 1-based, in characters
+    utf16_column: int  # 1-based, in UTF-16 code units (SARIF)
+
+
+@dataclass(eq=False)
+class SourceFile:
+    """One file of the app. `relpath` is relative to the Rails root, with forward slashes."""
+
+    path: Path
+    relpath: str
+    data: bytes
+    _tree: ruby.Tree | None = field(default=None, repr=False)
+    _line_starts: list[int] | None = field(default=None, repr=False)
+
+    @property
+    def is_ruby(self) -> bool:
+        return is_ruby_path(self.relpath)
+
+    @property
+    def parsed(self) -> bool:
+        return self._tree is not None
+
+    @property
+    def tree(self) -> ruby.Tree:
+        if self._tree is None:
+            self._tree = ruby.parse(self.data)
+        return self._tree
+
+    @property
+    def root(self) -> ruby.Node:
+        return self.tree.root_node
+
+    def contains_any(self, words: tuple[bytes, ...]) -> bool:
+        return any(word in self.data for word in words)
+
+    def in_dir(self, *prefixes: str) -> bool:
+        return any(self.relpath.startswith(prefix.rstrip("/") + "/") for prefix in prefixes)
+
+    @property
+    def line_starts(self) -> list[int]:
+        if self._line_starts is None:
+            starts = [0]
+            index = self.data.find(b"\n")
+            while index != -1:
+                starts.append(index + 1)
+                index = self.data.find(b"\n", index + 1)
+            self._line_starts = starts
+        return self._line_starts
+
+    def position(self, byte_offset: int) -> Position:
+        starts = self.line_starts
+        row = bisect_right(starts, byte_offset) - 1
+        prefix = self.data[starts[row] : byte_offset].decode("utf-8", errors="replace")
+        utf16 = len(prefix.encode("utf-16-le")) // 2
+        return Position(row + 1, len(prefix) + 1, utf16 + 1)
+
+    def line_text(self, line: int) -> str:
+        starts = self.line_starts
+        if not 1 <= line <= len(starts):
+            return ""
+        start = starts[line - 1]
+        end = starts[line] - 1 if line < len(starts) else len(self.data)
+        return self.data[start:end].decode("utf-8", errors="replace").rstrip("\r")
+
+
+RUBY_SUFFIXES = (".rb", ".rake", ".ru", ".jbuilder")
+RUBY_NAMES = ("Gemfile", "Rakefile")
+
+
+def is_ruby_path(relpath: str) -> bool:
+    name = relpath.rsplit("/", 1)[-1]
+    return name.endswith(RUBY_SUFFIXES) or name in RUBY_NAMES
