@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from joblint import rules
+from joblint.engine import Options, lint
 
 from .conftest import expectations, run_tree, write_tree
 
@@ -40,3 +43,19 @@ def test_bad_examples_are_annotated_for_their_rule_and_good_ones_are_clean():
             assert rule.code in codes, rule.code
         else:
             assert not codes, rule.code
+
+
+FIXTURE_APPS = sorted(p for p in (Path(__file__).parent / "fixtures" / "apps").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("app_dir", FIXTURE_APPS, ids=[p.name for p in FIXTURE_APPS])
+def test_fixture_app_yields_exactly_annotated_findings(app_dir):
+    files = {
+        p.relative_to(app_dir).as_posix(): p.read_text(encoding="utf-8")
+        for p in app_dir.rglob("*")
+        if p.is_file()
+    }
+    report = lint([app_dir], Options(rules=rules.select(), root=app_dir), cwd=app_dir)
+    found = {(f.path, f.line, f.code) for f in report.findings}
+    expected = expectations(files)
+    assert found == expected, f"missing={sorted(expected - found)} noisy={sorted(found - expected)}"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import Excludes, FileProblem, is_lintable, walk_files
+from .files import Excludes, FileProblem, is_lintable, os_reason, walk_files
 from .findings import Finding, Hit, fingerprint
 from .rails.app import App, find_root
 from .rules import Rule
@@ -36,18 +36,18 @@ class Report:
         return bool(self.crashes or self.missing_paths)
 
 
-def display_path(path: Path, cwd: Path) -> str:
-    absolute = path if path.is_absolute() else cwd / path
+def display_path(path: Path | str, cwd: Path) -> str:
+    absolute = os.path.join(cwd, path)
     try:
-        return Path(os.path.relpath(absolute, cwd)).as_posix()
+        return os.path.relpath(absolute, cwd).replace(os.sep, "/")
     except ValueError:  # another drive on Windows
-        return absolute.as_posix()
+        return Path(absolute).as_posix()
 
 
 def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Report:
     cwd = cwd or Path.cwd()
     report = Report()
-    groups: dict[Path | None, dict[Path, Path]] = defaultdict(dict)
+    groups: dict[Path | None, dict[str, Path]] = defaultdict(dict)
     for given in paths:
         path = given if given.is_absolute() else cwd / given
         if not os.path.lexists(path):
@@ -57,9 +57,9 @@ def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Re
         try:
             path.stat()
         except OSError as error:
-            report.problems.append(FileProblem(given.as_posix(), f"skipped: {error.strerror}"))
+            report.problems.append(FileProblem(given.as_posix(), os_reason(error)))
             continue
-        root = options.root or find_root(path.resolve())
+        root = options.root or find_root(Path(os.path.abspath(path)))
         groups[root].update(_targets(path, root, options))
     for root in sorted(groups, key=lambda r: str(r)):
         _lint_group(root, groups[root], options, cwd, report)
@@ -68,17 +68,17 @@ def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Re
     return report
 
 
-def _targets(path: Path, root: Path | None, options: Options) -> dict[Path, Path]:
+def _targets(path: Path, root: Path | None, options: Options) -> dict[str, Path]:
     """Files to report on below a named path: resolved path → path as walked."""
     if not path.is_dir():
-        return {path.resolve(): path}  # named files are always linted
+        return {os.path.abspath(path): path}  # named files are always linted
     base = root or path
     excludes = Excludes(base, options.excludes)
-    return {found.resolve(): found for found in walk_files(path, base, is_lintable, excludes)}
+    return {os.path.abspath(found): found for found in walk_files(path, base, is_lintable, excludes)}
 
 
 def _lint_group(
-    root: Path | None, targets: dict[Path, Path], options: Options, cwd: Path, report: Report
+    root: Path | None, targets: dict[str, Path], options: Options, cwd: Path, report: Report
 ) -> None:
     app = App(root, request_paths=options.request_paths)
     sources: list[SourceFile] = []
@@ -89,21 +89,22 @@ def _lint_group(
             report.problems.append(FileProblem(display_path(targets[resolved], cwd), problem.reason))
             continue
         sources.append(source)
-    if root is None:
-        app = App(None, request_paths=options.request_paths, extra_files=sources)
-        for source in sources:
-            app.add_source(source)
     report.files += len(sources)
 
     active = [r for r in options.rules if r.triggers]
     passive = [r for r in options.rules if not r.triggers]  # run wherever an active rule ran
+    wanted = {
+        id(source): [r for r in active if _applies(r, source) and r.wants(source)]
+        for source in sources
+    }
+    # analysed files join the class index, so a job outside app/ is still known as a job
+    app.include(s for s in sources if wanted[id(s)])
     for source in sources:
         display = display_path(source.path, cwd)
         hits: list[tuple[type[Rule], Hit]] = []
-        wanted = [r for r in active if _applies(r, source) and r.wants(source)]
-        for rule in wanted:
+        for rule in wanted[id(source)]:
             hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report))
-        if source.is_ruby and (wanted or not active):
+        if source.is_ruby and (wanted[id(source)] or not active):
             for rule in passive:
                 hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report))
         report.findings.extend(_findings(source, display, hits))

@@ -60,7 +60,7 @@ def read_source(path: Path, relpath: str, display: str | None = None) -> SourceF
             )
         data = path.read_bytes()
     except OSError as error:
-        return FileProblem(shown, _os_reason(error))
+        return FileProblem(shown, os_reason(error))
     if b"\0" in data:
         return FileProblem(shown, "skipped: binary file (contains NUL bytes)")
     try:
@@ -71,7 +71,7 @@ def read_source(path: Path, relpath: str, display: str | None = None) -> SourceF
     return SourceFile(path=path, relpath=relpath, data=data)
 
 
-def _os_reason(error: OSError) -> str:
+def os_reason(error: OSError) -> str:
     if error.errno == errno.ELOOP:
         return "skipped: symbolic link loop"
     if error.errno == errno.ENOENT:
@@ -84,52 +84,51 @@ def _os_reason(error: OSError) -> str:
 
 
 class Excludes:
-    """`.gitignore` files (root and nested) plus user `--exclude` globs, relative to a base."""
+    """`.gitignore` files (the base's and nested ones) plus user `--exclude` globs.
+
+    Globs use gitignore syntax relative to the base (`app/legacy/`, `*_spec.rb`).
+    """
 
     def __init__(self, base: Path, globs: Iterable[str] = ()):
         self.base = base
         self.globs = tuple(globs)
         self._user = pathspec.GitIgnoreSpec.from_lines(self.globs)
-        self._ignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+        self._specs: dict[Path, list[tuple[Path, pathspec.GitIgnoreSpec]]] = {}
 
-    def _gitignore(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
-        if directory not in self._ignores:
-            spec = None
-            try:
-                lines = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace")
-                spec = pathspec.GitIgnoreSpec.from_lines(lines.splitlines())
-            except OSError:
-                pass
-            self._ignores[directory] = spec
-        return self._ignores[directory]
+    def _own(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+        try:
+            lines = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        return pathspec.GitIgnoreSpec.from_lines(lines.splitlines())
+
+    def specs(self, directory: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
+        """The .gitignore specs that apply inside `directory`, outermost first."""
+        cached = self._specs.get(directory)
+        if cached is not None:
+            return cached
+        inside = directory == self.base or self.base in directory.parents
+        inherited = self.specs(directory.parent) if inside and directory != self.base else []
+        own = self._own(directory) if inside else None
+        specs = inherited + [(directory, own)] if own is not None else inherited
+        self._specs[directory] = specs
+        return specs
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
         suffix = "/" if is_dir else ""
-        try:
-            rel = path.relative_to(self.base).as_posix()
-        except ValueError:
-            rel = path.as_posix()
-        if self._user.match_file(rel + suffix) or any(
-            fnmatch.fnmatch(path.name, g) for g in self.globs
-        ):
-            return True
-        # nearest .gitignore files apply relative to their own directory
-        for directory in [self.base, *self._between(path)]:
-            spec = self._gitignore(directory)
-            if spec is None:
-                continue
-            sub = path.relative_to(directory).as_posix()
-            if spec.match_file(sub + suffix):
+        if self.globs:
+            try:
+                rel = path.relative_to(self.base).as_posix()
+            except ValueError:
+                rel = path.as_posix()
+            if self._user.match_file(rel + suffix) or any(
+                fnmatch.fnmatch(path.name, g) for g in self.globs
+            ):
+                return True
+        for directory, spec in self.specs(path.parent):
+            if spec.match_file(path.relative_to(directory).as_posix() + suffix):
                 return True
         return False
-
-    def _between(self, path: Path) -> list[Path]:
-        dirs = []
-        parent = path.parent
-        while parent != self.base and self.base in parent.parents:
-            dirs.append(parent)
-            parent = parent.parent
-        return list(reversed(dirs))
 
 
 def walk_files(
@@ -151,11 +150,11 @@ def walk_files(
             for d in dirnames
             if d not in SKIPPED_DIRS and not excludes.excluded(directory / d, is_dir=True)
         )
+        try:
+            prefix = directory.relative_to(base).as_posix()
+        except ValueError:
+            prefix = directory.as_posix()
+        prefix = "" if prefix == "." else prefix + "/"
         for name in sorted(filenames):
-            path = directory / name
-            try:
-                rel = path.relative_to(base).as_posix()
-            except ValueError:
-                rel = path.as_posix()
-            if accept(rel) and not excludes.excluded(path, is_dir=False):
-                yield path
+            if accept(prefix + name) and not excludes.excluded(directory / name, is_dir=False):
+                yield directory / name

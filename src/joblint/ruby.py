@@ -60,20 +60,22 @@ def captures(query: Query, node: Node) -> dict[str, list[Node]]:
 
 
 def first_error(tree: Tree) -> Node | None:
-    """The first ERROR or MISSING node in document order, or None for a clean parse."""
-    root = tree.root_node
-    if not root.has_error:
+    """The innermost ERROR or MISSING node on the path to the first error, or None.
+
+    tree-sitter often wraps a whole file in one ERROR node; the precise spot is the
+    innermost error inside it.
+    """
+    node = tree.root_node
+    if not node.has_error:
         return None
-    node = root
+    found = None
     while True:
         if node.type == "ERROR" or node.is_missing:
-            return node
-        for child in node.children:
-            if child.has_error or child.is_missing:
-                node = child
-                break
-        else:
-            return node
+            found = node
+        inner = next((c for c in node.children if c.has_error or c.is_missing), None)
+        if inner is None:
+            return found or node
+        node = inner
 
 
 def text(node: Node | None) -> str:

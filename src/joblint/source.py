@@ -25,6 +25,8 @@ class SourceFile:
     data: bytes
     _tree: ruby.Tree | None = field(default=None, repr=False)
     _line_starts: list[int] | None = field(default=None, repr=False)
+    # analyses derived from the tree, computed once and shared by the model and the rules
+    derived: dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
     def is_ruby(self) -> bool:

@@ -17,6 +17,8 @@ from .jobs import JobKind, JobModel
 from .models import model_names
 
 MODEL_DIRS = ("app", "lib")
+# Rails engines and packwerk packs keep their own app/ and lib/ one level down.
+COMPONENT_DIRS = ("engines", "components", "packs", "gems", "plugins")
 REQUEST_PATHS = ("app/controllers", "app/graphql", "app/channels")
 JOB_DIRS = ("app/jobs", "app/workers", "app/sidekiq")
 ADAPTER_FILES = ("config/application.rb", "config/environments/production.rb")
@@ -50,27 +52,26 @@ class App:
         self,
         root: Path | None,
         request_paths: Iterable[str] = (),
-        extra_files: Iterable[SourceFile] = (),
     ):
         self.root = root
         self.request_paths = tuple(REQUEST_PATHS) + tuple(request_paths)
-        self._sources: dict[Path, SourceFile | None] = {}
-        self._extra = list(extra_files)
-        self.problems: dict[Path, FileProblem] = {}
+        self._root_prefix = os.path.join(os.path.abspath(root), "") if root else ""
+        self._sources: dict[str, SourceFile | None] = {}
+        self._extra: list[SourceFile] = []  # analysed files outside the model directories
+        self.problems: dict[str, FileProblem] = {}
 
     # -- files -------------------------------------------------------------------------------
 
-    def relpath(self, path: Path) -> str:
-        if self.root is not None:
-            try:
-                return path.resolve().relative_to(self.root.resolve()).as_posix()
-            except ValueError:
-                pass
-        return Path(os.path.relpath(path)).as_posix()
+    def relpath(self, path: Path | str) -> str:
+        """The path relative to the root (forward slashes); relative to the cwd without one."""
+        absolute = os.path.abspath(path)
+        if self._root_prefix and absolute.startswith(self._root_prefix):
+            return absolute[len(self._root_prefix) :].replace(os.sep, "/")
+        return os.path.relpath(absolute).replace(os.sep, "/")
 
     def source(self, path: Path) -> SourceFile | None:
         """The file's SourceFile, read once and shared by the model and the rules."""
-        key = path.resolve()
+        key = os.path.abspath(path)
         if key not in self._sources:
             result = read_source(path, self.relpath(path))
             if isinstance(result, FileProblem):
@@ -79,9 +80,6 @@ class App:
             else:
                 self._sources[key] = result
         return self._sources[key]
-
-    def add_source(self, source: SourceFile) -> None:
-        self._sources[source.path.resolve()] = source
 
     def text(self, relpath: str) -> str | None:
         """A small config file's text (Gemfile.lock, application.rb…), or None."""
@@ -93,21 +91,34 @@ class App:
         source = self.source(path)
         return None if source is None else source.data.decode("utf-8", errors="replace")
 
+    def include(self, sources: Iterable[SourceFile]) -> None:
+        """Add analysed files to the class index (before it is first used)."""
+        self._extra.extend(s for s in sources if s.is_ruby)
+
+    def _model_dirs(self) -> list[Path]:
+        assert self.root is not None
+        dirs = [self.root / d for d in MODEL_DIRS]
+        for group in COMPONENT_DIRS:
+            parent = self.root / group
+            if parent.is_dir():
+                for component in sorted(parent.iterdir()):
+                    dirs.extend(component / d for d in MODEL_DIRS)
+        return [d for d in dirs if d.is_dir() and not d.is_symlink()]
+
     @cached_property
     def model_files(self) -> list[SourceFile]:
-        """The Ruby files the class index is built from: `app/` and `lib/` of the root."""
-        if self.root is None:
-            return [s for s in self._extra if s.is_ruby]
-        files = []
-        for directory in MODEL_DIRS:
-            top = self.root / directory
-            if not top.is_dir():
-                continue
-            for path in walk_files(top, self.root, lambda p: p.endswith(".rb")):
-                source = self.source(path)
-                if source is not None:
-                    files.append(source)
-        return files
+        """The Ruby files the class index is built from: `app/` and `lib/` of the root and of
+        its engines, plus the analysed files found elsewhere."""
+        files: dict[int, SourceFile] = {}
+        if self.root is not None:
+            for top in self._model_dirs():
+                for path in walk_files(top, self.root, lambda p: p.endswith(".rb")):
+                    source = self.source(path)
+                    if source is not None:
+                        files[id(source)] = source
+        for source in self._extra:
+            files.setdefault(id(source), source)
+        return list(files.values())
 
     # -- facts -------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ outlive the trees they came from.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from bisect import bisect_left
+from dataclasses import dataclass, field, replace
 
 from .. import ruby
 from ..ruby import Node
@@ -66,8 +67,19 @@ class MethodDef:
     line: int
     visibility: str  # public | private | protected
     signature: Signature
-    reraises: bool  # the body contains `raise` or `retry_job`
-    calls: frozenset[str]  # receiver-less method calls in the body, for one level of lookup
+    start_byte: int
+    end_byte: int
+    source: SourceFile = field(repr=False, compare=False)
+
+    @property
+    def reraises(self) -> bool:
+        """The body contains `raise`, `fail` or `retry_job`."""
+        return call_sites(self.source).reraises_in(self.start_byte, self.end_byte)
+
+    @property
+    def calls(self) -> frozenset[str]:
+        """Receiver-less method calls in the body, for one level of lookup."""
+        return call_sites(self.source).calls_in(self.start_byte, self.end_byte)
 
 
 @dataclass(frozen=True)
@@ -143,23 +155,55 @@ def _body_statements(body: Node | None) -> Iterator[Node]:
         yield child
 
 
-def _contains_reraise(node: Node) -> bool:
-    return any(ruby.is_call(inner, *RERAISE_CALLS) for inner in ruby.walk(node))
+_RERAISES = ruby.compile_query(
+    "((identifier) @name (#any-of? @name {}))".format(" ".join(f'"{m}"' for m in RERAISE_CALLS))
+)
+# calls without a receiver: `notify(e)`, and bare statements such as `cleanup`
+_RECEIVERLESS = ruby.compile_query(
+    """
+    (call !receiver method: (identifier) @name)
+    (body_statement (identifier) @name)
+    (block_body (identifier) @name)
+    (then (identifier) @name)
+    (else (identifier) @name)
+    """
+)
+
+
+class CallSites:
+    """Where a file re-raises and calls methods without a receiver, by byte offset, from one
+    query each, so that per-method questions do not walk the tree from Python."""
+
+    def __init__(self, root: Node):
+        self.reraises = sorted(n.start_byte for n in ruby.captures(_RERAISES, root).get("name", []))
+        self.calls = sorted(
+            (n.start_byte, ruby.text(n)) for n in ruby.captures(_RECEIVERLESS, root).get("name", [])
+        )
+
+    def reraises_in(self, start: int, end: int) -> bool:
+        index = bisect_left(self.reraises, start)
+        return index < len(self.reraises) and self.reraises[index] < end
+
+    def calls_in(self, start: int, end: int) -> frozenset[str]:
+        first = bisect_left(self.calls, (start, ""))
+        last = bisect_left(self.calls, (end, ""))
+        return frozenset(name for _, name in self.calls[first:last])
+
+
+def call_sites(source: SourceFile) -> CallSites:
+    """The file's call sites, computed on first use and kept with the file."""
+    sites = source.derived.get("call_sites")
+    if sites is None:
+        sites = source.derived["call_sites"] = CallSites(source.root)
+    return sites  # type: ignore[return-value]
 
 
 def receiverless_calls(node: Node) -> frozenset[str]:
-    names = set()
-    for inner in ruby.walk(node):
-        if inner.type == "call" and ruby.call_receiver(inner) is None:
-            names.add(ruby.call_method(inner))
-        elif inner.type == "identifier" and inner.parent is not None and inner.parent.type in (
-            "body_statement",
-            "block_body",
-            "then",
-            "else",
-        ):
-            names.add(ruby.text(inner))
-    return frozenset(names)
+    return CallSites(node).calls_in(node.start_byte, node.end_byte)
+
+
+def contains_reraise(node: Node) -> bool:
+    return CallSites(node).reraises_in(node.start_byte, node.end_byte)
 
 
 def handler_decl(call: Node, source: SourceFile) -> HandlerDecl:
@@ -212,11 +256,10 @@ def _class_level_calls(body: Node | None) -> Iterator[Node]:
 def extract_definitions(source: SourceFile) -> list[ClassDef]:
     """Every class/module definition in a parsed file, with its methods and declarations."""
     defs: list[ClassDef] = []
-    for _, caps in ruby.matches(_DEFS, source.root):
-        for node in caps.get("def", []):
-            definition = _definition(node, source)
-            if definition is not None:
-                defs.append(definition)
+    for node in ruby.captures(_DEFS, source.root).get("def", []):
+        definition = _definition(node, source)
+        if definition is not None:
+            defs.append(definition)
     return defs
 
 
@@ -274,10 +317,7 @@ def _collect_methods(body: Node | None, source: SourceFile, definition: ClassDef
                     name = ruby.string_value(arg)
                     if name and name in definition.methods:
                         old = definition.methods[name]
-                        definition.methods[name] = MethodDef(
-                            old.name, old.path, old.line, ruby.call_method(stmt),
-                            old.signature, old.reraises, old.calls,
-                        )
+                        definition.methods[name] = replace(old, visibility=ruby.call_method(stmt))
         if method_node is None:
             continue
         name = ruby.method_name(method_node)
@@ -287,8 +327,9 @@ def _collect_methods(body: Node | None, source: SourceFile, definition: ClassDef
             line=source.position(method_node.start_byte).line,
             visibility=own_visibility,
             signature=Signature.of(method_node),
-            reraises=_contains_reraise(method_node),
-            calls=receiverless_calls(method_node),
+            start_byte=method_node.start_byte,
+            end_byte=method_node.end_byte,
+            source=source,
         )
 
 

@@ -66,6 +66,10 @@ class Rule:
     examples: ClassVar[Examples] = Examples()
     trigger_bytes: ClassVar[tuple[bytes, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.trigger_bytes = tuple(t.encode() for t in cls.triggers)
+
     def check(self, source: SourceFile, app: App) -> Iterable[Hit]:
         raise NotImplementedError
 
@@ -125,7 +129,6 @@ def register(cls: type[Rule]) -> type[Rule]:
         raise ValueError(f"rule {code} docstring lacks sections: {', '.join(missing)}")
     if cls.scope not in ("file", "project"):
         raise ValueError(f"rule {code}: scope must be file or project")
-    cls.trigger_bytes = tuple(t.encode() for t in cls.triggers)
     cls.examples = Examples(
         bad=[{p: dedent(t) for p, t in ex.items()} for ex in cls.examples.bad],
         good=[{p: dedent(t) for p, t in ex.items()} for ex in cls.examples.good],

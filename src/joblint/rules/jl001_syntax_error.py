@@ -87,8 +87,9 @@ class SyntaxErrorRule(Rule):
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         error = first_error(source.tree)
-        if error is not None:
-            if error.start_byte == error.end_byte == len(source.data) and error.start_byte > 0:
-                yield Hit(error.start_byte - 1, error.start_byte)
-            else:
-                yield Hit.at(error)
+        if error is None:
+            return
+        while error.child_count:  # point at the first token the parser could not place
+            error = error.children[0]
+        start = min(error.start_byte, max(len(source.data) - 1, 0))
+        yield Hit(start, max(error.end_byte, start + 1), scope="", anchor=error.type)

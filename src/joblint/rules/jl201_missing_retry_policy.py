@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from ..findings import Hit
 from ..findings import Severity
-from ..rails.app import App
+from ..rails.app import JOB_DIRS, App
 from ..rails.jobs import JobKind
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -60,7 +60,11 @@ class MissingRetryPolicy(Rule):
     summary = "An ActiveJob job with no retry_on, discard_on or rescue_from policy"
     message = "`{job}` declares no `retry_on`, `discard_on` or `rescue_from` (nor do its ancestors): {why}"
     help = "Declare what to retry and what to discard, here or in ApplicationJob"
-    triggers = ("class ",)
+    triggers = ("Job",)  # ApplicationJob, ActiveJob::Base, or a job's own name
+
+    @classmethod
+    def wants(cls, source: SourceFile) -> bool:
+        return super().wants(source) or source.in_dir(*JOB_DIRS)
 
     examples = Examples(
         bad=[

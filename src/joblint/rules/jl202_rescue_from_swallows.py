@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.classes import RERAISE_CALLS, ClassIndex, receiverless_calls
+from ..rails.classes import ClassIndex, contains_reraise, receiverless_calls
 from ..rails.mailers import is_mailer
 from ..ruby import Node
 from ..source import SourceFile
@@ -166,7 +166,7 @@ class RescueFromSwallows(Rule):
                     return False
         if body is None:
             return False
-        if any(ruby.is_call(n, *RERAISE_CALLS) for n in ruby.walk(body)):
+        if contains_reraise(body):
             return False
         calls = receiverless_calls(body)
         return not _method_reraises(False, calls, owner, classes)

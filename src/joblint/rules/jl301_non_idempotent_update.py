@@ -20,9 +20,14 @@ SAVES = frozenset({"save", "save!"})
 _SELF_REFERENCE = re.compile(r"\b(\w+)\s*=\s*\1\s*[-+]")
 _CANDIDATES = ruby.compile_query(
     """
-    (call method: (identifier) @method) @call
+    (call method: (identifier) @method (#any-of? @method {})) @call
     (operator_assignment) @assign
-    """
+    """.replace(
+        "{}",
+        " ".join(
+            f'"{m}"' for m in sorted(COUNTER_METHODS | UPDATE_PAIRS | UPDATE_ONE | {"update_all"})
+        ),
+    )
 )
 
 

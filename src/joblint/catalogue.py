@@ -1,0 +1,142 @@
+"""The rule catalogue: registry → `rules/README.md` and one page per rule.
+
+`python -m joblint.catalogue [DIR]` writes it (default `rules/`); `--check` exits 1 when the
+committed pages differ from what the registry generates.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from . import rules
+from .rules import Rule
+
+REPOSITORY = "https://github.com/joblint/joblint"
+
+
+def page_name(rule: type[Rule]) -> str:
+    return f"{rule.code}-{rule.name}.md"
+
+
+def help_uri(rule: type[Rule]) -> str:
+    return f"{REPOSITORY}/blob/main/rules/{page_name(rule)}"
+
+
+def _language(path: str) -> str:
+    if path.endswith((".yml", ".yaml")):
+        return "yaml"
+    if path.endswith((".erb", ".html")):
+        return "erb"
+    if path.endswith(".lock"):
+        return "text"
+    return "ruby"
+
+
+def _trees(title: str, trees: list[rules.ExampleTree]) -> list[str]:
+    lines = [f"## {title}", ""]
+    for number, example in enumerate(trees, start=1):
+        lines += [f"### {number}", ""]
+        for path, text in example.items():
+            fence = "````" if "```" in text else "```"
+            lines += [f"`{path}`", "", f"{fence}{_language(path)}", text.rstrip("\n"), fence, ""]
+    return lines
+
+
+def page(rule: type[Rule]) -> str:
+    """The rule's documentation page, in Markdown."""
+    sections = rule.doc_sections()
+    lines = [
+        f"# {rule.code} {rule.name}",
+        "",
+        rule.summary + ".",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Family | {rule.family()} |",
+        f"| Severity | {rule.severity.label} |",
+        f"| Scope | {rule.scope} |",
+        f"| Enabled by default | {'yes' if rule.default_enabled else 'no'} |",
+        f"| Autofix | {'yes (safe)' if rule.fixable else 'no'} |",
+    ]
+    if rule.cwe:
+        lines.append(f"| CWE | [CWE-{rule.cwe}](https://cwe.mitre.org/data/definitions/{rule.cwe}.html) |")
+    lines.append("")
+    for title, body in sections.items():
+        lines += [f"## {title}", "", body, ""]
+    lines += _trees("Examples that are reported", rule.examples.bad)
+    lines += _trees("Examples that are not reported", rule.examples.good)
+    lines += [
+        "Lines ending in `# expect: CODE` are where joblint reports; these examples are run as",
+        "tests, so this page shows exactly what the rule does.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def index() -> str:
+    lines = [
+        "# joblint rules",
+        "",
+        "Generated from the rule registry by `python -m joblint.catalogue`; do not edit by hand.",
+        "",
+        "| Code | Name | Severity | Scope | Default | Summary |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rule in rules.all_rules():
+        lines.append(
+            f"| [{rule.code}]({page_name(rule)}) | {rule.name} | {rule.severity.label} | "
+            f"{rule.scope} | {'on' if rule.default_enabled else 'off'} | {rule.summary} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def expected_files() -> dict[str, str]:
+    files = {"README.md": index()}
+    for rule in rules.all_rules():
+        files[page_name(rule)] = page(rule)
+    return files
+
+
+def stale_files(directory: Path) -> list[str]:
+    """Pages that are missing, different, or left over from a renamed rule."""
+    expected = expected_files()
+    stale = [
+        name
+        for name, text in expected.items()
+        if not (directory / name).is_file() or (directory / name).read_text("utf-8") != text
+    ]
+    if directory.is_dir():
+        stale += sorted(p.name for p in directory.glob("*.md") if p.name not in expected)
+    return stale
+
+
+def write(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    expected = expected_files()
+    for leftover in directory.glob("*.md"):
+        if leftover.name not in expected:
+            leftover.unlink()
+    for name, text in expected.items():
+        (directory / name).write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    check = "--check" in args
+    targets = [a for a in args if a != "--check"]
+    directory = Path(targets[0] if targets else "rules")
+    if check:
+        stale = stale_files(directory)
+        if stale:
+            print(f"stale rule pages in {directory}: {', '.join(stale)}", file=sys.stderr)
+            print("regenerate with: python -m joblint.catalogue", file=sys.stderr)
+            return 1
+        return 0
+    write(directory)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,175 @@
+"""The command line: parse options, run the engine, choose a reporter. No analysis here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from . import __version__, catalogue, rules
+from .engine import Options, Report, lint
+from .findings import Severity
+from .reporters import FORMATS
+from .reporters import concise as concise_reporter
+from .reporters import json as json_reporter
+from .reporters import text as text_reporter
+
+COMMANDS = ("check", "rules", "rule")
+
+
+class DefaultToCheck(click.Group):
+    """`joblint PATH` means `joblint check PATH`, as `ruff` and `rubocop` users expect."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def make_console(stream=None, width: int | None = None) -> Console:  # type: ignore[no-untyped-def]
+    """Colour only on a terminal and never with NO_COLOR; Ruby text is never markup."""
+    no_color = bool(os.environ.get("NO_COLOR"))
+    return Console(
+        file=stream or sys.stdout,
+        no_color=no_color,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        width=width,
+        color_system=None if no_color else "auto",
+    )
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _error(message: str) -> None:
+    click.echo(f"joblint: {message}", err=True)
+
+
+@click.group(cls=DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="joblint")
+def main() -> None:
+    """Static analysis for the background jobs and mailers of Ruby on Rails apps.
+
+    Run `joblint PATH` (the same as `joblint check PATH`).
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to FILE; a summary still goes to the terminal.")
+@click.option("--select", multiple=True, metavar="RULES",
+              help="Only these rules: codes, names or prefixes (JL1), comma-separated.")
+@click.option("--extend-select", multiple=True, metavar="RULES",
+              help="Rules to enable on top of the selection (e.g. off-by-default ones).")
+@click.option("--ignore", multiple=True, metavar="RULES", help="Rules to disable.")
+@click.option("--exclude", multiple=True, metavar="GLOB",
+              help="Files or directories to skip when walking (gitignore syntax).")
+@click.option("--request-path", "request_paths", multiple=True, metavar="DIR",
+              help="Extra request-path directories (beyond app/controllers, app/graphql, app/channels).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default="warning",
+              show_default=True, help="Lowest severity that makes the exit code 1.")
+def check(
+    paths: tuple[Path, ...],
+    output_format: str,
+    output: Path | None,
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    exclude: tuple[str, ...],
+    request_paths: tuple[str, ...],
+    exit_zero: bool,
+    fail_level: str,
+) -> None:
+    """Lint PATHS (default: the current directory)."""
+    try:
+        enabled = rules.select(
+            select=_split(select) if select else None,
+            ignore=_split(ignore),
+            extend_select=_split(extend_select),
+        )
+    except rules.UnknownSelector as error:
+        _error(f"unknown rule, name or prefix: {error.args[0]!r} (see `joblint rules`)")
+        sys.exit(2)
+    options = Options(rules=enabled, excludes=exclude, request_paths=request_paths)
+    report = lint(list(paths) or [Path(".")], options)
+
+    for problem in report.problems:
+        _error(str(problem))
+    for crash in report.crashes:
+        _error(f"internal error: {crash}")
+
+    _emit(report, output_format, output)
+    sys.exit(exit_code(report, Severity.parse(fail_level), exit_zero))
+
+
+def _emit(report: Report, output_format: str, output: Path | None) -> None:
+    if output_format == "text" and output is None:
+        text_reporter.render(report, make_console())
+        return
+    if output_format == "text":
+        with output.open("w", encoding="utf-8") as stream:  # type: ignore[union-attr]
+            text_reporter.render(report, make_console(stream, width=100))
+    else:
+        rendered = (json_reporter if output_format == "json" else concise_reporter).render(report)
+        if output is None:
+            sys.stdout.write(rendered)
+            return
+        output.write_text(rendered, encoding="utf-8")
+    console = make_console(sys.stderr)
+    console.print(text_reporter.summary(report), soft_wrap=True)
+    console.print(Text(f"Report written to {output}"), soft_wrap=True)
+
+
+def exit_code(report: Report, fail_level: Severity, exit_zero: bool) -> int:
+    if report.failed:
+        return 2
+    if exit_zero:
+        return 0
+    return 1 if any(f.severity >= fail_level for f in report.findings) else 0
+
+
+@main.command(name="rules")
+def list_rules() -> None:
+    """Table of every rule."""
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("Code", "Name", "Severity", "Scope", "Default", "Summary"):
+        table.add_column(column, no_wrap=column != "Summary")
+    for rule in rules.all_rules():
+        table.add_row(
+            rule.code, rule.name, rule.severity.label, rule.scope,
+            "on" if rule.default_enabled else "off", rule.summary,
+        )
+    make_console().print(table)
+
+
+@main.command()
+@click.argument("code_or_name")
+def rule(code_or_name: str) -> None:
+    """The documentation page of one rule (by code or name)."""
+    found = rules.lookup(code_or_name)
+    if found is None:
+        _error(f"unknown rule {code_or_name!r} (see `joblint rules`)")
+        sys.exit(2)
+    page = catalogue.page(found)
+    console = make_console()
+    if console.is_terminal:
+        console.print(Markdown(page))
+    else:
+        sys.stdout.write(page)
+
+
+if __name__ == "__main__":
+    main()

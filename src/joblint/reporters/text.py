@@ -1,0 +1,73 @@
+"""`--format text`: findings grouped by file, each with a code frame; a summary line.
+
+Everything printed is a `rich.text.Text`, never a markup string, so Ruby such as
+`params[:id]` is shown as written.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.text import Text
+
+from ..engine import Report
+from ..findings import Finding, Severity
+from . import severity_counts
+
+STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+TAB = "    "
+
+
+def render(report: Report, console: Console) -> None:
+    for path, group in groupby(report.findings, key=lambda f: f.path):
+        console.print(Text(path, style="bold underline"), soft_wrap=True)
+        for finding in group:
+            console.print(_finding(finding), soft_wrap=True)
+    console.print(summary(report), soft_wrap=True)
+
+
+def _finding(f: Finding) -> Text:
+    out = Text()
+    out.append(f"  {f.line}:{f.column} ", style="dim")
+    out.append(f"{f.severity.label} ", style=STYLES[f.severity])
+    out.append(f"{f.code} ", style="bold")
+    out.append(f"{f.name}", style="bold")
+    out.append(f"  {f.message}\n")
+    gutter = str(f.line)
+    pad = " " * len(gutter)
+    source = f.line_text.replace("\t", TAB)
+    prefix = f.line_text[: f.column - 1].replace("\t", TAB)
+    if f.end_line == f.line:
+        span = f.line_text[f.column - 1 : f.end_column - 1].replace("\t", TAB)
+    else:
+        span = f.line_text[f.column - 1 :].replace("\t", TAB)
+    width = max(1, cell_len(span.rstrip()) if span.strip() else 1)
+    out.append(f"   {pad} │\n", style="dim")
+    out.append(f"   {gutter} │ ", style="dim")
+    out.append(f"{source}\n")
+    out.append(f"   {pad} │ ", style="dim")
+    out.append(" " * cell_len(prefix))
+    out.append("^" * width, style=STYLES[f.severity])
+    out.append("\n")
+    out.append(f"   {pad} = help: ", style="dim")
+    out.append(f"{f.help}\n")
+    return out
+
+
+def summary(report: Report) -> Text:
+    total = len(report.findings)
+    files = report.files
+    checked = f"{files} file{'s' if files != 1 else ''} checked"
+    if total == 0:
+        return Text.assemble(("All checks passed!", "bold green"), f" {checked}.")
+    counts = severity_counts(report)
+    parts = ", ".join(
+        f"{counts[s.label]} {s.label}{'s' if counts[s.label] != 1 and s is not Severity.INFO else ''}"
+        for s in sorted(Severity, reverse=True)
+    )
+    noun = "finding" if total == 1 else "findings"
+    return Text.assemble(
+        (f"Found {total} {noun}", "bold"), f" ({parts}); {checked}."
+    )

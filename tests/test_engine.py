@@ -1,0 +1,128 @@
+"""The engine: dispatch by trigger words, single parse, crash isolation, scope of reporting."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from joblint import rules, ruby
+from joblint.engine import Options, lint
+from joblint.findings import Hit, Severity
+from joblint.rules import Examples, Rule
+
+from .conftest import write_tree
+
+APP = {
+    "Gemfile": "",
+    "app/models/user.rb": "class User < ApplicationRecord\nend\n",
+    "app/jobs/welcome_job.rb": (
+        "class WelcomeJob < ApplicationJob\n  retry_on Timeout::Error\n"
+        "  def perform(id); end\nend\n"
+    ),
+    "app/controllers/users_controller.rb": (
+        "class UsersController < ApplicationController\n"
+        "  def create\n    user = User.find(1)\n    WelcomeJob.perform_later(user)\n  end\nend\n"
+    ),
+    "spec/models/user_spec.rb": "RSpec.describe User do\n  it { expect(1).to eq 1 }\nend\n",
+}
+
+
+def test_each_file_is_parsed_at_most_once(tmp_path, monkeypatch):
+    write_tree(tmp_path, APP)
+    parsed: Counter[bytes] = Counter()
+    real_parse = ruby.parse
+
+    def counting_parse(data: bytes):
+        parsed[data] += 1
+        return real_parse(data)
+
+    monkeypatch.setattr(ruby, "parse", counting_parse)
+    report = lint([tmp_path], Options(rules=rules.select()), cwd=tmp_path)
+    assert [f.code for f in report.findings] == ["JL101"]
+    assert parsed and max(parsed.values()) == 1
+
+
+def test_files_without_trigger_words_are_not_parsed(tmp_path, monkeypatch):
+    write_tree(tmp_path, APP)
+    seen: list[bytes] = []
+    real_parse = ruby.parse
+    monkeypatch.setattr(ruby, "parse", lambda data: seen.append(data) or real_parse(data))
+    lint([tmp_path / "spec"], Options(rules=rules.select()), cwd=tmp_path)
+    assert seen == []  # the spec file has no job words and no project rule needed the model
+
+
+def test_model_is_built_from_the_whole_root_when_one_file_is_named(tmp_path):
+    write_tree(tmp_path, APP)
+    named = tmp_path / "app/controllers/users_controller.rb"
+    report = lint([named], Options(rules=rules.select()), cwd=tmp_path)
+    # `user` is a record only because app/models/user.rb (not named) defines User
+    assert [(f.path, f.code) for f in report.findings] == [
+        ("app/controllers/users_controller.rb", "JL101")
+    ]
+    assert report.files == 1
+
+
+class Crashing(Rule):
+    """## What it does\nx\n## Why is this bad?\nx\n## Example\nx\n## Use instead\nx"""
+
+    code = "JL999"
+    name = "crashing"
+    severity = Severity.ERROR
+    scope = "file"
+    summary = message = help = "boom"
+    triggers = ("perform",)
+    examples = Examples()
+
+    def check(self, source, app):
+        if "welcome" in source.relpath:
+            raise RuntimeError("boom")
+        yield Hit(0, 1)
+
+
+def test_a_crashing_rule_is_reported_and_the_run_goes_on(tmp_path):
+    write_tree(tmp_path, APP)
+    report = lint([tmp_path], Options(rules=[Crashing, *rules.select()]), cwd=tmp_path)
+    assert report.failed
+    assert len(report.crashes) == 1
+    assert "app/jobs/welcome_job.rb" in report.crashes[0] and "JL999" in report.crashes[0]
+    codes = sorted(f.code for f in report.findings)
+    assert codes == ["JL101", "JL999"]  # other files and other rules still ran
+
+
+def test_output_is_sorted_and_identical_across_runs(tmp_path):
+    write_tree(tmp_path, APP)
+    write_tree(
+        tmp_path,
+        {"app/jobs/b_job.rb": "class BJob < ApplicationJob\n  def perform; end\nend\n",
+         "app/jobs/a_job.rb": "class AJob < ApplicationJob\n  def perform; end\nend\n"},
+    )
+    first = lint([tmp_path], Options(rules=rules.select()), cwd=tmp_path)
+    second = lint([tmp_path / "app", tmp_path], Options(rules=rules.select()), cwd=tmp_path)
+    assert first.findings == second.findings
+    assert [f.sort_key for f in first.findings] == sorted(f.sort_key for f in first.findings)
+
+
+def test_gitignored_and_excluded_paths_are_not_walked_but_named_files_are(tmp_path):
+    write_tree(tmp_path, APP)
+    write_tree(
+        tmp_path,
+        {
+            ".gitignore": "generated/\n",
+            "generated/x_job.rb": "class XJob < ApplicationJob\n  def perform; end\nend\n",
+            "vendor/gems/y_job.rb": "class YJob < ApplicationJob\n  def perform; end\nend\n",
+        },
+    )
+    walked = lint([tmp_path], Options(rules=rules.select(), excludes=("app/controllers",)),
+                  cwd=tmp_path)
+    paths = {f.path for f in walked.findings}
+    assert not any(p.startswith(("generated/", "vendor/", "app/controllers")) for p in paths)
+    named = lint([tmp_path / "generated/x_job.rb"], Options(rules=rules.select()), cwd=tmp_path)
+    assert [f.code for f in named.findings] == ["JL201"]
+
+
+def test_paths_are_relative_to_the_current_directory(tmp_path):
+    write_tree(tmp_path, APP)
+    report = lint([Path("app")], Options(rules=rules.select()), cwd=tmp_path)
+    assert [f.path for f in report.findings] == ["app/controllers/users_controller.rb"]
+    elsewhere = lint([tmp_path / "app"], Options(rules=rules.select()), cwd=tmp_path / "spec")
+    assert [f.path for f in elsewhere.findings] == ["../app/controllers/users_controller.rb"]
