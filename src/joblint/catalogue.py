@@ -6,6 +6,7 @@ committed pages differ from what the registry generates.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -64,6 +65,12 @@ def page(rule: type[Rule]) -> str:
     lines.append("")
     for title, body in sections.items():
         lines += [f"## {title}", "", body, ""]
+    if rule.options:
+        lines += ["## Options", "", "Set in `.joblint.yml` under the rule's code.", "",
+                  "| Option | Default | Meaning |", "|---|---|---|"]
+        for name, option in rule.options.items():
+            lines.append(f"| `{name}` | `{json.dumps(option.default)}` | {option.help} |")
+        lines.append("")
     lines += _trees("Examples that are reported", rule.examples.bad)
     lines += _trees("Examples that are not reported", rule.examples.good)
     lines += [

@@ -12,12 +12,10 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, catalogue, rules
+from . import __version__, catalogue, fixes, rules
 from .engine import Options, Report, lint
 from .findings import Severity
-from .reporters import FORMATS
-from .reporters import concise as concise_reporter
-from .reporters import json as json_reporter
+from . import reporters
 from .reporters import text as text_reporter
 
 COMMANDS = ("check", "rules", "rule")
@@ -65,7 +63,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text",
+@click.option("--format", "output_format", type=click.Choice(list(reporters.FORMATS)), default="text",
               show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to FILE; a summary still goes to the terminal.")
@@ -78,6 +76,11 @@ def main() -> None:
               help="Files or directories to skip when walking (gitignore syntax).")
 @click.option("--request-path", "request_paths", multiple=True, metavar="DIR",
               help="Extra request-path directories (beyond app/controllers, app/graphql, app/channels).")
+@click.option("--sarif-category", default="joblint/", show_default=True,
+              help="SARIF runAutomationDetails.id, to tell several uploads apart.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes in place, then report what remains.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Print the safe fixes as a unified diff; write nothing.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default="warning",
               show_default=True, help="Lowest severity that makes the exit code 1.")
@@ -90,6 +93,9 @@ def check(
     ignore: tuple[str, ...],
     exclude: tuple[str, ...],
     request_paths: tuple[str, ...],
+    sarif_category: str,
+    fix: bool,
+    show_diff: bool,
     exit_zero: bool,
     fail_level: str,
 ) -> None:
@@ -104,18 +110,39 @@ def check(
         _error(f"unknown rule, name or prefix: {error.args[0]!r} (see `joblint rules`)")
         sys.exit(2)
     options = Options(rules=enabled, excludes=exclude, request_paths=request_paths)
-    report = lint(list(paths) or [Path(".")], options)
+    targets = list(paths) or [Path(".")]
+    report = lint(targets, options)
 
     for problem in report.problems:
         _error(str(problem))
     for crash in report.crashes:
         _error(f"internal error: {crash}")
 
-    _emit(report, output_format, output)
-    sys.exit(exit_code(report, Severity.parse(fail_level), exit_zero))
+    failed = report.failed
+    if show_diff or fix:
+        planned, refused = fixes.plan(report)
+        for display in refused:
+            _error(f"{display}: fix not applied: the result would not parse")
+        if show_diff:
+            sys.stdout.write(fixes.unified_diff(planned))
+            sys.exit(2 if report.failed else 1 if planned else 0)
+        fixes.write(planned)
+        if planned:
+            report = lint(targets, options)  # report what remains
+            applied = sum(f.applied for f in planned)
+            _error(f"fixed {applied} finding{'s' if applied != 1 else ''} in "
+                   f"{len(planned)} file{'s' if len(planned) != 1 else ''}")
+
+    context = reporters.ReportContext(
+        rules=enabled, cwd=Path.cwd(), sarif_category=sarif_category, warn=_error
+    )
+    _emit(report, output_format, output, context)
+    sys.exit(2 if failed else exit_code(report, Severity.parse(fail_level), exit_zero))
 
 
-def _emit(report: Report, output_format: str, output: Path | None) -> None:
+def _emit(
+    report: Report, output_format: str, output: Path | None, context: reporters.ReportContext
+) -> None:
     if output_format == "text" and output is None:
         text_reporter.render(report, make_console())
         return
@@ -123,7 +150,7 @@ def _emit(report: Report, output_format: str, output: Path | None) -> None:
         with output.open("w", encoding="utf-8") as stream:  # type: ignore[union-attr]
             text_reporter.render(report, make_console(stream, width=100))
     else:
-        rendered = (json_reporter if output_format == "json" else concise_reporter).render(report)
+        rendered = reporters.render(output_format, report, context)
         if output is None:
             sys.stdout.write(rendered)
             return

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .files import Excludes, FileProblem, is_lintable, os_reason, walk_files
-from .findings import Finding, Hit, fingerprint
+from .findings import Edit, Finding, Hit, fingerprint
 from .rails.app import App, find_root
 from .rules import Rule
 from .source import SourceFile
@@ -21,6 +21,16 @@ class Options:
     excludes: tuple[str, ...] = ()
     request_paths: tuple[str, ...] = ()
     root: Path | None = None  # force the Rails root (tests, examples); found from paths otherwise
+    rule_options: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # code → options
+
+
+@dataclass
+class FileFixes:
+    """The safe fixes offered for one file, with the bytes they apply to."""
+
+    path: Path
+    data: bytes
+    edits: list[Edit] = field(default_factory=list)
 
 
 @dataclass
@@ -30,6 +40,7 @@ class Report:
     problems: list[FileProblem] = field(default_factory=list)  # bad input, on stderr
     crashes: list[str] = field(default_factory=list)  # internal errors: exit code 2
     missing_paths: list[str] = field(default_factory=list)  # named paths that do not exist
+    fixes: dict[str, FileFixes] = field(default_factory=dict)  # display path → safe fixes
 
     @property
     def failed(self) -> bool:
@@ -103,11 +114,14 @@ def _lint_group(
         display = display_path(source.path, cwd)
         hits: list[tuple[type[Rule], Hit]] = []
         for rule in wanted[id(source)]:
-            hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report))
+            hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
         if source.is_ruby and (wanted[id(source)] or not active):
             for rule in passive:
-                hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report))
+                hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
         report.findings.extend(_findings(source, display, hits))
+        edits = [edit for _, hit in hits for edit in hit.edits]
+        if edits:
+            report.fixes[display] = FileFixes(source.path, source.data, edits)
 
 
 def _applies(rule: type[Rule], source: SourceFile) -> bool:
@@ -115,10 +129,15 @@ def _applies(rule: type[Rule], source: SourceFile) -> bool:
 
 
 def _run_rule(
-    rule: type[Rule], source: SourceFile, app: App, display: str, report: Report
+    rule: type[Rule],
+    source: SourceFile,
+    app: App,
+    display: str,
+    report: Report,
+    options: Options,
 ) -> list[Hit]:
     try:
-        return list(rule().check(source, app))
+        return list(rule(options.rule_options.get(rule.code)).check(source, app))
     except Exception as error:  # a crashing rule must not stop the run
         report.crashes.append(
             f"{display}: rule {rule.code} ({rule.name}) crashed: {type(error).__name__}: {error}"
@@ -161,7 +180,7 @@ def _findings(
                 line_text=source.line_text(start.line),
                 utf16_column=start.utf16_column,
                 utf16_end_column=end.utf16_column,
-                fixable=rule.fixable,
+                fixable=bool(hit.edits),
             )
         )
     return findings

@@ -26,6 +26,19 @@ class Severity(enum.IntEnum):
 
 
 @dataclass(frozen=True)
+class Edit:
+    """Replace the bytes `start_byte:end_byte` of a file with `replacement` (a safe fix)."""
+
+    start_byte: int
+    end_byte: int
+    replacement: bytes
+
+    @classmethod
+    def replace(cls, node: Node, replacement: str) -> Edit:
+        return cls(node.start_byte, node.end_byte, replacement.encode("utf-8"))
+
+
+@dataclass(frozen=True)
 class Hit:
     """A rule's verdict on one span of a file: where, the message arguments, and context."""
 
@@ -35,9 +48,16 @@ class Hit:
     severity: Severity | None = None  # overrides the rule's default for this hit
     scope: str = ""  # enclosing `Class#method`, for the line-independent fingerprint
     anchor: str = ""  # normalised source text of the node, likewise
+    edits: tuple[Edit, ...] = ()  # a safe fix: applying every edit cannot change behaviour
 
     @classmethod
-    def at(cls, node: Node, severity: Severity | None = None, **args: str) -> Hit:
+    def at(
+        cls,
+        node: Node,
+        severity: Severity | None = None,
+        edits: tuple[Edit, ...] = (),
+        **args: str,
+    ) -> Hit:
         return cls(
             node.start_byte,
             node.end_byte,
@@ -45,6 +65,7 @@ class Hit:
             severity,
             scope=enclosing_scope(node),
             anchor=normalise(ruby.text(node)),
+            edits=edits,
         )
 
 

@@ -1,13 +1,49 @@
-"""Reporters turn a finished Report into output. They never see a tree."""
+"""Reporters turn a finished Report into output. They never see a tree.
+
+Every machine format is a module with `render(report, context) -> str`, registered in
+`FORMATS`; `text` is rendered on a rich console by `reporters.text`.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..engine import Report
 from ..findings import Severity
 
-FORMATS = ("text", "concise", "json")
+if TYPE_CHECKING:
+    from ..rules import Rule
+
+# format name → module under joblint.reporters with `render(report, context) -> str`
+FORMATS: dict[str, str] = {
+    "text": "text",
+    "concise": "concise",
+    "json": "json",
+}
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What a reporter may need beyond the findings."""
+
+    rules: Sequence[type[Rule]] = ()  # the enabled rules
+    cwd: Path = field(default_factory=Path.cwd)  # finding paths are relative to it
+    sarif_category: str = "joblint/"
+    warn: Callable[[str], None] = _ignore  # a one-line notice for stderr
+
+
+def render(output_format: str, report: Report, context: ReportContext) -> str:
+    module = importlib.import_module(f"{__name__}.{FORMATS[output_format]}")
+    return module.render(report, context)  # type: ignore[no-any-return]
 
 
 def severity_counts(report: Report) -> dict[str, int]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..engine import Report
+from . import ReportContext
 
 
-def render(report: Report) -> str:
+def render(report: Report, context: ReportContext) -> str:
     return "".join(
         f"{f.path}:{f.line}:{f.column}: {f.code} [{f.severity.label}] {f.message}\n"
         for f in report.findings

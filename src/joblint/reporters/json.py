@@ -6,10 +6,10 @@ import json
 
 from .. import __version__
 from ..engine import Report
-from . import severity_counts
+from . import ReportContext, severity_counts
 
 
-def render(report: Report) -> str:
+def render(report: Report, context: ReportContext) -> str:
     document = {
         "version": __version__,
         "findings": [

@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import re
 import textwrap
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -34,6 +34,14 @@ FAMILIES = {
 }
 
 ExampleTree = dict[str, str]  # relative path → file text
+
+
+@dataclass(frozen=True)
+class Option:
+    """A per-rule setting (`.joblint.yml`: `JL104: {names: [...]}`)."""
+
+    default: object
+    help: str
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,12 @@ class Rule:
     tags: ClassVar[tuple[str, ...]] = ()
     cwe: ClassVar[int | None] = None
     examples: ClassVar[Examples] = Examples()
+    options: ClassVar[dict[str, Option]] = {}  # name (kebab-case) → Option
     trigger_bytes: ClassVar[tuple[bytes, ...]] = ()
+
+    def __init__(self, settings: Mapping[str, object] | None = None):
+        self.settings = {name: option.default for name, option in self.options.items()}
+        self.settings.update(settings or {})
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -8,7 +8,7 @@ from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS, JobKind, enqueue_family, job_arguments
 from ..ruby import Node
 from ..source import SourceFile
-from . import Examples, Rule, register
+from . import Examples, Option, Rule, register
 
 # Methods that return one record when called on a model or one of its relations.
 FINDERS = frozenset(
@@ -80,6 +80,11 @@ class RecordArgument(Rule):
     message = "`{argument}` is an Active Record object passed to `{method}`: {why}"
     help = "Pass the record's id and look the record up inside the job"
     triggers = ENQUEUE_METHODS
+    options = {
+        "allow-global-id": Option(
+            False, "Do not report records passed to ActiveJob `perform_later` (GlobalID)"
+        )
+    }
 
     examples = Examples(
         bad=[
@@ -156,6 +161,8 @@ class RecordArgument(Rule):
         for _, caps in ruby.matches(_ENQUEUES, source.root):
             call = caps["call"][0]
             family = enqueue_family(call)
+            if family is JobKind.ACTIVE_JOB and self.settings["allow-global-id"]:
+                continue
             for argument in job_arguments(call):
                 for record in self._records(argument, app):
                     yield Hit.at(
