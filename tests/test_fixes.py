@@ -24,7 +24,8 @@ def test_a_fix_that_breaks_parsing_is_refused(tmp_path):
     path = tmp_path / "x.rb"
     data = b"def a\n  1\nend\n"
     report = Report()
-    report.fixes["x.rb"] = FileFixes(path, data, [Edit(0, 3, b"")])  # removes `def`
+    end = data.index(b"end")
+    report.fixes["x.rb"] = FileFixes(path, data, [Edit(end, end + 3, b"")])  # removes `end`
     planned, refused = fixes.plan(report)
     assert planned == [] and refused == ["x.rb"]
 
