@@ -105,7 +105,7 @@ def _lint_group(
     active = [r for r in options.rules if r.triggers]
     passive = [r for r in options.rules if not r.triggers]  # run wherever an active rule ran
     wanted = {
-        id(source): [r for r in active if _applies(r, source) and r.wants(source)]
+        id(source): [r for r in active if r.applies_to(source) and r.wants(source)]
         for source in sources
     }
     # analysed files join the class index, so a job outside app/ is still known as a job
@@ -122,10 +122,6 @@ def _lint_group(
         edits = [edit for _, hit in hits for edit in hit.edits]
         if edits:
             report.fixes[display] = FileFixes(source.path, source.data, edits)
-
-
-def _applies(rule: type[Rule], source: SourceFile) -> bool:
-    return source.is_ruby
 
 
 def _run_rule(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from .. import ruby
 from ..files import FileProblem, read_source, walk_files
@@ -16,6 +17,7 @@ from .classes import ClassDef, ClassIndex, extract_definitions, lexical_names, q
 from .jobs import JobKind, JobModel
 from .models import model_names
 
+T = TypeVar("T")
 MODEL_DIRS = ("app", "lib")
 # Rails engines and packwerk packs keep their own app/ and lib/ one level down.
 COMPONENT_DIRS = ("engines", "components", "packs", "gems", "plugins")
@@ -59,6 +61,7 @@ class App:
         self._sources: dict[str, SourceFile | None] = {}
         self._extra: list[SourceFile] = []  # analysed files outside the model directories
         self.problems: dict[str, FileProblem] = {}
+        self._facts: dict[str, object] = {}
 
     # -- files -------------------------------------------------------------------------------
 
@@ -121,6 +124,13 @@ class App:
         return list(files.values())
 
     # -- facts -------------------------------------------------------------------------------
+
+    def fact(self, name: str, build: Callable[[App], T]) -> T:
+        """A fact computed by `build(app)` at most once per run — the way fact modules
+        (queues, schedules, mailer views…) attach to the App without editing this class."""
+        if name not in self._facts:
+            self._facts[name] = build(self)
+        return self._facts[name]  # type: ignore[no-any-return]
 
     @cached_property
     def classes(self) -> ClassIndex:

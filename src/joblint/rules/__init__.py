@@ -87,6 +87,11 @@ class Rule:
         raise NotImplementedError
 
     @classmethod
+    def applies_to(cls, source: SourceFile) -> bool:
+        """Which kind of file the rule reads: Ruby by default; YAML rules override this."""
+        return source.is_ruby
+
+    @classmethod
     def wants(cls, source: SourceFile) -> bool:
         return source.contains_any(cls.trigger_bytes)
 
