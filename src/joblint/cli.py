@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.progress import Progress, TaskID
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, catalogue, fixes, rules
+from . import __version__, baseline, catalogue, config, fixes, rules
 from .engine import Options, Report, lint
+from .rails.app import find_root
 from .findings import Severity
 from . import reporters
 from .reporters import text as text_reporter
@@ -81,6 +86,16 @@ def main() -> None:
 @click.option("--fix", is_flag=True, help="Apply the safe fixes in place, then report what remains.")
 @click.option("--diff", "show_diff", is_flag=True,
               help="Print the safe fixes as a unified diff; write nothing.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Configuration file (default: .joblint.yml or pyproject.toml at the Rails root).")
+@click.option("--show-settings", is_flag=True,
+              help="Print the effective settings and where each came from, then exit.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Hide the findings recorded in this baseline file.")
+@click.option("--write-baseline", "write_baseline_file",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Record today's findings in FILE (then exit 0).")
+@click.option("--statistics", is_flag=True, help="Counts per rule instead of the findings.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default="warning",
               show_default=True, help="Lowest severity that makes the exit code 1.")
@@ -96,22 +111,45 @@ def check(
     sarif_category: str,
     fix: bool,
     show_diff: bool,
+    config_file: Path | None,
+    show_settings: bool,
+    baseline_file: Path | None,
+    write_baseline_file: Path | None,
+    statistics: bool,
     exit_zero: bool,
     fail_level: str,
 ) -> None:
     """Lint PATHS (default: the current directory)."""
+    targets = list(paths) or [Path(".")]
     try:
-        enabled = rules.select(
-            select=_split(select) if select else None,
-            ignore=_split(ignore),
-            extend_select=_split(extend_select),
+        settings = _settings(targets, config_file).with_overrides(
+            select=tuple(_split(select)) if select else None,
+            ignore=tuple(_split(ignore)) if ignore else None,
+            extend_select=tuple(_split(extend_select)) if extend_select else None,
+            exclude=exclude or None,
+            request_paths=request_paths or None,
         )
+        enabled = settings.enabled_rules()
+        accepted = baseline.load(baseline_file) if baseline_file else None
     except rules.UnknownSelector as error:
         _error(f"unknown rule, name or prefix: {error.args[0]!r} (see `joblint rules`)")
         sys.exit(2)
-    options = Options(rules=enabled, excludes=exclude, request_paths=request_paths)
-    targets = list(paths) or [Path(".")]
-    report = lint(targets, options)
+    except (config.ConfigError, baseline.BaselineError) as error:
+        _error(str(error))
+        sys.exit(2)
+    if show_settings:
+        _print_settings(settings)
+        return
+    options = Options(
+        rules=enabled,
+        excludes=settings.exclude,
+        request_paths=settings.request_paths,
+        rule_options=settings.rule_options,
+        severity=settings.severity,
+        per_file_ignores=settings.per_file_ignores,
+    )
+    with _ProgressBar() as progress:
+        report = lint(targets, replace(options, progress=progress))
 
     for problem in report.problems:
         _error(str(problem))
@@ -133,11 +171,78 @@ def check(
             _error(f"fixed {applied} finding{'s' if applied != 1 else ''} in "
                    f"{len(planned)} file{'s' if len(planned) != 1 else ''}")
 
-    context = reporters.ReportContext(
-        rules=enabled, cwd=Path.cwd(), sarif_category=sarif_category, warn=_error
-    )
-    _emit(report, output_format, output, context)
+    if write_baseline_file is not None:
+        recorded = baseline.write(report, write_baseline_file)
+        _error(f"wrote {recorded} finding{'s' if recorded != 1 else ''} to {write_baseline_file}")
+        sys.exit(2 if failed else 0)
+    if accepted is not None:
+        baseline.apply(report, accepted)
+
+    if statistics:
+        _emit_statistics(report, output_format)
+    else:
+        context = reporters.ReportContext(
+            rules=enabled, cwd=Path.cwd(), sarif_category=sarif_category, warn=_error
+        )
+        _emit(report, output_format, output, context)
     sys.exit(2 if failed else exit_code(report, Severity.parse(fail_level), exit_zero))
+
+
+def _settings(targets: list[Path], config_file: Path | None) -> config.Settings:
+    if config_file is not None:
+        if not config_file.is_file():
+            raise config.ConfigError(f"{config_file}: no such configuration file")
+        return config.load(config_file)
+    first = targets[0].absolute()
+    return config.load(config.find_config(find_root(first) if first.exists() else None))
+
+
+def _print_settings(settings: config.Settings) -> None:
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("Setting", "Value", "From"):
+        table.add_column(column, overflow="fold")
+    for key, value, origin in config.describe(settings):
+        table.add_row(key, value, origin)
+    make_console().print(table)
+
+
+def _emit_statistics(report: Report, output_format: str) -> None:
+    if output_format == "json":
+        rows = text_reporter.statistics_rows(report)
+        sys.stdout.write(json.dumps({"statistics": rows}, indent=2) + "\n")
+    else:
+        text_reporter.statistics(report, make_console())
+
+
+class _ProgressBar:
+    """A transient progress bar on a terminal's stderr, only for runs longer than ~2 s."""
+
+    DELAY = 2.0
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.enabled = sys.stderr.isatty() and not os.environ.get("CI")
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.start < self.DELAY:
+                return
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("linting", total=total)
+        assert self.task is not None
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _emit(

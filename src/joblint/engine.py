@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pathspec
+
 from .files import Excludes, FileProblem, is_lintable, os_reason, walk_files
-from .findings import Edit, Finding, Hit, fingerprint
+from .findings import Edit, Finding, Hit, Severity, fingerprint
+from . import rules, suppressions
 from .rails.app import App, find_root
 from .rules import Rule
 from .source import SourceFile
@@ -22,6 +25,9 @@ class Options:
     request_paths: tuple[str, ...] = ()
     root: Path | None = None  # force the Rails root (tests, examples); found from paths otherwise
     rule_options: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # code → options
+    severity: Mapping[str, Severity] = field(default_factory=dict)  # code → overriding severity
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # root-relative glob → codes
+    progress: Callable[[int, int], None] | None = None  # (files done, files in all)
 
 
 @dataclass
@@ -41,6 +47,10 @@ class Report:
     crashes: list[str] = field(default_factory=list)  # internal errors: exit code 2
     missing_paths: list[str] = field(default_factory=list)  # named paths that do not exist
     fixes: dict[str, FileFixes] = field(default_factory=dict)  # display path → safe fixes
+    suppressed: int = 0  # findings hidden by inline comments or per-file-ignores
+    linted: set[str] = field(default_factory=set)  # display paths of the files analysed
+    baselined: int = 0  # findings hidden by the baseline
+    baseline_fixed: int = 0  # baseline entries that no longer occur
 
     @property
     def failed(self) -> bool:
@@ -110,15 +120,22 @@ def _lint_group(
     }
     # analysed files join the class index, so a job outside app/ is still known as a job
     app.include(s for s in sources if wanted[id(s)])
-    for source in sources:
+    ignores = _PerFileIgnores(options.per_file_ignores)
+    enabled = {rule.code for rule in options.rules}
+    for done, source in enumerate(sources):
+        if options.progress is not None:
+            options.progress(done, len(sources))
         display = display_path(source.path, cwd)
+        report.linted.add(display)
         hits: list[tuple[type[Rule], Hit]] = []
         for rule in wanted[id(source)]:
             hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
         if source.is_ruby and (wanted[id(source)] or not active):
             for rule in passive:
                 hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
-        report.findings.extend(_findings(source, display, hits))
+        findings = _findings(source, display, hits, options.severity)
+        findings = _suppress(source, display, findings, ignores, enabled, report)
+        report.findings.extend(findings)
         edits = [edit for _, hit in hits for edit in hit.edits]
         if edits:
             report.fixes[display] = FileFixes(source.path, source.data, edits)
@@ -141,15 +158,77 @@ def _run_rule(
         return []
 
 
+def _suppress(
+    source: SourceFile,
+    display: str,
+    findings: list[Finding],
+    ignores: _PerFileIgnores,
+    enabled: set[str],
+    report: Report,
+) -> list[Finding]:
+    """Drop findings covered by per-file-ignores or `# joblint:disable`; add JL003 for
+    directives that suppressed nothing."""
+    ignored = ignores.codes_for(source.relpath)
+    directives = suppressions.parse(source)
+    table = suppressions.Suppressions(directives)
+    kept = []
+    for finding in findings:
+        if finding.code in ignored or "all" in ignored or table.suppress(finding.code, finding.line):
+            report.suppressed += 1
+        else:
+            kept.append(finding)
+    if "JL003" in enabled and directives:
+        unused_rule = rules.lookup("JL003")
+        assert unused_rule is not None
+        hits = [
+            (unused_rule, Hit(
+                directive.start_byte,
+                directive.end_byte,
+                {"detail": _unused_detail(directive.kind, code)},
+                scope=f"line:{directive.kind}:{code}",
+                anchor=code,
+            ))
+            for directive, code in table.unused(enabled)
+        ]
+        if "JL003" not in ignored:
+            kept.extend(_findings(source, display, hits, {}))
+    return kept
+
+
+def _unused_detail(kind: str, code: str) -> str:
+    if code == "all" or rules.lookup(code) is not None:
+        return f"`# joblint:{kind} {code}` suppresses no finding"
+    return f"`{code}` in `# joblint:{kind}` is not a joblint rule"
+
+
+class _PerFileIgnores:
+    """`per-file-ignores`: root-relative globs (gitignore syntax) → codes."""
+
+    def __init__(self, entries: tuple[tuple[str, tuple[str, ...]], ...]):
+        self.entries = [
+            (pathspec.GitIgnoreSpec.from_lines([glob]), set(codes)) for glob, codes in entries
+        ]
+
+    def codes_for(self, relpath: str) -> set[str]:
+        codes: set[str] = set()
+        for spec, entry_codes in self.entries:
+            if spec.match_file(relpath):
+                codes |= entry_codes
+        return codes
+
+
 def _findings(
-    source: SourceFile, display: str, hits: list[tuple[type[Rule], Hit]]
+    source: SourceFile,
+    display: str,
+    hits: list[tuple[type[Rule], Hit]],
+    severity: Mapping[str, Severity],
 ) -> list[Finding]:
     hits.sort(key=lambda rh: (rh[1].start_byte, rh[0].code, rh[1].end_byte))
     occurrences: dict[tuple[str, str, str], int] = defaultdict(int)
     findings = []
     seen = set()
     for rule, hit in hits:
-        key = (rule.code, hit.start_byte, hit.end_byte)
+        key = (rule.code, hit.start_byte, hit.end_byte, tuple(sorted(hit.args.items())))
         if key in seen:
             continue
         seen.add(key)
@@ -162,7 +241,7 @@ def _findings(
             Finding(
                 code=rule.code,
                 name=rule.name,
-                severity=hit.severity or rule.severity,
+                severity=severity.get(rule.code) or hit.severity or rule.severity,
                 path=display,
                 line=start.line,
                 column=start.column,

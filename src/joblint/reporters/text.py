@@ -6,10 +6,12 @@ Everything printed is a `rich.text.Text`, never a markup string, so Ruby such as
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import groupby
 
 from rich.cells import cell_len
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from ..engine import Report
@@ -61,13 +63,43 @@ def summary(report: Report) -> Text:
     files = report.files
     checked = f"{files} file{'s' if files != 1 else ''} checked"
     if total == 0:
-        return Text.assemble(("All checks passed!", "bold green"), f" {checked}.")
-    counts = severity_counts(report)
-    parts = ", ".join(
-        f"{counts[s.label]} {s.label}{'s' if counts[s.label] != 1 and s is not Severity.INFO else ''}"
-        for s in sorted(Severity, reverse=True)
-    )
-    noun = "finding" if total == 1 else "findings"
-    return Text.assemble(
-        (f"Found {total} {noun}", "bold"), f" ({parts}); {checked}."
-    )
+        text = Text.assemble(("All checks passed!", "bold green"), f" {checked}.")
+    else:
+        counts = severity_counts(report)
+        parts = ", ".join(
+            f"{counts[s.label]} {s.label}"
+            f"{'s' if counts[s.label] != 1 and s is not Severity.INFO else ''}"
+            for s in sorted(Severity, reverse=True)
+        )
+        noun = "finding" if total == 1 else "findings"
+        text = Text.assemble((f"Found {total} {noun}", "bold"), f" ({parts}); {checked}.")
+    if report.baselined:
+        text.append(f" {report.baselined} hidden by the baseline.")
+    if report.baseline_fixed:
+        text.append(
+            f" {report.baseline_fixed} fixed — prune with --write-baseline.", style="green"
+        )
+    return text
+
+
+def statistics(report: Report, console: Console) -> None:
+    """`--statistics`: one row per rule with findings, most frequent first."""
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column, justify in (("Count", "right"), ("Code", "left"), ("Name", "left"),
+                            ("Fixable", "left")):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in statistics_rows(report):
+        table.add_row(str(row["count"]), row["code"], row["name"],
+                      "yes" if row["fixable"] else "")
+    console.print(table)
+    console.print(summary(report), soft_wrap=True)
+
+
+def statistics_rows(report: Report) -> list[dict]:  # type: ignore[type-arg]
+    counts = Counter(f.code for f in report.findings)
+    names = {f.code: f.name for f in report.findings}
+    fixable = {f.code for f in report.findings if f.fixable}
+    return [
+        {"code": code, "name": names[code], "count": count, "fixable": code in fixable}
+        for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
