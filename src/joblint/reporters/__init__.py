@@ -24,6 +24,9 @@ FORMATS: dict[str, str] = {
     "text": "text",
     "concise": "concise",
     "json": "json",
+    "sarif": "sarif",
+    "github": "github",
+    "gitlab": "gitlab",
 }
 
 
