@@ -168,7 +168,8 @@ class RecordArgument(Rule):
                     yield Hit.at(
                         record,
                         severity=Severity.ERROR if family is JobKind.SIDEKIQ else None,
-                        argument=ruby.text(record),
+                        argument=ruby.pair_key(record) or "" if record.type == "pair"
+                        else ruby.text(record),
                         method=ruby.call_method(call),
                         why=_WHY[family],
                     )
@@ -185,6 +186,8 @@ class RecordArgument(Rule):
             value = node.child_by_field_name("value")
             if value is not None:
                 yield from self._records(value, app)
+            elif _names_record(ruby.pair_key(node) or "", "identifier", node, app, 0):
+                yield node  # `user:` shorthand for `user: user` (Ruby 3.1)
         elif is_record(node, app):
             yield node
 
@@ -209,21 +212,25 @@ def is_record(node: Node, app: App, depth: int = 0) -> bool:
     if kind == "call":
         return _is_finder_call(node, app) or _is_current_record(node, app)
     if kind in ("identifier", "instance_variable"):
-        name = ruby.text(node)
-        if kind == "identifier":
-            binding = ruby.block_binding(name, node)
-            if binding is not None:
-                call, index = binding
-                return index == 0 and _iterates_records(call, app)
-        assigned = ruby.last_assignment(name, node)
-        if assigned is not None:
-            if is_record(assigned, app, depth + 1):
-                return True
-            if _plainly_data(assigned):
-                return False
-        bare = name.lstrip("@")
-        return bare == "current_user" or bare in app.model_names
+        return _names_record(ruby.text(node), kind, node, app, depth)
     return False
+
+
+def _names_record(name: str, kind: str, node: Node, app: App, depth: int) -> bool:
+    """Does the variable `name`, read at `node`, hold a record?"""
+    if kind == "identifier":
+        binding = ruby.block_binding(name, node)
+        if binding is not None:
+            call, index = binding
+            return index == 0 and _iterates_records(call, app)
+    assigned = ruby.last_assignment(name, node)
+    if assigned is not None:
+        if is_record(assigned, app, depth + 1):
+            return True
+        if _plainly_data(assigned):
+            return False
+    bare = name.lstrip("@")
+    return bare == "current_user" or bare in app.model_names
 
 
 def _model_chain(call: Node, app: App) -> bool:

@@ -1,0 +1,125 @@
+"""Behaviour of the first six rules beyond their examples."""
+
+from __future__ import annotations
+
+from .conftest import run_tree, write_tree
+
+MODELS = {
+    "app/models/user.rb": "class User < ApplicationRecord\nend\n",
+    "app/models/line_item.rb": "class LineItem < ApplicationRecord\nend\n",
+    "app/jobs/application_job.rb": "class ApplicationJob < ActiveJob::Base\n  retry_on Timeout::Error\nend\n",
+}
+
+
+CORE = {"JL001", "JL101", "JL201", "JL202", "JL301", "JL401"}
+
+
+def found(tmp_path, files, *extra):
+    """Findings of the core rules only: other rules may legitimately fire on the same code."""
+    write_tree(tmp_path, {**MODELS, **files})
+    report = run_tree(tmp_path, extra)
+    assert not report.crashes, report.crashes
+    return [(f.code, f.path, f.line, f.message) for f in report.findings if f.code in CORE]
+
+
+def test_record_argument_ignores_foreign_ids_and_attributes(tmp_path):
+    result = found(tmp_path, {"app/services/s.rb": (
+        "class S\n  def call(user, stripe_id, line_item_id)\n"
+        "    J.perform_later(user.id, user_id, stripe_id, line_item_id, user.email, 'x', 3)\n"
+        "  end\nend\n")})
+    assert result == []
+
+
+def test_record_argument_follows_ruby_31_hash_shorthand(tmp_path):
+    result = found(tmp_path, {"app/services/s.rb": (
+        "class S\n  def call(user)\n    J.perform_later(user:, id: 1)\n  end\nend\n")})
+    assert [(c, line) for c, _, line, _ in result] == [("JL101", 3)]
+    assert result[0][3].startswith("`user` is an Active Record object")
+
+
+def test_record_argument_knows_multiword_and_namespaced_models(tmp_path):
+    result = found(tmp_path, {
+        "app/models/billing/invoice.rb": "module Billing\n  class Invoice < ApplicationRecord\n  end\nend\n",
+        "app/services/s.rb": (
+            "module Billing\n  class S\n    def call(line_item)\n"
+            "      J.perform_later(line_item)\n      J.perform_later(Invoice.last)\n"
+            "      J.perform_later(Invoice.where(x: 1).pluck(:id))\n    end\n  end\nend\n"),
+    })
+    assert [(c, line) for c, _, line, _ in result] == [("JL101", 4), ("JL101", 5)]
+
+
+def test_record_argument_trusts_a_non_record_assignment_over_the_name(tmp_path):
+    result = found(tmp_path, {"app/services/s.rb": (
+        "class S\n  def call\n    user = current_user.id\n    J.perform_later(user)\n"
+        "    other = current_user\n    J.perform_later(other)\n  end\nend\n")})
+    assert [(c, line) for c, _, line, _ in result] == [("JL101", 6)]
+
+
+def test_record_argument_schedule_of_perform_in_is_not_an_argument(tmp_path):
+    result = found(tmp_path, {"app/services/s.rb": (
+        "class S\n  def call(user)\n    W.perform_in(user, 1)\n    W.perform_at(1.hour, user)\n"
+        "  end\nend\n")})
+    assert [(c, line) for c, _, line, _ in result] == [("JL101", 4)]
+
+
+def test_missing_retry_policy_reports_a_reopened_class_once(tmp_path):
+    result = found(tmp_path, {
+        "app/jobs/sync_job.rb": "class SyncJob < ApplicationJob\n  def perform; end\nend\n",
+        "lib/ext/sync_job.rb": "class SyncJob\n  def extra; end\nend\n",
+    })
+    # ApplicationJob here has a policy, so nothing; without it, one finding at the superclass clause
+    assert result == []
+    write_tree(tmp_path, {"app/jobs/application_job.rb": "class ApplicationJob < ActiveJob::Base\nend\n"})
+    result = [(c, p, line) for c, p, line, _ in run_tree_findings(tmp_path)]
+    assert result == [("JL201", "app/jobs/sync_job.rb", 1)]
+
+
+def run_tree_findings(tmp_path):
+    report = run_tree(tmp_path)
+    return [(f.code, f.path, f.line, f.message) for f in report.findings if f.code in CORE]
+
+
+def test_missing_retry_policy_message_names_the_backend(tmp_path):
+    write_tree(tmp_path, {
+        "Gemfile.lock": "GEM\n  specs:\n    good_job (4.1.0)\n",
+        "app/jobs/x_job.rb": "class XJob < ActiveJob::Base\n  def perform; end\nend\n",
+    })
+    [finding] = [f for f in run_tree(tmp_path).findings if f.code == "JL201"]
+    assert finding.message.endswith("on GoodJob a failed job is not retried")
+
+
+def test_rescue_from_handler_calling_a_reraising_method_is_fine(tmp_path):
+    result = found(tmp_path, {"app/jobs/x_job.rb": (
+        "class XJob < ApplicationJob\n"
+        "  rescue_from(Net::ReadTimeout) { |e| handle(e) }\n"
+        "  rescue_from(Net::OpenTimeout) { |e| log(e) }\n"
+        "  def perform; end\n"
+        "  private\n"
+        "  def handle(e)\n    raise e if executions < 3\n  end\n"
+        "  def log(e)\n    Rails.logger.warn(e)\n  end\nend\n")})
+    assert [(c, line) for c, _, line, _ in result] == [("JL202", 3)]
+
+
+def test_non_idempotent_update_guard_must_mention_the_same_record(tmp_path):
+    result = found(tmp_path, {"app/jobs/x_job.rb": (
+        "class XJob < ApplicationJob\n  def perform(order, account)\n"
+        "    return if account.closed?\n    order.increment!(:n)\n"
+        "    return if order.counted?\n    order.increment!(:m)\n  end\nend\n")})
+    assert [(c, line) for c, _, line, _ in result] == [("JL301", 4)]
+
+
+def test_non_idempotent_update_only_in_jobs(tmp_path):
+    result = found(tmp_path, {"app/services/counter.rb": (
+        "class Counter\n  def call(order)\n    order.increment!(:n)\n  end\nend\n")})
+    assert result == []
+
+
+def test_deliver_now_needs_a_mailer_message(tmp_path):
+    result = found(tmp_path, {
+        "app/mailers/notifier.rb": "class Notifier < ApplicationMailer\n  def ping; end\nend\n",
+        "app/controllers/c_controller.rb": (
+            "class CController < ApplicationController\n  def a\n"
+            "    Notifier.ping.deliver_now\n    Webhook.new.deliver\n"
+            "    msg = Notifier.ping\n    msg.deliver!\n  end\nend\n"),
+    })
+    assert [(c, line) for c, _, line, _ in result] == [("JL401", 3), ("JL401", 6)]
