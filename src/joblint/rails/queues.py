@@ -1,0 +1,405 @@
+"""Queue facts: which queues the configured workers process, and the static queue names the
+code uses (`queue_as`, `sidekiq_options queue:`, `self.queue_name =`, `set(queue:)`,
+`deliver_later(queue:)`).
+
+Worker queue lists come from `config/sidekiq.yml` (`:queues:` and per-environment sections,
+Sidekiq 7 capsules, plus `-q` flags in Procfiles), `config/queue.yml` / `config/solid_queue.yml`
+(`workers: - queues:`, `*` and `prefix*`), and GoodJob's `config.good_job.queues` (default `*`).
+A list that depends on ERB or on Ruby evaluated at boot is unknown, and unknown means silent.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import ruby
+from ..ruby import Node
+from ..source import SourceFile
+from . import yaml_config
+from .app import App
+from .config import _active_lines
+
+SIDEKIQ_FILES = ("config/sidekiq.yml",)
+SOLID_QUEUE_FILES = ("config/queue.yml", "config/solid_queue.yml")
+RUBY_CONFIG_DIRS = ("config/environments", "config/initializers")
+DEFAULT_QUEUE = "default"
+
+_PREFIX = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_prefix\s*=\s*(.+?)\s*$", re.M)
+_DELIMITER = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_delimiter\s*=\s*(.+?)\s*$", re.M)
+_GOOD_JOB_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\.queues\s*=\s*(.+?)\s*$", re.M)
+_GOOD_JOB_HASH_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\s*=\s*\{", re.M)
+_LITERAL = re.compile(r"""^(?:"([^"#\\]*)"|'([^'\\]*)'|:(\w+))(?:\.freeze)?$""")
+_PROCFILE_QUEUE = re.compile(r"(?:^|\s)(?:-q|--queue)[\s=]+([\w.:\-]+)")
+
+
+@dataclass(frozen=True)
+class WorkerQueues:
+    """The queues one backend's workers process, read from one configuration."""
+
+    backend: str  # sidekiq | solid_queue | good_job
+    path: str  # where the list was read ("" for a default)
+    patterns: frozenset[str]  # names, `*`, `prefix*`
+    excluded: frozenset[str] = frozenset()  # GoodJob `-name`: every queue except these
+
+    def processes(self, name: str) -> bool:
+        if self.excluded:
+            return name not in self.excluded
+        return any(p == "*" or p == name or (p.endswith("*") and fnmatch.fnmatchcase(name, p))
+                   for p in self.patterns)
+
+    def describe(self) -> str:
+        shown = ", ".join(sorted(self.patterns)) if not self.excluded else (
+            "all but " + ", ".join(sorted(self.excluded)))
+        return f"{self.path or self.backend}: {shown}"
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """Queue facts of the app. `None` for a worker list means unknown or absent."""
+
+    sidekiq: WorkerQueues | None
+    solid_queue: WorkerQueues | None
+    good_job: WorkerQueues | None
+    adapter: str | None
+    prefix: str | None  # queue_name_prefix; "" when unset
+    prefix_known: bool
+    delimiter: str
+
+    def for_active_job(self) -> WorkerQueues | None:
+        """The worker list that runs ActiveJob jobs: the adapter's, or the only one there is."""
+        lists = {"sidekiq": self.sidekiq, "solid_queue": self.solid_queue, "good_job": self.good_job}
+        if self.adapter in lists:
+            return lists[self.adapter]
+        if self.adapter is None:
+            present = [w for w in lists.values() if w is not None]
+            return present[0] if len(present) == 1 else None
+        return None
+
+    def active_job_name(self, name: str) -> list[str]:
+        """The real queue names a `queue_as` name may have (with and without the prefix)."""
+        if not self.prefix:
+            return [name]
+        return [f"{self.prefix}{self.delimiter}{name}", name]
+
+    def processed(self, name: str, native_sidekiq: bool) -> tuple[bool | None, WorkerQueues | None]:
+        """Is the queue processed? None when it cannot be known."""
+        workers = self.sidekiq if native_sidekiq else self.for_active_job()
+        if workers is None or (not native_sidekiq and not self.prefix_known):
+            return None, workers
+        names = [name] if native_sidekiq else self.active_job_name(name)
+        return any(workers.processes(n) for n in names), workers
+
+
+def queue_config(app: App) -> QueueConfig:
+    return app.fact("queue_config", _build)
+
+
+def _build(app: App) -> QueueConfig:
+    ruby_configs = _ruby_config_texts(app)
+    prefix, prefix_known = _setting(_PREFIX, ruby_configs, "")
+    delimiter, delimiter_known = _setting(_DELIMITER, ruby_configs, "_")
+    return QueueConfig(
+        sidekiq=_sidekiq_queues(app),
+        solid_queue=_solid_queue_queues(app),
+        good_job=_good_job_queues(app, ruby_configs),
+        adapter=app.backend.adapter,
+        prefix=prefix,
+        prefix_known=prefix_known and delimiter_known,
+        delimiter=delimiter or "_",
+    )
+
+
+def _ruby_config_texts(app: App) -> list[str]:
+    texts = [app.text("config/application.rb")]
+    if app.root is not None:
+        for directory in RUBY_CONFIG_DIRS:
+            folder = app.root / directory
+            if folder.is_dir():
+                texts.extend(app.text(f"{directory}/{p.name}") for p in sorted(folder.glob("*.rb")))
+    return [_active_lines(t) for t in texts if t]
+
+
+def _setting(pattern: re.Pattern[str], texts: list[str], default: str) -> tuple[str | None, bool]:
+    """A string setting: (value, known). Several different or dynamic values are unknown."""
+    values = {m.group(1) for t in texts for m in pattern.finditer(t)}
+    if not values:
+        return default, True
+    literals = {_literal(v) for v in values}
+    if None in literals or len(literals) > 1:
+        return None, False
+    return literals.pop(), True
+
+
+def _literal(expression: str) -> str | None:
+    match = _LITERAL.match(expression.split(" #")[0].strip())
+    if match is None:
+        return None
+    return next(g for g in match.groups() if g is not None)
+
+
+# -- Sidekiq ---------------------------------------------------------------------------------
+
+
+def _sidekiq_queues(app: App) -> WorkerQueues | None:
+    for relpath in SIDEKIQ_FILES:
+        source = _config_source(app, relpath)
+        if source is None:
+            continue
+        document = yaml_config.document(source)
+        if isinstance(document, yaml_config.YamlError):
+            return None
+        names: set[str] = set()
+        found = False
+        for section in _sidekiq_sections(document):
+            queues = yaml_config.get(section, ":queues", "queues")
+            if queues is None:
+                continue
+            found = True
+            listed = _sidekiq_list(queues)
+            if listed is None:
+                return None
+            names |= listed
+        if not found:
+            return None  # no list in the file: the command line decides (`-q`), unknown
+        return WorkerQueues("sidekiq", relpath, frozenset(names | _procfile_queues(app)))
+    return None
+
+
+def _sidekiq_sections(document: yaml_config.YValue) -> Iterator[dict]:  # type: ignore[type-arg]
+    for section in yaml_config.sections(document):
+        yield section
+        capsules = yaml_config.get(section, ":capsules", "capsules")
+        if isinstance(capsules, dict):
+            yield from (c for c in capsules.values() if isinstance(c, dict))
+
+
+def _sidekiq_list(queues: yaml_config.YValue) -> set[str] | None:
+    if isinstance(queues, str):
+        queues = [queues]
+    if not isinstance(queues, list):
+        return None
+    names = set()
+    for item in queues:
+        name = item[0] if isinstance(item, list) and item else item
+        if not isinstance(name, str) or yaml_config.ERB in name:
+            return None
+        names.add(name.split(",")[0].strip())
+    return names
+
+
+def _procfile_queues(app: App) -> set[str]:
+    """Queues added on the command line (`sidekiq -q critical`) in the app's Procfiles."""
+    if app.root is None:
+        return set()
+    names: set[str] = set()
+    for path in sorted(app.root.glob("Procfile*")):
+        text = app.text(path.name) or ""
+        for line in text.splitlines():
+            if "sidekiq" in line:
+                names.update(q.split(",")[0] for q in _PROCFILE_QUEUE.findall(line))
+    return names
+
+
+# -- Solid Queue -----------------------------------------------------------------------------
+
+
+def _solid_queue_queues(app: App) -> WorkerQueues | None:
+    for relpath in SOLID_QUEUE_FILES:
+        source = _config_source(app, relpath)
+        if source is None:
+            continue
+        document = yaml_config.document(source)
+        if isinstance(document, yaml_config.YamlError):
+            return None
+        patterns: set[str] = set()
+        for section in yaml_config.sections(document):
+            workers = yaml_config.get(section, "workers")
+            if workers is None:
+                patterns.add("*")  # Solid Queue's default worker processes every queue
+                continue
+            if not isinstance(workers, list):
+                return None
+            for worker in workers:
+                if not isinstance(worker, dict):
+                    return None
+                queues = yaml_config.get(worker, "queues")
+                listed = ["*"] if queues is None else queues if isinstance(queues, list) else [queues]
+                for name in listed:
+                    if not isinstance(name, str) or yaml_config.ERB in name:
+                        return None
+                    patterns.update(n.strip() for n in name.split(",") if n.strip())
+        return WorkerQueues("solid_queue", relpath, frozenset(patterns or {"*"}))
+    return None
+
+
+# -- GoodJob ---------------------------------------------------------------------------------
+
+
+def _good_job_queues(app: App, ruby_configs: list[str]) -> WorkerQueues | None:
+    if "good_job" not in app.backend.gems and app.backend.adapter != "good_job":
+        return None
+    if any(_GOOD_JOB_HASH_QUEUES.search(t) for t in ruby_configs):
+        return None  # `config.good_job = { queues: … }`: read as unknown
+    values = [m.group(1) for t in ruby_configs for m in _GOOD_JOB_QUEUES.finditer(t)]
+    if not values:
+        return WorkerQueues("good_job", "", frozenset({"*"}))  # GOOD_JOB_QUEUES defaults to *
+    literals = {_literal(v) for v in values}
+    if None in literals or len(literals) != 1:
+        return None
+    return parse_good_job_queues(literals.pop() or "*")
+
+
+def parse_good_job_queues(text: str) -> WorkerQueues:
+    """`"queue1,queue2;queue3:5;-queue4"` → the processed names (or the excluded ones)."""
+    names: set[str] = set()
+    excluded: set[str] = set()
+    for pool in text.split(";"):
+        spec = pool.rsplit(":", 1)[0] if re.search(r":\d+$", pool) else pool
+        spec = spec.strip().lstrip("+")
+        if spec.startswith("-"):
+            excluded.update(n.strip() for n in spec[1:].split(",") if n.strip())
+            continue
+        names.update(n.strip() for n in spec.split(",") if n.strip())
+    if "*" in names:
+        excluded = set()
+    return WorkerQueues("good_job", "config.good_job.queues", frozenset(names or {"*"}),
+                        frozenset(excluded) if not names else frozenset())
+
+
+def _config_source(app: App, relpath: str) -> SourceFile | None:
+    if app.root is None or not (app.root / relpath).is_file():
+        return None
+    return app.source(app.root / relpath)
+
+
+# -- static queue names in code --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueName:
+    """A static queue name written in code, and whether native Sidekiq or ActiveJob reads it."""
+
+    name: str
+    start_byte: int
+    end_byte: int
+    native_sidekiq: bool
+    via: str  # queue_as | sidekiq_options | queue_name= | set | deliver_later
+    owner: str | None  # the enclosing class
+    class_level: bool = field(default=False)  # declares the class's own queue
+
+
+_QUEUE_CALLS = ruby.compile_query(
+    """
+    (call method: (identifier) @method
+      (#any-of? @method "queue_as" "sidekiq_options" "set" "deliver_later")
+      arguments: (argument_list) @args) @call
+    (assignment
+      left: (call receiver: (self) method: (identifier) @attr (#eq? @attr "queue_name"))
+      right: (_) @value) @assign
+    """
+)
+
+
+def queue_names(source: SourceFile, app: App) -> list[QueueName]:
+    """Every static queue name of one Ruby file (memoised on the file)."""
+    if "queue_names" not in source.derived:
+        source.derived["queue_names"] = list(_queue_names(source, app)) if b"queue" in source.data else []
+    return source.derived["queue_names"]  # type: ignore[return-value]
+
+
+def _queue_names(source: SourceFile, app: App) -> Iterator[QueueName]:
+    for _, caps in ruby.matches(_QUEUE_CALLS, source.root):
+        if "assign" in caps:
+            value = caps["value"][0]
+            name = ruby.string_value(value)
+            if name:
+                owner = _class_owner(caps["assign"][0], app)
+                yield QueueName(name, value.start_byte, value.end_byte, False, "queue_name=",
+                                owner, class_level=owner is not None)
+            continue
+        call = caps["call"][0]
+        method = ruby.call_method(call)
+        if method == "queue_as":
+            args = ruby.call_arguments(call)
+            name = ruby.string_value(args[0]) if args else None
+            owner = _class_owner(call, app)
+            if name and ruby.call_receiver(call) is None:
+                yield QueueName(name, args[0].start_byte, args[0].end_byte, False, method, owner,
+                                class_level=owner is not None)
+            continue
+        value = ruby.keyword_arguments(call).get("queue")
+        name = ruby.string_value(value) if value is not None else None
+        if not name:
+            continue
+        if method == "sidekiq_options":
+            owner = _class_owner(call, app)
+            if ruby.call_receiver(call) is not None or (owner and app.jobs.kind(owner) and
+                                                        app.jobs.kind(owner).value == "activejob"):
+                continue  # ActiveJob ignores `sidekiq_options queue:`: `queue_as` decides
+            yield QueueName(name, value.start_byte, value.end_byte, True, method, owner,
+                            class_level=owner is not None)
+        elif method == "set":
+            native = _set_family(call)
+            if native is not None and ruby.constant_path(ruby.call_receiver(call) or call) is not None:
+                yield QueueName(name, value.start_byte, value.end_byte, native, method, None)
+        else:  # deliver_later(queue:) enqueues ActionMailer's delivery job
+            yield QueueName(name, value.start_byte, value.end_byte, False, method, None)
+
+
+def _class_owner(node: Node, app: App) -> str | None:
+    """The class a class-level declaration belongs to (None inside a method)."""
+    if ruby.enclosing(node, ruby.METHOD_TYPES) is not None:
+        return None
+    return app.enclosing_class(node)
+
+
+def _set_family(call: Node) -> bool | None:
+    """`Job.set(queue:).perform_later` → False (ActiveJob), `.perform_async` → True (Sidekiq)."""
+    parent = call.parent
+    if parent is None or parent.type != "call" or parent.child_by_field_name("receiver") != call:
+        return None
+    method = ruby.call_method(parent)
+    if method in ("perform_later", "perform_now"):
+        return False
+    if method in ("perform_async", "perform_in", "perform_at", "perform_bulk"):
+        return True
+    return None
+
+
+def class_queues(app: App) -> dict[str, QueueName]:
+    """Each class's own static queue declaration (the last one in its files)."""
+    return app.fact("class_queues", _build_class_queues)
+
+
+def _build_class_queues(app: App) -> dict[str, QueueName]:
+    table: dict[str, QueueName] = {}
+    for source in app.model_files:
+        for name in queue_names(source, app):
+            if name.class_level and name.owner:
+                table[name.owner] = name
+    return table
+
+
+def job_queue(app: App, job: str) -> tuple[str | None, QueueName | None]:
+    """The static queue a job runs on (own or inherited declaration, else `default`), and the
+    declaration; (None, None) when a declaration exists but is dynamic."""
+    declared = class_queues(app)
+    for owner in app.classes.lineage(job):
+        if owner in declared:
+            return declared[owner].name, declared[owner]
+        if _declares_dynamic_queue(app, owner):
+            return None, None
+    return DEFAULT_QUEUE, None
+
+
+def _declares_dynamic_queue(app: App, name: str) -> bool:
+    for definition in app.classes.definitions.get(name, ()):
+        source = app.source(Path(app.root, definition.path)) if app.root else None
+        if source is not None and re.search(rb"^\s*(queue_as|self\.queue_name\s*=|sidekiq_options\b.*queue:)",
+                                            source.data, re.M):
+            return True
+    return False

@@ -1,0 +1,262 @@
+"""Schedule facts: the recurring entries of Solid Queue, sidekiq-cron, sidekiq-scheduler,
+GoodJob and whenever, with the file and byte span of each part, for pointing.
+
+- Solid Queue `config/recurring.yml` (per environment): `class:`/`command:`, `schedule:`,
+  `args:`, `queue:`.
+- sidekiq-cron YAML (`config/schedule.yml` and the other names of `files.JOB_CONFIG_FILES`): a
+  hash of entries or a list of entries with `name:`; `cron:`, `class:`/`klass:`, `queue:`.
+- sidekiq-scheduler: `:scheduler: :schedule:` in `config/sidekiq.yml`, or `:schedule:` in its
+  own file; `cron:` (validated), `every:`/`at:`/`in:`/`interval:` (not validated).
+- GoodJob: `config.good_job.cron = { key: { cron:, class: } }` and `config.good_job.cron[:key] =
+  { … }` in `config/application.rb`, `config/environments/*.rb`, `config/initializers/*.rb`.
+- whenever `config/schedule.rb`: `runner "Foo.perform_later"` names a class; `rake`/`command`
+  entries are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .. import ruby
+from ..files import JOB_CONFIG_FILES
+from ..ruby import Node
+from ..source import SourceFile
+from . import yaml_config
+from .app import App
+from .yaml_config import YMap, YStr
+
+RECURRING_FILES = ("config/recurring.yml",)
+SIDEKIQ_FILE = "config/sidekiq.yml"
+SCHEDULE_YAML_FILES = tuple(
+    sorted(f for f in JOB_CONFIG_FILES if f not in RECURRING_FILES + (SIDEKIQ_FILE,)
+           and f not in ("config/queue.yml", "config/solid_queue.yml"))
+)
+WHENEVER_FILE = "config/schedule.rb"
+RUBY_CONFIG_GLOBS = ("config/application.rb", "config/environments/*.rb", "config/initializers/*.rb")
+TASK_KEYS = frozenset({"class", "klass", "command", "schedule", "cron", "every", "at", "in",
+                       "interval", "args", "queue", "priority", "description"})
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of a schedule entry: its text and where it is."""
+
+    text: str
+    start_byte: int
+    end_byte: int
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    backend: str  # solid_queue | sidekiq_cron | sidekiq_scheduler | good_job | whenever
+    path: str  # the file the entry is written in, relative to the root
+    key: Span  # the entry's name (whenever: the `runner` call)
+    class_name: Span | None
+    command: Span | None
+    schedule: Span | None  # a cron/Fugit string to validate
+    queue: Span | None
+    names_target: bool = True  # has a `class:`/`klass:`/`command:` key (its value may be unknown)
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}:{self.key.text}"
+
+
+def schedules(app: App) -> list[ScheduleEntry]:
+    return app.fact("schedules", _build)
+
+
+def entries_in(app: App, source: SourceFile) -> list[ScheduleEntry]:
+    return [e for e in schedules(app) if e.path == source.relpath]
+
+
+def _build(app: App) -> list[ScheduleEntry]:
+    entries: list[ScheduleEntry] = []
+    for relpath in RECURRING_FILES:
+        document = _document(app, relpath)
+        for section in yaml_config.sections(document):
+            entries.extend(_yaml_entries(section, "solid_queue", relpath))
+    for relpath in SCHEDULE_YAML_FILES:
+        document = _document(app, relpath)
+        backend = "sidekiq_cron"
+        if isinstance(document, dict) and yaml_config.get(document, ":schedule", "schedule") is not None:
+            document, backend = yaml_config.get(document, ":schedule", "schedule"), "sidekiq_scheduler"
+        for section in _schedule_sections(document):
+            entries.extend(_yaml_entries(section, backend, relpath))
+    sidekiq = _document(app, SIDEKIQ_FILE)
+    for section in yaml_config.sections(sidekiq):
+        scheduler = yaml_config.get(section, ":scheduler", "scheduler")
+        inline = yaml_config.get(scheduler, ":schedule", "schedule") if isinstance(scheduler, dict) else None
+        inline = inline if inline is not None else yaml_config.get(section, ":schedule")
+        if isinstance(inline, dict):
+            entries.extend(_yaml_entries(inline, "sidekiq_scheduler", SIDEKIQ_FILE))
+    entries.extend(_good_job_entries(app))
+    entries.extend(_whenever_entries(app))
+    return _unique(entries)
+
+
+def _document(app: App, relpath: str) -> yaml_config.YValue:
+    if app.root is None or not (app.root / relpath).is_file():
+        return None
+    source = app.source(app.root / relpath)
+    if source is None:
+        return None
+    document = yaml_config.document(source)
+    return None if isinstance(document, yaml_config.YamlError) else document
+
+
+def _schedule_sections(document: yaml_config.YValue) -> list[YMap]:
+    if isinstance(document, list):  # sidekiq-cron's list form: `- name: …`
+        table = YMap()
+        for item in document:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                table[item["name"]] = item
+        return [table]
+    return yaml_config.sections(document)
+
+
+def _yaml_entries(section: dict, backend: str, relpath: str) -> Iterator[ScheduleEntry]:  # type: ignore[type-arg]
+    for key, task in section.items():
+        if not isinstance(key, YStr):
+            continue
+        if not isinstance(task, dict):
+            continue
+        keys = {str(k).lstrip(":") for k in task}
+        if not keys & TASK_KEYS and task and all(isinstance(v, dict) for v in task.values()):
+            yield from _yaml_entries(task, backend, relpath)  # an unknown environment name
+            continue
+        schedule_key = "schedule" if backend == "solid_queue" else "cron"
+        yield ScheduleEntry(
+            backend=backend,
+            path=relpath,
+            key=_span(key),
+            class_name=_span(yaml_config.get(task, "class", "klass", ":class")),
+            command=_span(yaml_config.get(task, "command")),
+            schedule=_span(yaml_config.get(task, schedule_key, ":" + schedule_key)),
+            queue=_span(yaml_config.get(task, "queue", ":queue")),
+            names_target=bool(keys & {"class", "klass", "command"}),
+        )
+
+
+def _span(value: yaml_config.YValue) -> Span | None:
+    if isinstance(value, YStr) and not value.has_erb:
+        return Span(str(value), value.start_byte, value.end_byte)
+    return None
+
+
+# -- GoodJob ---------------------------------------------------------------------------------
+
+_GOOD_JOB_CRON = ruby.compile_query(
+    """
+    (assignment
+      left: [(call method: (identifier) @cron (#eq? @cron "cron"))
+             (element_reference object: (call method: (identifier) @cron (#eq? @cron "cron")))] @left
+      right: (hash) @value)
+    """
+)
+
+
+def _good_job_entries(app: App) -> Iterator[ScheduleEntry]:
+    if app.root is None:
+        return
+    for pattern in RUBY_CONFIG_GLOBS:
+        for path in sorted(app.root.glob(pattern)):
+            source = app.source(path)
+            if source is None or b"good_job" not in source.data or b"cron" not in source.data:
+                continue
+            for _, caps in ruby.matches(_GOOD_JOB_CRON, source.root):
+                left, value = caps["left"][0], caps["value"][0]
+                if "good_job" not in ruby.text(left):
+                    continue
+                if left.type == "element_reference":
+                    key = left.named_children[1] if left.named_child_count > 1 else left
+                    yield _good_job_entry(source, key, value)
+                else:
+                    for pair in value.named_children:
+                        task = pair.child_by_field_name("value") if pair.type == "pair" else None
+                        if task is not None and task.type == "hash":
+                            yield _good_job_entry(source, pair.child_by_field_name("key") or pair, task)
+
+
+def _good_job_entry(source: SourceFile, key: Node, task: Node) -> ScheduleEntry:
+    pairs = {ruby.pair_key(p): p.child_by_field_name("value") for p in task.named_children if p.type == "pair"}
+    klass = pairs.get("class")
+    class_span = None
+    if klass is not None:
+        written = ruby.string_value(klass) or ruby.constant_path(klass)
+        if written:
+            class_span = Span(written.removeprefix("::"), klass.start_byte, klass.end_byte)
+    cron = pairs.get("cron")
+    cron_text = ruby.string_value(cron) if cron is not None else None
+    name = ruby.string_value(key) if key.type in ("simple_symbol", "string") else ruby.text(key).rstrip(":")
+    return ScheduleEntry(
+        backend="good_job",
+        path=source.relpath,
+        key=Span(name or ruby.text(key), key.start_byte, key.end_byte),
+        class_name=class_span,
+        command=None,
+        schedule=Span(cron_text, cron.start_byte, cron.end_byte) if cron_text and cron is not None else None,
+        queue=None,
+    )
+
+
+# -- whenever --------------------------------------------------------------------------------
+
+_RUNNER = ruby.compile_query(
+    '(call !receiver method: (identifier) @method (#eq? @method "runner") arguments: (argument_list . (string) @code)) @call'
+)
+_RUNNER_CLASS = re.compile(r"^\s*(?:::)?([A-Z]\w*(?:::[A-Z]\w*)*)\.(\w+)")
+
+
+def _whenever_entries(app: App) -> Iterator[ScheduleEntry]:
+    if app.root is None or not (app.root / WHENEVER_FILE).is_file():
+        return
+    source = app.source(app.root / WHENEVER_FILE)
+    if source is None:
+        return
+    for _, caps in ruby.matches(_RUNNER, source.root):
+        code = caps["code"][0]
+        text = ruby.string_value(code)
+        match = _RUNNER_CLASS.match(text or "")
+        if match is None:
+            continue
+        call = caps["call"][0]
+        yield ScheduleEntry(
+            backend="whenever",
+            path=source.relpath,
+            key=Span(text or "", call.start_byte, call.end_byte),
+            class_name=Span(match.group(1), code.start_byte, code.end_byte),
+            command=Span(text or "", code.start_byte, code.end_byte),
+            schedule=None,
+            queue=None,
+        )
+
+
+def runner_method(entry: ScheduleEntry) -> str | None:
+    """The method a whenever `runner` string calls on its class (`perform_later`)."""
+    match = _RUNNER_CLASS.match(entry.command.text if entry.command else "")
+    return match.group(2) if match else None
+
+
+def _unique(entries: list[ScheduleEntry]) -> list[ScheduleEntry]:
+    """Environments that alias one section (`development: *production`) list an entry once."""
+    seen: set[tuple[str, int, int]] = set()
+    unique = []
+    for entry in entries:
+        identity = (entry.path, entry.key.start_byte, entry.key.end_byte)
+        if identity not in seen:
+            seen.add(identity)
+            unique.append(entry)
+    return unique
+
+
+def scheduled_classes(app: App) -> dict[str, list[ScheduleEntry]]:
+    """Class name as written → the entries that run it."""
+    table: dict[str, list[ScheduleEntry]] = {}
+    for entry in schedules(app):
+        if entry.class_name is not None:
+            table.setdefault(entry.class_name.text.removeprefix("::"), []).append(entry)
+    return table
+
