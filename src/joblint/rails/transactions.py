@@ -1,0 +1,229 @@
+"""`enqueue_after_transaction_commit`: is a `perform_later` inside a transaction deferred?
+
+The setting has changed meaning from release to release (rules.md, "Facts"):
+- Rails ≤ 7.1: the setting does not exist; enqueues are never deferred.
+- Rails 7.2: `:never` (framework default), `:always`, or `:default` (set by `load_defaults 7.2`),
+  which lets the adapter decide: Sidekiq, Solid Queue and Resque defer, the others do not.
+- Rails 8.0–8.1: a boolean, default false (`:always` still means true; `:default` and `:never`
+  mean false). `ActionMailer::MailDeliveryJob` is not deferred even when it is on (rails#55692).
+- Rails ≥ 8.2: default true with `load_defaults 8.2` or later.
+Raw Sidekiq (`perform_async`…) is never deferred. When neither the Rails version nor
+`load_defaults` is known, the behaviour of every Rails through 8.1 is assumed: not deferred,
+unless the app explicitly turns the setting on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from .. import ruby
+from ..ruby import Node
+from .app import App
+from .classes import qualified_name
+from .config import Version
+from .jobs import ACTIVE_JOB_ENQUEUE, SIDEKIQ_ENQUEUE
+
+DEFERRING_ADAPTERS = frozenset({"sidekiq", "solid_queue", "resque"})
+SETTING = "enqueue_after_transaction_commit"
+_GLOBAL = re.compile(
+    r"^\s*(?:(?:Rails\.application\.)?config\.active_job|ActiveJob::Base)"
+    r"\.enqueue_after_transaction_commit\s*=\s*(\S+)",
+    re.MULTILINE,
+)
+_PER_CLASS = ruby.compile_query(
+    """
+    (assignment
+      left: (call receiver: (self) method: (identifier) @name (#eq? @name "enqueue_after_transaction_commit"))
+      right: (_) @value) @assign
+    """
+)
+CONFIG_FILES = ("config/application.rb", "config/environments/production.rb")
+
+# a setting as written: True, False, "default" (adapter decides, 7.2), or None (not readable)
+Setting = bool | str | None
+
+
+def parse_setting(written: str) -> Setting:
+    value = written.strip().rstrip(";")
+    if value in ("true", ":always"):
+        return True
+    if value in ("false", ":never"):
+        return False
+    if value == ":default":
+        return "default"
+    return None
+
+
+@dataclass(frozen=True)
+class TransactionFacts:
+    rails: Version | None  # the Rails version, or load_defaults when Gemfile.lock is missing
+    load_defaults: Version | None
+    adapter: str | None
+    configured: Setting  # the app's explicit global setting, or "unset"
+    explicit: bool
+    per_class: dict[str, Setting]  # class/module → `self.enqueue_after_transaction_commit =`
+
+    @property
+    def global_setting(self) -> Setting:
+        if self.explicit:
+            return self.configured
+        rails, defaults = self.rails, self.load_defaults
+        if rails is None or rails < (7, 2):
+            return False
+        if rails < (8, 0):
+            return "default" if defaults is not None and defaults >= (7, 2) else False
+        if rails < (8, 2):
+            return False
+        return defaults is not None and defaults >= (8, 2)
+
+    def resolve(self, setting: Setting) -> bool:
+        """Does this setting defer enqueues, on this Rails version and adapter?"""
+        if self.rails is not None and self.rails < (7, 2):
+            return False
+        if setting is None:
+            return True  # a value joblint cannot read: assume it defers, to stay silent
+        if setting == "default":
+            if self.rails is not None and self.rails >= (8, 0):
+                return False
+            return self.adapter in DEFERRING_ADAPTERS
+        return bool(setting)
+
+
+def transaction_facts(app: App) -> TransactionFacts:
+    return app.fact("transaction_facts", _build)
+
+
+def _build(app: App) -> TransactionFacts:
+    configured: Setting = None
+    explicit = False
+    for text in _config_texts(app):
+        lines = "\n".join("" if l.lstrip().startswith("#") else l for l in text.splitlines())
+        for written in _GLOBAL.findall(lines):
+            configured, explicit = parse_setting(written), True
+    per_class: dict[str, Setting] = {}
+    word = SETTING.encode()
+    for source in app.model_files:
+        if word not in source.data:
+            continue
+        for _, caps in ruby.matches(_PER_CLASS, source.root):
+            owner = ruby.enclosing(caps["assign"][0], {"class", "module"})
+            name = qualified_name(owner) if owner is not None else None
+            if name is not None and ruby.enclosing(caps["assign"][0], ruby.METHOD_TYPES) is None:
+                per_class[name] = parse_setting(ruby.text(caps["value"][0]))
+    return TransactionFacts(
+        rails=app.rails_version or app.load_defaults,
+        load_defaults=app.load_defaults,
+        adapter=app.backend.adapter,
+        configured=configured,
+        explicit=explicit,
+        per_class=per_class,
+    )
+
+
+def _config_texts(app: App) -> list[str]:
+    """application.rb, production.rb, then the initializers in load order."""
+    names = list(CONFIG_FILES)
+    if app.root is not None:
+        directory = app.root / "config" / "initializers"
+        if directory.is_dir():
+            names.extend(
+                f"config/initializers/{n}" for n in sorted(os.listdir(directory)) if n.endswith(".rb")
+            )
+    return [t for t in (app.text(n) for n in names) if t]
+
+
+def defers_job(app: App, job: str | None) -> bool:
+    """Is `job.perform_later` inside a transaction deferred to after the commit?"""
+    facts = transaction_facts(app)
+    if job is not None:
+        for owner in app.classes.lineage(job):
+            if owner in facts.per_class:
+                return facts.resolve(facts.per_class[owner])
+    return facts.resolve(facts.global_setting)
+
+
+def defers_mail(app: App) -> bool:
+    """Is `deliver_later` inside a transaction deferred? MailDeliveryJob inherits
+    ActiveJob::Base, so only the global setting counts, and 8.0–8.1 never defer it."""
+    facts = transaction_facts(app)
+    if facts.rails is not None and (8, 0) <= facts.rails.parts < (8, 2):
+        return False
+    return facts.resolve(facts.global_setting)
+
+
+# Calls that put work on a queue (or send mail) and so must not run before the commit.
+MAIL_DELIVERIES = ("deliver_later", "deliver_later!", "deliver_now", "deliver_now!")
+TRANSACTION_SENSITIVE = ACTIVE_JOB_ENQUEUE + SIDEKIQ_ENQUEUE + MAIL_DELIVERIES
+
+
+def enqueued_job(call: Node, app: App) -> str | None:
+    """The job class of `Foo.perform_later(..)` / `Foo.set(..).perform_async(..)`, resolved
+    from the call site; None for other receivers (`self.class`, variables)."""
+    receiver = ruby.call_receiver(call)
+    while receiver is not None and receiver.type == "call" and ruby.call_method(receiver) == "set":
+        receiver = ruby.call_receiver(receiver)
+    written = ruby.constant_path(receiver)
+    if written is None:
+        return None
+    return app.classes.resolve(written, app.lexical_scope(call))
+
+
+def deferred_until_commit(call: Node, app: App) -> bool:
+    """Inside a transaction, is this enqueue or delivery postponed until the commit?"""
+    method = ruby.call_method(call)
+    if method in ACTIVE_JOB_ENQUEUE:
+        return defers_job(app, enqueued_job(call, app))
+    if method in ("deliver_later", "deliver_later!"):
+        return defers_mail(app)
+    return False  # raw Sidekiq and synchronous delivery never wait for the commit
+
+
+def not_deferred_reason(call: Node, app: App) -> str:
+    """Why the call is not deferred, for messages."""
+    method = ruby.call_method(call)
+    if method in SIDEKIQ_ENQUEUE:
+        return "Sidekiq enqueues immediately"
+    if method in ("deliver_now", "deliver_now!"):
+        return "the mail is sent immediately"
+    facts = transaction_facts(app)
+    version = f"Rails {facts.rails}" if facts.rails is not None else "this Rails version"
+    return f"{version} does not defer it (`enqueue_after_transaction_commit` is off)"
+
+
+TRANSACTION_BLOCKS = frozenset({"transaction", "with_lock"})
+# blocks that run after the commit, even when written inside the transaction
+AFTER_COMMIT_BLOCKS = frozenset(
+    {"after_commit", "after_all_transactions_commit", "after_transaction_commit", "after_transaction"}
+)
+
+
+def transaction_around(call: Node) -> Node | None:
+    """The `transaction do … end` / `with_lock do … end` call lexically around `call`, unless an
+    after-commit block, a lambda or a method definition comes first."""
+    for ancestor in ruby.ancestors(call):
+        if ancestor.type in ruby.METHOD_TYPES or ancestor.type in ruby.SCOPE_TYPES:
+            return None
+        if ancestor.type == "lambda":
+            return None
+        if ancestor.type in ruby.BLOCK_TYPES and ancestor.parent is not None:
+            method = ruby.call_method(ancestor.parent)
+            if method in AFTER_COMMIT_BLOCKS:
+                return None
+            if method in TRANSACTION_BLOCKS:
+                return ancestor.parent
+    return None
+
+
+def in_after_commit_block(node: Node, container: Node) -> bool:
+    """Is `node` inside an after-commit block or a lambda that lies within `container`?"""
+    for ancestor in ruby.ancestors(node):
+        if ancestor.id == container.id:
+            return False
+        if ancestor.type == "lambda":
+            return True
+        if ancestor.type in ruby.BLOCK_TYPES and ancestor.parent is not None:
+            if ruby.call_method(ancestor.parent) in AFTER_COMMIT_BLOCKS:
+                return True
+    return False

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.transactions import (
+    TRANSACTION_SENSITIVE,
+    deferred_until_commit,
+    not_deferred_reason,
+    transaction_around,
+)
+from ..source import SourceFile
+from . import Examples, Rule, register
+
+_CALLS = ruby.compile_query(
+    "(call receiver: (_) method: (identifier) @method (#any-of? @method {})) @call".format(
+        " ".join(f'"{m}"' for m in TRANSACTION_SENSITIVE)
+    )
+)
+
+
+@register
+class EnqueueInTransaction(Rule):
+    """
+    ## What it does
+    Finds `perform_later`, `perform_async`, `perform_in`, `perform_at`, `perform_bulk`,
+    `deliver_later` and `deliver_now` written inside a `transaction do … end` block (any
+    receiver) or a `with_lock do … end` block.
+
+    ## Why is this bad?
+    The job is pushed to the queue before the transaction commits. A fast worker picks it up
+    and does not find the row yet (`ActiveRecord::RecordNotFound`, or a `DeserializationError`
+    for a GlobalID argument), or the transaction rolls back and the job works on data that
+    never existed; a mail goes out for an order that was not saved.
+
+    joblint knows when Rails defers the enqueue itself (`enqueue_after_transaction_commit`) and
+    then stays silent for `perform_later`:
+    - Rails ≤ 7.1: never deferred;
+    - Rails 7.2: deferred with `load_defaults 7.2` (or the setting `:default`) on the Sidekiq,
+      Solid Queue and Resque adapters, or with the setting `:always`;
+    - Rails 8.0–8.1: deferred only when the setting is `true`;
+    - Rails ≥ 8.2: deferred by default with `load_defaults 8.2`;
+    - a job class (or its `ApplicationJob`) can opt in or out with
+      `self.enqueue_after_transaction_commit = …`.
+
+    `deliver_later` runs `ActionMailer::MailDeliveryJob`, which inherits `ActiveJob::Base`, not
+    `ApplicationJob`: only the global setting counts for it, and Rails 8.0–8.1 never defer it.
+    Raw Sidekiq calls and `deliver_now` are always reported. Calls inside an `after_commit`
+    (or `ActiveRecord.after_all_transactions_commit`) block or a lambda are not reported.
+    Without a Gemfile.lock or `load_defaults`, the behaviour of Rails through 8.1 is assumed.
+
+    ## Example
+    ```ruby
+    Order.transaction do
+      order.update!(state: "paid")
+      FulfilOrderJob.perform_later(order.id)
+    end
+    ```
+
+    ## Use instead
+    ```ruby
+    Order.transaction do
+      order.update!(state: "paid")
+    end
+    FulfilOrderJob.perform_later(order.id)
+    ```
+    """
+
+    code = "JL302"
+    name = "enqueue-in-transaction"
+    severity = Severity.WARNING
+    scope = "project"
+    summary = "A job enqueued or a mail sent inside a database transaction"
+    message = "`{method}` inside `{block}`: the work can start before the commit, or after a rollback ({why})"
+    help = "Move the call after the block, into an after_commit callback, or enable enqueue_after_transaction_commit"
+    triggers = ("transaction", "with_lock")
+
+    examples = Examples(
+        bad=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.1.3)
+                    sidekiq (7.2.0)
+                """,
+                "app/services/checkout.rb": """
+                class Checkout
+                  def call(order)
+                    Order.transaction do
+                      order.update!(state: "paid")
+                      FulfilOrderJob.perform_later(order.id) # expect: JL302
+                    end
+                    order.with_lock do
+                      OrderMailer.with(id: order.id).receipt.deliver_later # expect: JL302
+                    end
+                  end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (8.2.0)
+                    sidekiq (8.0.1)
+                """,
+                "config/application.rb": """
+                module Shop
+                  class Application < Rails::Application
+                    config.load_defaults 8.2
+                  end
+                end
+                """,
+                "app/services/refund.rb": """
+                class Refund
+                  def call(order)
+                    ApplicationRecord.transaction do
+                      order.refund!
+                      RefundJob.perform_later(order.id)
+                      LedgerWorker.perform_async(order.id) # expect: JL302
+                      OrderMailer.refunded(order.id).deliver_now # expect: JL302
+                    end
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.2.1)
+                    solid_queue (1.0.0)
+                """,
+                "config/application.rb": """
+                module Shop
+                  class Application < Rails::Application
+                    config.load_defaults 7.2
+                  end
+                end
+                """,
+                "app/services/checkout.rb": """
+                class Checkout
+                  def call(order)
+                    Order.transaction do
+                      order.update!(state: "paid")
+                      FulfilOrderJob.perform_later(order.id)
+                      OrderMailer.with(id: order.id).receipt.deliver_later
+                    end
+                  end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (8.0.1)
+                """,
+                "app/services/checkout.rb": """
+                class Checkout
+                  def call(order)
+                    Order.transaction do
+                      order.update!(state: "paid")
+                      ActiveRecord.after_all_transactions_commit do
+                        OrderMailer.with(id: order.id).receipt.deliver_later
+                      end
+                    end
+                    FulfilOrderJob.perform_later(order.id)
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        for _, caps in ruby.matches(_CALLS, source.root):
+            call = caps["call"][0]
+            block = transaction_around(call)
+            if block is None or deferred_until_commit(call, app):
+                continue
+            yield Hit.at(
+                call,
+                method=ruby.call_method(call),
+                block=ruby.call_method(block),
+                why=not_deferred_reason(call, app),
+            )

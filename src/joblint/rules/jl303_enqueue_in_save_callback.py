@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.classes import qualified_name
+from ..rails.models import SAVE_CALLBACKS, model_facts, save_callbacks
+from ..rails.transactions import (
+    TRANSACTION_SENSITIVE,
+    deferred_until_commit,
+    in_after_commit_block,
+    not_deferred_reason,
+)
+from ..ruby import Node
+from ..source import SourceFile
+from . import Examples, Rule, register
+
+_CALLS = ruby.compile_query(
+    "(call receiver: (_) method: (identifier) @method (#any-of? @method {})) @call".format(
+        " ".join(f'"{m}"' for m in TRANSACTION_SENSITIVE)
+    )
+)
+_METHODS = ruby.compile_query("(method) @def")
+
+
+@register
+class EnqueueInSaveCallback(Rule):
+    """
+    ## What it does
+    Finds a model callback that runs inside the save transaction — `after_create`,
+    `after_save`, `after_update`, `after_destroy`, `before_create`, `before_save`,
+    `before_update`, `before_destroy`, `before_validation` — whose code enqueues a job
+    (`perform_later`, `perform_async`, `perform_in`, `perform_at`, `perform_bulk`) or delivers
+    mail (`deliver_later`, `deliver_now`). The callback is a block (or lambda) given to the
+    macro, or a method of the same class or concern named by a symbol.
+
+    ## Why is this bad?
+    Save callbacks run inside the transaction that writes the record. The job is on the queue
+    before the row is committed: a fast worker does not find it yet, and if the save rolls back
+    the job still runs (and the mail still goes out). `after_create_commit`/`after_commit` run
+    once the data is visible to other connections.
+
+    The same version awareness as JL302 applies: a `perform_later` that Rails defers until the
+    commit (`enqueue_after_transaction_commit`, see JL302) is not reported; raw Sidekiq calls,
+    `deliver_now` and — unless the global setting defers it — `deliver_later` are. Only the
+    callback's own code is read, not the methods it calls; calls in an `after_commit` block
+    inside the callback are not reported.
+
+    ## Example
+    ```ruby
+    class User < ApplicationRecord
+      after_create :send_welcome
+      def send_welcome = UserMailer.with(user: self).welcome.deliver_later
+    end
+    ```
+
+    ## Use instead
+    ```ruby
+    class User < ApplicationRecord
+      after_create_commit :send_welcome
+      def send_welcome = UserMailer.with(user: self).welcome.deliver_later
+    end
+    ```
+    """
+
+    code = "JL303"
+    name = "enqueue-in-save-callback"
+    severity = Severity.WARNING
+    scope = "project"
+    summary = "A job enqueued or a mail sent from a callback inside the save transaction"
+    message = "`{method}` in `{callback}` runs inside the save transaction: the work can start before the commit, or after a rollback ({why})"
+    help = "Use after_create_commit / after_update_commit / after_commit for side effects"
+    triggers = SAVE_CALLBACKS
+
+    examples = Examples(
+        bad=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.1.3)
+                """,
+                "app/models/user.rb": """
+                class User < ApplicationRecord
+                  after_create :send_welcome
+                  after_save { SearchIndexJob.perform_later(id) } # expect: JL303
+
+                  private
+
+                  def send_welcome
+                    UserMailer.with(user_id: id).welcome.deliver_later # expect: JL303
+                  end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (8.2.0)
+                    sidekiq (8.0.1)
+                """,
+                "config/application.rb": """
+                module Shop
+                  class Application < Rails::Application
+                    config.load_defaults 8.2
+                  end
+                end
+                """,
+                "app/models/concerns/syncable.rb": """
+                module Syncable
+                  extend ActiveSupport::Concern
+                  included do
+                    before_destroy :sync_removal
+                  end
+
+                  def sync_removal
+                    SyncJob.perform_later(id)
+                    LegacySyncWorker.perform_async(id) # expect: JL303
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.1.3)
+                """,
+                "app/models/user.rb": """
+                class User < ApplicationRecord
+                  after_create_commit :send_welcome
+                  after_commit(on: :update) { SearchIndexJob.perform_later(id) }
+                  after_save :normalise_email
+
+                  private
+
+                  def send_welcome
+                    UserMailer.with(user_id: id).welcome.deliver_later
+                  end
+
+                  def normalise_email
+                    self.email = email.downcase
+                  end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.2.1)
+                    sidekiq (7.3.0)
+                """,
+                "config/application.rb": """
+                module Shop
+                  class Application < Rails::Application
+                    config.load_defaults 7.2
+                  end
+                end
+                """,
+                "app/models/order.rb": """
+                class Order < ApplicationRecord
+                  after_create { FulfilOrderJob.perform_later(id) }
+                  after_update :notify
+
+                  def notify
+                    OrderMailer.with(order_id: id).updated.deliver_later
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        for callback in save_callbacks(source, app.classes):
+            if callback.body is not None:
+                yield from self._hits(callback.body, callback.macro, app)
+        callback_methods = model_facts(app).callback_methods
+        for _, caps in ruby.matches(_METHODS, source.root):
+            method = caps["def"][0]
+            owner_node = ruby.enclosing(method, {"class", "module"})
+            owner = qualified_name(owner_node) if owner_node is not None else None
+            name = ruby.method_name(method)
+            if owner is not None and name in callback_methods.get(owner, ()):
+                yield from self._hits(method, f"{owner}#{name}", app)
+
+    def _hits(self, body: Node, callback: str, app: App) -> Iterator[Hit]:
+        for _, caps in ruby.matches(_CALLS, body):
+            call = caps["call"][0]
+            if in_after_commit_block(call, body) or deferred_until_commit(call, app):
+                continue
+            yield Hit.at(
+                call,
+                method=ruby.call_method(call),
+                callback=callback,
+                why=not_deferred_reason(call, app),
+            )
