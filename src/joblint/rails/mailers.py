@@ -1,10 +1,16 @@
-"""Action Mailer: which classes are mailers, and what a mailer message expression is."""
+"""Action Mailer: which classes are mailers, their actions, the shape of their `mail(...)`
+calls, template paths, the templates under `app/views`, and what a mailer call looks like."""
 
 from __future__ import annotations
 
+import os
+import re
+from dataclasses import dataclass
+
 from .. import ruby
 from ..ruby import Node
-from .classes import ClassIndex
+from .app import COMPONENT_DIRS, App, underscore
+from .classes import ClassIndex, MethodDef
 
 MAILER_BASES = frozenset({"ActionMailer::Base", "ApplicationMailer"})
 
@@ -28,3 +34,185 @@ def mailer_constant(expression: Node, classes: ClassIndex) -> str | None:
     if name in classes:
         return name if is_mailer(classes, name) else None
     return name if name.rsplit("::", 1)[-1].endswith("Mailer") else None
+
+
+DELIVERY_METHODS = (
+    "deliver_later", "deliver_later!", "deliver_now", "deliver_now!", "deliver", "deliver!",
+)  # fmt: skip
+# keys of `mail(...)` that make it render without looking up `<path>/<action>` templates
+INLINE_BODY_KEYS = frozenset({"body", "html", "text", "template_name"})
+# framework modules that add no actions to a mailer
+FRAMEWORK_PREFIXES = (
+    "ActionMailer::", "ActionView::", "ActionDispatch::", "AbstractController::",
+    "ActiveSupport::", "Rails::", "Roadie::", "Premailer::",
+)  # fmt: skip
+_MAIL_CALLS = ruby.compile_query('(call !receiver method: (identifier) @m (#eq? @m "mail")) @call')
+_DEFAULT_CALLS = ruby.compile_query(
+    '(call !receiver method: (identifier) @m (#eq? @m "default") arguments: (argument_list)) @call'
+)
+
+
+@dataclass(frozen=True)
+class MailCall:
+    """The shape of one `mail(...)` call in an action."""
+
+    start_byte: int
+    renders_inline: bool  # a block, `body:`, `html:`/`text:` or `template_name:`
+    template_path: tuple[str, ...] | None  # `template_path:` strings, None when not given
+    dynamic: bool  # arguments joblint cannot read: a hash variable, a splat, a computed path
+
+
+def mail_call(call: Node) -> MailCall:
+    inline = ruby.call_block(call) is not None
+    template_path: tuple[str, ...] | None = None
+    dynamic = False
+    for arg in ruby.call_arguments(call):
+        if arg.type == "block_argument":
+            inline = True
+        elif arg.type == "pair":
+            key = ruby.pair_key(arg)
+            if key is None:
+                continue
+            if key in INLINE_BODY_KEYS:
+                inline = True
+            elif key == "template_path":
+                template_path = _strings(arg.child_by_field_name("value"))
+                dynamic = dynamic or template_path is None
+        else:
+            dynamic = True  # `mail(headers)`, `mail(**opts)`: the keys are unknown
+    return MailCall(call.start_byte, inline, template_path, dynamic)
+
+
+def _strings(node: Node | None) -> tuple[str, ...] | None:
+    """A string/symbol literal or an array of them; None when anything is computed."""
+    if node is None:
+        return None
+    if node.type in ("array", "string_array"):
+        values = [ruby.string_value(c) for c in node.named_children]
+        if node.type == "string_array":
+            values = [ruby.text(c) for c in node.named_children]
+        return None if any(v is None for v in values) else tuple(v for v in values if v)
+    value = ruby.string_value(node)
+    return None if value is None else (value,)
+
+
+def mail_calls(method: Node) -> list[MailCall]:
+    """The receiver-less `mail(...)` calls inside a method."""
+    return [mail_call(caps["call"][0]) for _, caps in ruby.matches(_MAIL_CALLS, method)]
+
+
+def mailer_path(name: str) -> str:
+    """`Admin::UserMailer` → `admin/user_mailer`, the default template directory."""
+    return "/".join(underscore(part) for part in name.split("::"))
+
+
+def is_project_mailer(classes: ClassIndex, name: str) -> bool:
+    """A mailer whose superclasses are all project classes down to `ActionMailer::Base`, and
+    whose mixins are project modules or framework ones: its actions are all visible."""
+    if name not in classes or not is_mailer(classes, name):
+        return False
+    current: str | None = name
+    while current is not None and current != "ActionMailer::Base":
+        if current not in classes:
+            return False  # a gem's mailer (Devise::Mailer…) defines actions joblint cannot see
+        for mixin in classes.mixins(current):
+            if mixin not in classes and not mixin.startswith(FRAMEWORK_PREFIXES):
+                return False
+        current = classes.superclass(current)
+    return current == "ActionMailer::Base"
+
+
+def mailer_actions(classes: ClassIndex, name: str) -> dict[str, MethodDef]:
+    """Public instance methods of a mailer and its project ancestors (nearest wins)."""
+    actions: dict[str, MethodDef] = {}
+    hidden: set[str] = set()
+    for owner in classes.lineage(name):
+        for definition in classes.definitions.get(owner, ()):
+            for method_name, method in definition.methods.items():
+                if method_name in actions or method_name in hidden:
+                    continue
+                if method.visibility == "public":
+                    actions[method_name] = method
+                else:
+                    hidden.add(method_name)
+    return actions
+
+
+def has_dynamic_actions(app: App, name: str) -> bool:
+    """`method_missing`, `define_method`, `alias`, a custom `mailer_name` or view path in the
+    mailer or its project ancestors: what is an action, or where its views are, is not static."""
+    for owner in app.classes.lineage(name):
+        for definition in app.classes.definitions.get(owner, ()):
+            source = app.source(app.root / definition.path) if app.root else None
+            if source is not None and _DYNAMIC.search(source.data):
+                return True
+    return False
+
+
+_DYNAMIC = re.compile(
+    rb"method_missing|define_method|\balias(?:_method)?\b|mailer_name|view_path|template_root"
+    rb"|class\s*<<\s*self|def\s+self\."
+)
+
+
+def default_template_path(app: App, name: str) -> tuple[str, ...] | None | bool:
+    """`default template_path: "…"` of the mailer or its nearest project ancestor: the paths,
+    False when none is declared, None when it is computed."""
+    for owner in app.classes.lineage(name):
+        for definition in app.classes.definitions.get(owner, ()):
+            source = app.source(app.root / definition.path) if app.root else None
+            if source is None or b"template_path" not in source.data:
+                continue
+            for _, caps in ruby.matches(_DEFAULT_CALLS, source.root):
+                call = caps["call"][0]
+                if app.enclosing_class(call) != owner:
+                    continue
+                pairs = ruby.keyword_arguments(call)
+                if "template_path" in pairs:
+                    return _strings(pairs["template_path"])
+    return False
+
+
+def view_templates(app: App) -> frozenset[str] | None:
+    """`<dir>/<name>` of every template under `app/views` (of the root and its engines), any
+    handler, format, locale or variant; None when the app has no `app/views`."""
+    return app.fact("view_templates", _build_view_templates)
+
+
+def _build_view_templates(app: App) -> frozenset[str] | None:
+    if app.root is None:
+        return None
+    roots = [app.root / "app" / "views"]
+    for group in COMPONENT_DIRS:
+        parent = app.root / group
+        if parent.is_dir():
+            roots.extend(c / "app" / "views" for c in sorted(parent.iterdir()) if c.is_dir())
+    roots = [r for r in roots if r.is_dir()]
+    if not roots:
+        return None
+    found: set[str] = set()
+    for top in roots:
+        for dirpath, _, filenames in os.walk(top):
+            relative = os.path.relpath(dirpath, top).replace(os.sep, "/")
+            for filename in filenames:
+                stem = filename.split(".", 1)[0].split("+", 1)[0]
+                if stem:
+                    found.add(stem if relative == "." else f"{relative}/{stem}")
+    return frozenset(found)
+
+
+def action_call(call: Node, app: App) -> tuple[str, str] | None:
+    """For `UserMailer.welcome(..)` or `UserMailer.with(..).welcome(..)`: (mailer, action), when
+    the receiver is a project mailer."""
+    if call.type != "call":
+        return None
+    receiver = ruby.call_receiver(call)
+    if receiver is not None and receiver.type == "call" and ruby.call_method(receiver) == "with":
+        receiver = ruby.call_receiver(receiver)
+    written = ruby.constant_path(receiver)
+    if written is None:
+        return None
+    name = app.classes.resolve(written, app.lexical_scope(call))
+    if not is_mailer(app.classes, name):
+        return None
+    return name, ruby.call_method(call)
