@@ -34,6 +34,8 @@ SCHEDULE_YAML_FILES = tuple(
            and f not in ("config/queue.yml", "config/solid_queue.yml"))
 )
 WHENEVER_FILE = "config/schedule.rb"
+# the YAML files that can hold schedule entries (recurring, sidekiq-cron, sidekiq-scheduler)
+SCHEDULE_FILES = frozenset(RECURRING_FILES + SCHEDULE_YAML_FILES + (SIDEKIQ_FILE,))
 RUBY_CONFIG_GLOBS = ("config/application.rb", "config/environments/*.rb", "config/initializers/*.rb")
 TASK_KEYS = frozenset({"class", "klass", "command", "schedule", "cron", "every", "at", "in",
                        "interval", "args", "queue", "priority", "description"})
@@ -128,11 +130,14 @@ def _yaml_entries(section: dict, backend: str, relpath: str) -> Iterator[Schedul
             yield from _yaml_entries(task, backend, relpath)  # an unknown environment name
             continue
         schedule_key = "schedule" if backend == "solid_queue" else "cron"
+        class_name = _span(yaml_config.get(task, "class", "klass", ":class"))
+        if class_name is None and backend == "sidekiq_scheduler" and not keys & {"class", "klass"}:
+            class_name = _span(key)  # sidekiq-scheduler runs the class named by the key
         yield ScheduleEntry(
             backend=backend,
             path=relpath,
             key=_span(key),
-            class_name=_span(yaml_config.get(task, "class", "klass", ":class")),
+            class_name=class_name,
             command=_span(yaml_config.get(task, "command")),
             schedule=_span(yaml_config.get(task, schedule_key, ":" + schedule_key)),
             queue=_span(yaml_config.get(task, "queue", ":queue")),
@@ -232,6 +237,15 @@ def _whenever_entries(app: App) -> Iterator[ScheduleEntry]:
             schedule=None,
             queue=None,
         )
+
+
+def is_ruby_schedule_file(source: SourceFile) -> bool:
+    """whenever's `config/schedule.rb` and the Ruby config files GoodJob cron is set in."""
+    path = source.relpath
+    return path in (WHENEVER_FILE, "config/application.rb") or (
+        path.endswith(".rb") and path.startswith(("config/environments/", "config/initializers/"))
+        and path.count("/") == 2
+    )
 
 
 def runner_method(entry: ScheduleEntry) -> str | None:

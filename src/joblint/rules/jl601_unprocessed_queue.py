@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Hit, Severity
+from ..rails import queues, schedules
+from ..rails.app import App
+from ..source import SourceFile
+from . import Examples, Rule, register
+
+
+@register
+class UnprocessedQueue(Rule):
+    """
+    ## What it does
+    Finds a static queue name that no configured worker processes: `queue_as :name`,
+    `self.queue_name = "name"`, `sidekiq_options queue: "name"` (native Sidekiq jobs),
+    `Job.set(queue: :name).perform_later`, `deliver_later(queue: :name)`, and the `queue:` of a
+    recurring or sidekiq-cron schedule entry.
+
+    The worker lists are read from `config/sidekiq.yml` (`:queues:`, plain or `[name, weight]`,
+    every environment section and Sidekiq 7 capsules, plus `sidekiq -q name` flags in
+    `Procfile*`), `config/queue.yml` / `config/solid_queue.yml` (`workers: - queues:`, with `*`
+    and `prefix*` wildcards; a worker without `queues:` processes everything) and GoodJob's
+    `config.good_job.queues` (default `*`; `-name` excludes). ActiveJob names go to the adapter's
+    list and honour `config.active_job.queue_name_prefix`/`_delimiter`; native Sidekiq names go
+    to `sidekiq.yml` unprefixed.
+
+    ## Why is this bad?
+    A job pushed to a queue no worker listens to is never run, and nothing fails: Sidekiq keeps
+    it in Redis forever (sidekiq#4897), Solid Queue keeps it in `solid_queue_ready_executions`.
+    The usual cause is a new `queue_as` whose queue was not added to the worker config.
+
+    The rule is silent when it cannot know: no queue configuration, a list or prefix computed by
+    ERB or Ruby at boot, a `sidekiq.yml` without `:queues:` (the command line decides), an
+    adapter whose config is not read (Delayed Job, Resque), or a dynamic queue name. A queue
+    listed under any environment counts as processed.
+
+    ## Example
+    ```ruby
+    class ExportJob < ApplicationJob
+      queue_as :exports   # config/sidekiq.yml lists only critical and default
+    end
+    ```
+
+    ## Use instead
+    ```yaml
+    # config/sidekiq.yml
+    :queues:
+      - critical
+      - default
+      - exports
+    ```
+    """
+
+    code = "JL601"
+    name = "unprocessed-queue"
+    severity = Severity.ERROR
+    scope = "project"
+    summary = "A job's queue is not processed by any configured worker"
+    message = "Queue `{queue}` is not processed by any configured worker ({workers})"
+    help = "Add the queue to the worker configuration, or use a queue the workers process"
+    triggers = ("queue",)
+
+    @classmethod
+    def applies_to(cls, source: SourceFile) -> bool:
+        return source.is_ruby or source.relpath in schedules.SCHEDULE_FILES
+
+    examples = Examples(
+        bad=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    sidekiq (7.2.0)
+                """,
+                "config/sidekiq.yml": """
+                :queues:
+                  - [critical, 4]
+                  - default
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob
+                  queue_as :exports # expect: JL601
+                  discard_on ActiveJob::DeserializationError
+
+                  def perform(id); end
+                end
+                """,
+                "app/workers/sync_worker.rb": """
+                class SyncWorker
+                  include Sidekiq::Job
+                  sidekiq_options queue: "sync", retry: 3 # expect: JL601
+
+                  def perform(id); end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    solid_queue (1.1.0)
+                """,
+                "config/application.rb": """
+                module Shop
+                  class Application < Rails::Application
+                    config.active_job.queue_adapter = :solid_queue
+                    config.active_job.queue_name_prefix = "shop"
+                  end
+                end
+                """,
+                "config/queue.yml": """
+                default: &default
+                  workers:
+                    - queues: [shop_default, shop_mail*]
+                production:
+                  <<: *default
+                """,
+                "config/recurring.yml": """
+                production:
+                  nightly_report:
+                    class: ReportJob
+                    schedule: every day at 3am
+                    queue: reports # expect: JL601
+                """,
+                "app/jobs/report_job.rb": """
+                class ReportJob < ApplicationJob
+                  retry_on Timeout::Error
+
+                  def perform; end
+                end
+                """,
+                "app/controllers/orders_controller.rb": """
+                class OrdersController < ApplicationController
+                  def create
+                    ReportJob.set(queue: :urgent).perform_later # expect: JL601
+                    ReportJob.set(queue: :mailers_low).perform_later
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    sidekiq (7.2.0)
+                """,
+                "config/sidekiq.yml": """
+                :queues:
+                  - default
+                production:
+                  :queues:
+                    - [critical, 4]
+                    - default
+                    - <%= ENV.fetch("EXTRA_QUEUE", "bulk") %>
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob
+                  queue_as :exports
+                  retry_on Timeout::Error
+
+                  def perform(id); end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    solid_queue (1.1.0)
+                """,
+                "config/queue.yml": """
+                production:
+                  workers:
+                    - queues: [critical, "mail*"]
+                    - threads: 3
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob
+                  queue_as :exports
+                  retry_on Timeout::Error
+
+                  def perform(id)
+                    ExportJob.set(queue: "mailers").perform_later(id)
+                    ExportJob.set(queue: priority_queue).perform_later(id)
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        config = queues.queue_config(app)
+        if source.is_ruby:
+            for name in queues.queue_names(source, app):
+                yield from self._verdict(config, name.name, name.native_sidekiq,
+                                         name.start_byte, name.end_byte, name.owner or "")
+            return
+        for entry in schedules.entries_in(app, source):
+            if entry.queue is None:
+                continue
+            native = entry.backend in ("sidekiq_cron", "sidekiq_scheduler")
+            yield from self._verdict(config, entry.queue.text, native, entry.queue.start_byte,
+                                     entry.queue.end_byte, entry.label)
+
+    @staticmethod
+    def _verdict(config: queues.QueueConfig, name: str, native: bool, start: int, end: int,
+                 scope: str) -> Iterator[Hit]:
+        processed, workers = config.processed(name, native)
+        if processed is False and workers is not None:
+            yield Hit(start, end, {"queue": name, "workers": workers.describe()},
+                      scope=scope, anchor=name)

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.jobs import ENQUEUE_METHODS
+from ..source import SourceFile
+from . import Examples, Option, Rule, register
+
+# Namespaces of Rails, the job backends and common gems whose jobs the project does not define.
+FRAMEWORK_NAMESPACES = frozenset(
+    {
+        "ActionMailer", "ActionMailbox", "ActionText", "ActionCable", "ActionView",
+        "ActionDispatch", "ActiveJob", "ActiveRecord", "ActiveStorage", "ActiveSupport",
+        "ActiveModel", "Rails", "Turbo", "SolidQueue", "SolidCable", "SolidCache", "GoodJob",
+        "Sidekiq", "MissionControl", "Noticed", "Devise", "Searchkick", "Ahoy", "PgHero",
+        "Maintenance", "MaintenanceTasks", "Que", "Resque", "Delayed", "Shrine", "Paperclip",
+        "Kaminari", "Audited", "PaperTrail", "Doorkeeper", "Ckeditor",
+    }
+)
+_ENQUEUE = ruby.compile_query(
+    "(call receiver: (_) @receiver method: (identifier) @method (#any-of? @method {})) @call".format(
+        " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
+    )
+)
+TEST_DIRS = ("spec", "test", "features")
+
+
+def external_constant(name: str, app: App) -> bool:
+    """A constant under a framework namespace or the namespace of a locked gem (`PgHero::` for
+    `pghero`, `Maintenance::` for `maintenance_tasks`…), assumed to exist outside the project."""
+    top = name.split("::", 1)[0]
+    if top in FRAMEWORK_NAMESPACES or "::" in name and top not in _project_namespaces(app):
+        flat = top.lower()
+        if top in FRAMEWORK_NAMESPACES:
+            return True
+        return any(_squash(gem) == flat or _squash(gem).startswith(flat) for gem in app.gems)
+    return False
+
+
+def _squash(gem: str) -> str:
+    return re.sub(r"[-_]", "", gem.lower())
+
+
+def _project_namespaces(app: App) -> frozenset[str]:
+    return app.fact(
+        "project_namespaces", lambda a: frozenset(n.split("::", 1)[0] for n in a.classes.definitions)
+    )
+
+
+@register
+class UnknownJobClass(Rule):
+    """
+    ## What it does
+    Finds `Foo.perform_later`, `Foo.set(...).perform_later`, `Foo.perform_async` (and
+    `perform_in`, `perform_at`, `perform_bulk`) where `Foo` ends in `Job` or `Worker`, the project
+    defines jobs, and no class of that name is reachable by Ruby's constant lookup from the call
+    site — the enclosing modules first, then the top level — anywhere in `app/`, `lib/` and
+    engines. Points at the constant.
+
+    ## Why is this bad?
+    A typo or a job renamed without updating its callers raises `NameError` at the enqueue, in
+    the middle of a request or another job, and only on that code path.
+
+    Not reported: constants under framework or gem namespaces (`ActionMailer::`,
+    `ActiveStorage::`, `Turbo::`, `SolidQueue::`, the namespace of any gem in `Gemfile.lock`),
+    names in the `allow` option, calls in `spec/`, `test/` and `features/` (test jobs are often
+    defined in support files), and apps that define no job at all. Schedule files are JL602's.
+
+    ## Example
+    ```ruby
+    class OrdersController < ApplicationController
+      def create
+        OrderConfirmationJob.perform_later(order.id)  # the job is OrderConfirmedJob
+      end
+    end
+    ```
+
+    ## Use instead
+    ```ruby
+    OrderConfirmedJob.perform_later(order.id)
+    ```
+    """
+
+    code = "JL606"
+    name = "unknown-job-class"
+    severity = Severity.ERROR
+    scope = "project"
+    summary = "An enqueue names a job class the project does not define"
+    message = "`{job}` is not defined in the project: this enqueue raises NameError"
+    help = "Fix the class name, or add it to the rule's `allow` list if a gem defines it"
+    triggers = ENQUEUE_METHODS
+    options = {"allow": Option([], "Job class names defined outside the project (gems, engines)")}
+
+    examples = Examples(
+        bad=[
+            {
+                "app/jobs/order_confirmed_job.rb": """
+                class OrderConfirmedJob < ApplicationJob
+                  retry_on Timeout::Error
+                  def perform(id); end
+                end
+                """,
+                "app/controllers/orders_controller.rb": """
+                class OrdersController < ApplicationController
+                  def create
+                    OrderConfirmationJob.perform_later(params[:id]) # expect: JL606
+                    OrderConfirmedJob.set(wait: 5.minutes).perform_later(params[:id])
+                  end
+                end
+                """,
+            },
+            {
+                "app/workers/billing/charge_worker.rb": """
+                module Billing
+                  class ChargeWorker
+                    include Sidekiq::Job
+                    def perform(id); end
+                  end
+                end
+                """,
+                "app/models/invoice.rb": """
+                class Invoice < ApplicationRecord
+                  def charge
+                    ChargeWorker.perform_async(id) # expect: JL606
+                    Billing::ChargeWorker.perform_async(id)
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/workers/billing/charge_worker.rb": """
+                module Billing
+                  class ChargeWorker
+                    include Sidekiq::Job
+                    def perform(id); end
+                  end
+                end
+                """,
+                "app/models/billing/invoice.rb": """
+                module Billing
+                  class Invoice < ApplicationRecord
+                    def charge
+                      ChargeWorker.perform_async(id)
+                      ActiveStorage::PurgeJob.perform_later(blob)
+                      self.class.perform_later(id)
+                    end
+                  end
+                end
+                """,
+            },
+            {
+                "app/jobs/sync_job.rb": """
+                class SyncJob < ApplicationJob
+                  retry_on Timeout::Error
+                  def perform(id); end
+                end
+                """,
+                "spec/jobs/sync_job_spec.rb": """
+                RSpec.describe SyncJob do
+                  it "enqueues" do
+                    TestHelperJob.perform_later(1)
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        if source.in_dir(*TEST_DIRS) or not self._has_jobs(app):
+            return
+        allowed = set(self.settings["allow"])  # type: ignore[call-overload]
+        for _, caps in ruby.matches(_ENQUEUE, source.root):
+            receiver = caps["receiver"][0]
+            if receiver.type == "call" and ruby.call_method(receiver) == "set":
+                receiver = ruby.call_receiver(receiver) or receiver
+            written = ruby.constant_path(receiver)
+            if written is None or not written.endswith(("Job", "Worker")) or written in allowed:
+                continue
+            scope = app.lexical_scope(receiver)
+            if self._reachable(written, scope, app) or external_constant(written, app):
+                continue
+            yield Hit.at(receiver, job=written)
+
+    @staticmethod
+    def _has_jobs(app: App) -> bool:
+        return app.fact("defines_jobs", lambda a: bool(a.jobs.job_names()))
+
+    @staticmethod
+    def _reachable(written: str, scope: tuple[str, ...], app: App) -> bool:
+        """Ruby's lookup: the enclosing modules innermost first, then the ancestors of the
+        innermost class, then the top level."""
+        classes = app.classes
+        owners = list(reversed(scope))
+        if scope:
+            owners += [a for a in classes.ancestors(scope[-1]) if a in classes]
+        return any(f"{owner}::{written}" in classes for owner in owners) or written in classes
