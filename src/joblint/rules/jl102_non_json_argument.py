@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.jobs import job_arguments
+from ..ruby import Node
+from ..source import SourceFile
+from . import Examples, Rule, register
+from ._arguments import assigned_value, calls_query, is_sidekiq_call
+
+SIDEKIQ_CALLS = ("perform_async", "perform_in", "perform_at")
+_CALLS = calls_query(SIDEKIQ_CALLS)
+
+TIME_CLASSES = frozenset({"Time", "Date", "DateTime", "ActiveSupport::TimeWithZone"})
+DURATION_UNITS = frozenset(
+    {"second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks",
+     "fortnight", "fortnights", "month", "months", "year", "years"}
+)
+# duration → time: `1.day.ago`, `2.hours.from_now`
+DURATION_TO_TIME = frozenset({"ago", "from_now", "since", "after", "before", "until"})
+# Methods that turn a time, duration or decimal into a string or a number: JSON-safe.
+CONVERSIONS = frozenset(
+    {"to_i", "to_f", "to_s", "to_r", "iso8601", "xmlschema", "strftime", "to_json", "to_fs",
+     "to_formatted_s", "httpdate", "rfc2822", "rfc3339", "inspect", "year", "month", "day",
+     "hour", "min", "sec", "wday", "yday", "usec", "nsec", "to_param", "in_milliseconds",
+     "in_seconds", "cweek", "utc_offset", "zone", "name", "present?", "blank?", "nil?", "between?",
+     "past?", "future?", "today?", "size", "count", "length", "sum", "max"}
+)
+
+
+@register
+class NonJsonArgument(Rule):
+    """
+    ## What it does
+    Finds arguments of Sidekiq's `perform_async`, `perform_in` and `perform_at` that are not
+    native JSON types: symbols (`:full`, `%i[a b]`), hashes with symbol keys (`{ full: true }`),
+    `Time`/`Date`/`DateTime` values (`Time.current`, `Date.today`, `1.day.ago`), durations
+    (`5.minutes`), ranges, `BigDecimal` values (`BigDecimal("1.5")`, `x.to_d`) and classes
+    (`User`, `record.class`). Values nested in arrays and hash values count too, and so does a
+    local variable assigned such a value in the same method.
+
+    ## Why is this bad?
+    Sidekiq stores arguments as JSON. Since Sidekiq 7 strict arguments are the default and
+    `perform_async` raises `ArgumentError` for these values; before 7 they silently change type
+    on the way — a symbol arrives as a string, a symbol-keyed hash with string keys, a time as
+    a string — so `perform` sees something else than the caller passed. `perform_inline` and
+    the testing mode skip the check, so tests pass while production fails.
+
+    ActiveJob's `perform_later` serializes these types itself and is not checked. Conversions
+    (`.to_i`, `.iso8601`, `.to_s`) and string keys are fine. Keyword-style arguments
+    (`perform_async(id, force: true)`) are reported by JL103 only, values included.
+    `perform_async` on a project class known to be an ActiveJob or SuckerPunch job is ignored.
+
+    ## Example
+    ```ruby
+    ReportWorker.perform_async(account.id, :weekly, { notify: true }, Time.current)
+    ```
+
+    ## Use instead
+    ```ruby
+    ReportWorker.perform_async(account.id, "weekly", { "notify" => true }, Time.current.to_i)
+    ```
+    """
+
+    code = "JL102"
+    name = "non-json-argument"
+    severity = Severity.ERROR
+    scope = "file"
+    summary = "A Sidekiq job argument that is not a native JSON type"
+    message = "`{argument}` is {what}, not a native JSON type: Sidekiq strict arguments reject it"
+    help = "Pass strings, numbers, booleans, nil, and arrays or string-keyed hashes of them"
+    triggers = SIDEKIQ_CALLS
+
+    examples = Examples(
+        bad=[
+            {
+                "app/controllers/reports_controller.rb": """
+                class ReportsController < ApplicationController
+                  def create
+                    ReportWorker.perform_async(params[:id], :weekly) # expect: JL102
+                    ReportWorker.perform_async({ full: true }) # expect: JL102
+                    ReportWorker.perform_in(5.minutes, 1.day.ago, Date.today) # expect: JL102
+                    ReportWorker.perform_at(1.hour.from_now, [1..5, BigDecimal("1.5")]) # expect: JL102
+                  end
+                end
+                """,
+            },
+            {
+                "app/services/sync.rb": """
+                class Sync
+                  def call(record)
+                    since = Time.zone.now
+                    SyncWorker.perform_async(record.id, since) # expect: JL102
+                    SyncWorker.perform_async(record.class, "full") # expect: JL102
+                    SyncWorker.perform_async(record.id, { "mode" => :full }) # expect: JL102
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/controllers/reports_controller.rb": """
+                class ReportsController < ApplicationController
+                  def create
+                    ReportJob.perform_later(params[:id], :weekly, { full: true }, Time.current)
+                    ReportJob.set(wait: 5.minutes).perform_later(1.day.ago, User)
+                    ReportWorker.perform_async(params[:id], "weekly", { "full" => true })
+                  end
+                end
+                """,
+            },
+            {
+                "app/services/sync.rb": """
+                class Sync
+                  MODE = "full"
+
+                  def call(record)
+                    SyncWorker.perform_in(5.minutes, record.id, Time.current.to_i, MODE)
+                    SyncWorker.perform_at(1.hour.from_now, Date.today.iso8601, 1.day.to_i, nil)
+                    SyncWorker.perform_async(record.updated_at.to_s, [1, 2.5, "x", true])
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        for _, caps in ruby.matches(_CALLS, source.root):
+            call = caps["call"][0]
+            if not is_sidekiq_call(call, app):
+                continue
+            for argument in job_arguments(call):
+                if argument.type in ("pair", "hash_splat_argument"):
+                    continue  # keyword style: JL103's
+                for node, what in _non_json(argument, 0):
+                    yield Hit.at(node, argument=ruby.text(node), what=what)
+
+
+def _non_json(node: Node, depth: int) -> Iterator[tuple[Node, str]]:
+    """The non-JSON values in an argument, descending into arrays and hash values."""
+    if node.type == "array":
+        for child in node.named_children:
+            yield from _non_json(child, depth)
+        return
+    if node.type == "hash":
+        if any(_symbol_key(pair) for pair in node.named_children if pair.type == "pair"):
+            yield node, "a hash with symbol keys"
+            return
+        for pair in node.named_children:
+            value = pair.child_by_field_name("value") if pair.type == "pair" else None
+            if value is not None:
+                yield from _non_json(value, depth)
+        return
+    what = non_json_kind(node)
+    if what is not None:
+        yield node, what
+    elif node.type in ("identifier", "instance_variable") and depth == 0:
+        value = assigned_value(node)
+        if value is not node and value.type not in ("array", "hash"):
+            what = non_json_kind(value)
+            if what is not None:
+                yield node, what
+
+
+def _symbol_key(pair: Node) -> bool:
+    key = pair.child_by_field_name("key")
+    return key is not None and key.type in ("hash_key_symbol", "simple_symbol", "delimited_symbol")
+
+
+def non_json_kind(node: Node) -> str | None:
+    """What kind of non-JSON value an expression is (`a symbol`, `a time`…), else None."""
+    kind = node.type
+    if kind in ("simple_symbol", "delimited_symbol"):
+        return "a symbol"
+    if kind == "symbol_array":
+        return "an array of symbols"
+    if kind == "range":
+        return "a range"
+    if kind == "parenthesized_statements" and node.named_child_count == 1:
+        return non_json_kind(node.named_children[0])
+    if kind in ("constant", "scope_resolution"):
+        written = ruby.constant_path(node)
+        last = written.rsplit("::", 1)[-1] if written else ""
+        return "a class" if last and not last.isupper() and not last.startswith("_") else None
+    if kind != "call":
+        return None
+    method = ruby.call_method(node)
+    receiver = ruby.call_receiver(node)
+    if receiver is None:
+        return "a BigDecimal" if method == "BigDecimal" else None
+    if method == "to_d":
+        return "a BigDecimal"
+    if method == "class" and not ruby.call_arguments(node):
+        return "a class"
+    if method in DURATION_TO_TIME and _is_duration(receiver):
+        return "a time"
+    if _is_duration(node):
+        return "a duration"
+    if ruby.constant_path(receiver) == "BigDecimal":
+        return "a BigDecimal"
+    root = ruby.constant_path(ruby.chain_root(node))
+    if root in TIME_CLASSES:
+        direct = ruby.constant_path(receiver) in TIME_CLASSES
+        if method in CONVERSIONS and not direct:
+            return None
+        if method in ("zone", "name") and direct:
+            return None
+        return "a time" if root == "Time" else "a date"
+    return None
+
+
+def _is_duration(node: Node) -> bool:
+    """`5.minutes`, `1.day`, `(n * 2).hours` — a numeric receiver and a unit."""
+    if node.type != "call" or ruby.call_method(node) not in DURATION_UNITS:
+        return False
+    receiver = ruby.call_receiver(node)
+    if receiver is None:
+        return False
+    if receiver.type in ("integer", "float"):
+        return True
+    return receiver.type == "parenthesized_statements" or _is_duration(receiver)

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.jobs import JobKind, job_arguments
+from ..source import SourceFile
+from . import Examples, Rule, register
+from ._arguments import calls_query, is_sidekiq_call
+
+SIDEKIQ_CALLS = ("perform_async", "perform_in", "perform_at")
+_CALLS = calls_query(SIDEKIQ_CALLS)
+_PERFORMS = ruby.compile_query(
+    """
+    (method
+      name: (identifier) @name (#eq? @name "perform")
+      parameters: (method_parameters [(keyword_parameter) (hash_splat_parameter)] @param))
+    """
+)
+
+
+@register
+class KeywordArgument(Rule):
+    """
+    ## What it does
+    Finds a Sidekiq job whose `perform` takes keyword arguments (`def perform(id, force: false)`
+    or `**options`), and a `perform_async`/`perform_in`/`perform_at` call passing keyword-style
+    arguments (`perform_async(id, force: true)`, `perform_async(id, **options)`).
+
+    ## Why is this bad?
+    Sidekiq arguments are a JSON array: keyword arguments do not exist there. Keyword-style
+    arguments at the call site become one trailing hash with symbol keys, which strict
+    arguments (the default since Sidekiq 7) reject; before 7 it arrives with string keys, so a
+    `perform` declared with keywords raises `ArgumentError` (missing or unknown keyword) on
+    every run and the job goes to the retry queue.
+
+    ActiveJob jobs are not checked: ActiveJob supports keyword arguments. A braced hash argument
+    (`perform_async(id, { force: true })`) is JL102's. `perform_async` on a project class known
+    to be an ActiveJob or SuckerPunch job is ignored.
+
+    ## Example
+    ```ruby
+    class ExportWorker
+      include Sidekiq::Job
+
+      def perform(account_id, full: false)
+      end
+    end
+
+    ExportWorker.perform_async(account.id, full: true)
+    ```
+
+    ## Use instead
+    ```ruby
+    def perform(account_id, options = {})
+      full = options["full"]
+    end
+
+    ExportWorker.perform_async(account.id, { "full" => true })
+    ```
+    """
+
+    code = "JL103"
+    name = "keyword-argument"
+    severity = Severity.ERROR
+    scope = "file"
+    summary = "Keyword arguments in a Sidekiq job"
+    message = "{what}: Sidekiq arguments are a JSON array, keywords arrive as a symbol-keyed hash"
+    help = "Use positional arguments, or one hash with string keys"
+    triggers = ("perform",)
+
+    examples = Examples(
+        bad=[
+            {
+                "app/workers/export_worker.rb": """
+                class ExportWorker
+                  include Sidekiq::Job
+
+                  def perform(account_id, full: false) # expect: JL103
+                  end
+                end
+                """,
+                "app/controllers/exports_controller.rb": """
+                class ExportsController < ApplicationController
+                  def create
+                    ExportWorker.perform_async(params[:id], full: true) # expect: JL103
+                  end
+                end
+                """,
+            },
+            {
+                "app/sidekiq/sync_job.rb": """
+                class SyncJob
+                  include Sidekiq::Worker # expect: JL701
+
+                  def perform(id, **options) # expect: JL103
+                    SyncJob.perform_in(10, id, **options) # expect: JL103
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/jobs/application_job.rb": """
+                class ApplicationJob < ActiveJob::Base
+                  retry_on Timeout::Error
+                end
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob
+                  def perform(account_id, full: false)
+                  end
+                end
+                """,
+                "app/workers/export_worker.rb": """
+                class ExportWorker
+                  include Sidekiq::Job
+
+                  def perform(account_id, options = {}); end
+                end
+                """,
+                "app/controllers/exports_controller.rb": """
+                class ExportsController < ApplicationController
+                  def create
+                    ExportJob.perform_later(params[:id], full: true)
+                    ExportWorker.perform_async(params[:id], { "full" => true })
+                  end
+                end
+                """,
+            },
+            {
+                "app/workers/export_worker.rb": """
+                class ExportWorker
+                  include Sidekiq::Job
+
+                  def perform(account_id, options = {})
+                    Exporter.new(full: options["full"]).perform(account_id, verbose: true)
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        reported: set[int] = set()  # one finding per `def`, at its first keyword parameter
+        for _, caps in ruby.matches(_PERFORMS, source.root):
+            param = caps["param"][0]
+            method = param.parent.parent if param.parent is not None else None
+            if method is None or method.id in reported:
+                continue
+            if app.job_kind_at(source, param) is JobKind.SIDEKIQ:
+                reported.add(method.id)
+                yield Hit.at(param, what=f"`perform` takes keyword argument `{ruby.text(param)}`")
+        for _, caps in ruby.matches(_CALLS, source.root):
+            call = caps["call"][0]
+            if not is_sidekiq_call(call, app):
+                continue
+            keywords = [a for a in job_arguments(call) if a.type in ("pair", "hash_splat_argument")]
+            if keywords:
+                method = ruby.call_method(call)
+                yield Hit.at(keywords[0], what=f"`{method}` is passed keyword-style arguments")

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.jobs import ENQUEUE_METHODS, job_arguments
+from ..ruby import Node
+from ..source import SourceFile
+from . import Examples, Option, Rule, register
+from ._arguments import argument_name, calls_query, name_matches
+
+SENSITIVE_NAMES = (
+    "password", "passwd", "secret", "token", "api_key", "access_token", "refresh_token",
+    "private_key", "credit_card", "card_number", "cvv", "ssn",
+)
+_CALLS = calls_query(ENQUEUE_METHODS)
+_PERFORMS = ruby.compile_query(
+    '(method name: (identifier) @name (#eq? @name "perform") parameters: (method_parameters) @params)'
+)
+
+
+@register
+class SensitiveArgument(Rule):
+    """
+    ## What it does
+    Finds a secret passed as a job argument, judged by its name: a local or instance variable,
+    a method call without receiver, a hash key, or `params[:key]` named `password`, `token`,
+    `api_key`, `secret`, `credit_card`, `ssn`… — or ending in `_` plus one of them
+    (`reset_token`, `stripe_api_key`) — given to `perform_later`, `perform_async`,
+    `perform_in`, `perform_at` or `perform_bulk`; and a job's `perform` parameter with such
+    a name.
+
+    ## Why is this bad?
+    Job arguments are stored in plaintext — in Redis for Sidekiq, in a database table for Solid
+    Queue, GoodJob and Delayed Job — for as long as the job waits, retries or sits in the dead
+    set, and they are printed in logs, dashboards and error reports. A password or token in an
+    argument is a credential at rest that nobody rotates (CWE-312).
+
+    Names are compared whole: `token_id`, `password_reset_id` and `tokens_count` are not
+    secrets. Values nested in arrays and hashes are checked; method calls with a receiver
+    (`user.api_key`) are not, since their name says little about what is passed. Mailer
+    `deliver_later` arguments are not checked.
+
+    Options: `names` replaces the list of secret words; `allow` lists argument names that
+    are never reported (`push_token`).
+
+    ## Example
+    ```ruby
+    SignupWorker.perform_async(user.id, params[:password])
+    ```
+
+    ## Use instead
+    ```ruby
+    SignupWorker.perform_async(user.id)  # read the secret from the database or credentials
+    ```
+    """
+
+    code = "JL104"
+    name = "sensitive-argument"
+    severity = Severity.WARNING
+    scope = "file"
+    summary = "A secret passed as a job argument (stored in plaintext)"
+    message = "`{argument}` looks like a {word}: job arguments are stored and logged in plaintext"
+    help = "Pass an id and load the secret inside the job, or encrypt it"
+    triggers = ("perform",)
+    tags = ("security",)
+    cwe = 312
+    options = {
+        "names": Option(list(SENSITIVE_NAMES), "Words that make an argument name sensitive"),
+        "allow": Option([], "Argument names never reported"),
+    }
+
+    examples = Examples(
+        bad=[
+            {
+                "app/controllers/signups_controller.rb": """
+                class SignupsController < ApplicationController
+                  def create
+                    SignupWorker.perform_async(params[:email], params[:password]) # expect: JL104
+                    ImportJob.perform_later(account_id: 1, api_key: params[:key]) # expect: JL104
+                    ImportJob.perform_later(current_api_token) # expect: JL104
+                  end
+                end
+                """,
+            },
+            {
+                "app/jobs/application_job.rb": """
+                class ApplicationJob < ActiveJob::Base
+                  retry_on Timeout::Error
+                end
+                """,
+                "app/jobs/charge_job.rb": """
+                class ChargeJob < ApplicationJob
+                  def perform(order_id, card_number) # expect: JL104
+                    ChargeJob.set(wait: 1.hour).perform_later(order_id, [@reset_token]) # expect: JL104
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/controllers/signups_controller.rb": """
+                class SignupsController < ApplicationController
+                  def create
+                    SignupWorker.perform_async(params[:email], params[:token_id])
+                    ResetJob.perform_later(password_reset_id: reset.id, tokens_count: 2)
+                    ImportJob.perform_later(user.api_key_id, secretary_id)
+                  end
+                end
+                """,
+            },
+            {
+                "app/jobs/application_job.rb": """
+                class ApplicationJob < ActiveJob::Base
+                  retry_on Timeout::Error
+                end
+                """,
+                "app/jobs/charge_job.rb": """
+                class ChargeJob < ApplicationJob
+                  def perform(order_id, token_id)
+                    token = Token.find(token_id)
+                    UserMailer.reset(token).deliver_later
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        words = tuple(self.settings["names"])  # type: ignore[arg-type]
+        allowed = frozenset(self.settings["allow"])  # type: ignore[arg-type]
+
+        def sensitive(name: str | None) -> str | None:
+            if not name or name in allowed:
+                return None
+            return name_matches(name, words)
+
+        for _, caps in ruby.matches(_CALLS, source.root):
+            for argument in job_arguments(caps["call"][0]):
+                for node, name in _named_values(argument):
+                    word = sensitive(name)
+                    if word is not None:
+                        yield Hit.at(node, argument=ruby.text(node), word=word)
+        for _, caps in ruby.matches(_PERFORMS, source.root):
+            params = caps["params"][0]
+            if app.job_kind_at(source, params) is None:
+                continue
+            for param in params.named_children:
+                name_node = param if param.type == "identifier" else param.child_by_field_name("name")
+                word = sensitive(ruby.text(name_node)) if name_node is not None else None
+                if word is not None:
+                    yield Hit.at(param, argument=ruby.text(name_node), word=word)
+
+
+def _named_values(node: Node) -> Iterator[tuple[Node, str | None]]:
+    """(node, name) for an argument and what it contains: hash keys (as the node of the key),
+    array elements and hash values, recursively."""
+    if node.type == "array":
+        for child in node.named_children:
+            yield from _named_values(child)
+    elif node.type == "hash":
+        for pair in node.named_children:
+            yield from _named_values(pair)
+    elif node.type == "pair":
+        key = node.child_by_field_name("key")
+        if key is not None:
+            yield key, ruby.pair_key(node)
+        value = node.child_by_field_name("value")
+        if value is not None:
+            yield from _named_values(value)
+    else:
+        yield node, argument_name(node)

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.mailers import is_mailer
+from ..ruby import Node
+from ..source import SourceFile
+from . import Examples, Rule, register
+from ._arguments import calls_query
+
+SYNCHRONOUS = ("perform_now", "perform_inline")
+_CALLS = calls_query(SYNCHRONOUS + ("perform",))
+JOB_SUFFIXES = ("Job", "Worker")
+
+
+@register
+class PerformNowInRequest(Rule):
+    """
+    ## What it does
+    Finds a job run synchronously in the request path (`app/controllers`, `app/graphql`,
+    `app/channels`, plus configured paths): `perform_now`, Sidekiq's `perform_inline`, or
+    `SomeJob.new.perform(...)`.
+
+    ## Why is this bad?
+    The user waits for the whole job, with no retry when it fails: its exception becomes a 500
+    (or is swallowed by the job's handlers while the request reports success), and a slow
+    dependency of the job ties up a web worker. Jobs exist to move that work out of the request.
+
+    `SomeJob.new.perform` is reported only when `SomeJob` is a project job or its name ends in
+    `Job` or `Worker` — service objects with a `perform` method are not jobs. Calls inside job
+    or mailer classes, tests and rake tasks are out of scope.
+
+    ## Example
+    ```ruby
+    def create
+      ImportJob.perform_now(params[:file_id])
+    end
+    ```
+
+    ## Use instead
+    ```ruby
+    def create
+      ImportJob.perform_later(params[:file_id])
+    end
+    ```
+    """
+
+    code = "JL402"
+    name = "perform-now-in-request"
+    severity = Severity.WARNING
+    scope = "file"
+    summary = "A job performed synchronously inside a web request"
+    message = "`{call}` runs the job inside the request: the user waits for it, without retries"
+    help = "Enqueue it with perform_later / perform_async"
+    triggers = ("perform",)
+
+    examples = Examples(
+        bad=[
+            {
+                "app/controllers/imports_controller.rb": """
+                class ImportsController < ApplicationController
+                  def create
+                    ImportJob.perform_now(params[:file_id]) # expect: JL402
+                    ImportWorker.perform_inline(params[:file_id]) # expect: JL402
+                  end
+                end
+                """,
+            },
+            {
+                "app/jobs/application_job.rb": """
+                class ApplicationJob < ActiveJob::Base
+                  retry_on Timeout::Error
+                end
+                """,
+                "app/jobs/sync_task.rb": """
+                class SyncTask < ApplicationJob
+                  def perform(id); end
+                end
+                """,
+                "app/graphql/mutations/sync.rb": """
+                module Mutations
+                  class Sync < BaseMutation
+                    def resolve(id:)
+                      SyncTask.new.perform(id) # expect: JL402
+                      ImportJob.set(queue: :urgent).perform_now(id) # expect: JL402
+                    end
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/controllers/imports_controller.rb": """
+                class ImportsController < ApplicationController
+                  def create
+                    ImportJob.perform_later(params[:file_id])
+                    ImportWorker.perform_async(params[:file_id])
+                    CsvImporter.new(params[:file]).perform
+                  end
+                end
+                """,
+            },
+            {
+                "app/jobs/application_job.rb": """
+                class ApplicationJob < ActiveJob::Base
+                  retry_on Timeout::Error
+                end
+                """,
+                "app/jobs/batch_job.rb": """
+                class BatchJob < ApplicationJob
+                  def perform(ids)
+                    ids.each { |id| ImportJob.perform_now(id) }
+                  end
+                end
+                """,
+                "lib/tasks/import.rake": """
+                task import: :environment do
+                  ImportJob.perform_now(1)
+                end
+                """,
+                "test/jobs/import_job_test.rb": """
+                class ImportJobTest < ActiveJob::TestCase
+                  test "imports" do
+                    ImportJob.perform_now(1)
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        if not app.in_request_path(source):
+            return
+        for _, caps in ruby.matches(_CALLS, source.root):
+            call = caps["call"][0]
+            receiver = ruby.call_receiver(call)
+            if receiver is None:
+                continue
+            if ruby.call_method(call) == "perform" and not self._new_job(receiver, app):
+                continue
+            owner = app.enclosing_class(call)
+            if owner is not None and (
+                app.jobs.kind(owner) is not None or is_mailer(app.classes, owner)
+            ):
+                continue
+            yield Hit.at(call, call=_head(call))
+
+    @staticmethod
+    def _new_job(receiver: Node, app: App) -> bool:
+        """`SomeJob.new` / `SomeJob.new(args)` where SomeJob is a job."""
+        if receiver.type != "call" or ruby.call_method(receiver) != "new":
+            return False
+        written = ruby.constant_path(ruby.call_receiver(receiver))
+        if written is None:
+            return False
+        name = app.classes.resolve(written, app.lexical_scope(receiver))
+        return app.jobs.kind(name) is not None or written.endswith(JOB_SUFFIXES)
+
+
+def _head(call: Node) -> str:
+    """The call without its arguments: `ImportJob.perform_now`."""
+    receiver = ruby.call_receiver(call)
+    text = f"{ruby.text(receiver)}.{ruby.call_method(call)}" if receiver is not None else ""
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else "…" + text[-59:]

@@ -1,0 +1,347 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.mailers import is_mailer
+from ..ruby import Node
+from ..source import SourceFile
+from . import Examples, Rule, register
+from ._arguments import assigned_value, contains_request_value
+
+HEADER_KEYS = ("to", "from", "cc", "bcc", "reply_to")
+DELIVERIES = frozenset(
+    {"deliver_later", "deliver_now", "deliver_later!", "deliver_now!", "deliver", "deliver!",
+     "with", "new", "method", "respond_to?", "send", "public_send", "default", "name"}
+)
+_HEADER_USES = ruby.compile_query(
+    """
+    (call !receiver method: (identifier) @method (#eq? @method "mail")
+      arguments: (argument_list (pair) @pair))
+    (assignment
+      left: (element_reference object: (identifier) @headers (#eq? @headers "headers")) @target
+      right: (_) @value) @assign
+    """
+)
+_MAILER_CALLS = ruby.compile_query(
+    """
+    (call receiver: [(constant) (scope_resolution)] @mailer method: (identifier) @action) @call
+    (call
+      receiver: (call
+        receiver: [(constant) (scope_resolution)] @mailer
+        method: (identifier) @with (#eq? @with "with")) @with_call
+      method: (identifier) @action) @call
+    """
+)
+
+Slot = tuple[str, object]  # ("position", 0) | ("keyword", "email") | ("with", "email")
+
+
+@dataclass(frozen=True)
+class RequestFill:
+    """A request-path mailer call that fills one slot of an action with request data."""
+
+    mailer: str
+    action: str
+    slot: Slot
+    path: str
+    line: int
+    value: str  # the request expression as written
+
+
+@register
+class UserControlledMailHeader(Rule):
+    """
+    ## What it does
+    Finds a mail header chosen by the web request: a mailer action uses one of its parameters
+    (or `params[:key]` of `.with(key: …)`) directly as `to:`, `from:`, `cc:`, `bcc:` or
+    `reply_to:` of `mail(...)`, or in `headers[...] =`, and a call in the request path
+    (`app/controllers`, `app/graphql`, `app/channels`) passes `params[...]` or `request.*`
+    into exactly that parameter. The finding points at the header in the mailer and names the
+    request-path call.
+
+    ## Why is this bad?
+    Whoever sends the request chooses who receives the mail, or whom it claims to come from:
+    the app becomes a spam relay for mail sent under its own domain and reputation, or a tool
+    to spoof a sender (CWE-93). The mail gem strips CR/LF from header values, so the practical
+    risk is the choice of recipients and senders, not raw header injection.
+
+    Values derived from records (`user.email`, `params[:user].email` — a method of an object
+    looked up, not the text sent) are not reported, nor are mailer parameters that no
+    request-path call fills from request data. A value used inside an interpolated string
+    (`"#{name} <#{email}>"`) or an array counts; a local or instance variable assigned from
+    the parameter in the action counts too. Request data is `params[...]` (also through
+    `require`/`permit`/`fetch`/`dig` and strong-parameter methods named `*_params`) and
+    `request.*`, used directly or through a local variable of the calling method.
+
+    ## Example
+    ```ruby
+    # app/controllers/invites_controller.rb
+    InviteMailer.invite(params[:email]).deliver_later
+
+    # app/mailers/invite_mailer.rb
+    def invite(email)
+      mail(to: email)
+    end
+    ```
+
+    ## Use instead
+    ```ruby
+    invite = current_account.invites.create!(email: params[:email])  # validated, rate-limited
+    InviteMailer.invite(invite).deliver_later
+
+    def invite(invite)
+      mail(to: invite.email)
+    end
+    ```
+    """
+
+    code = "JL406"
+    name = "user-controlled-mail-header"
+    severity = Severity.WARNING
+    scope = "project"
+    summary = "A mail recipient or sender taken from request data"
+    message = "`{header}` of `{action}` is {value}, filled from request data at {site}"
+    help = "Send to addresses of records the app validated, never to raw request values"
+    triggers = ("mail", "headers")
+    tags = ("security",)
+    cwe = 93
+
+    examples = Examples(
+        bad=[
+            {
+                "app/mailers/application_mailer.rb": """
+                class ApplicationMailer < ActionMailer::Base
+                  default from: "team@example.com"
+                end
+                """,
+                "app/mailers/invite_mailer.rb": """
+                class InviteMailer < ApplicationMailer
+                  def invite(email, note)
+                    @note = note
+                    mail(to: email, subject: "You are invited") # expect: JL406
+                  end
+
+                  def share
+                    mail(to: "x@example.com", reply_to: params[:reply_to]) # expect: JL406
+                  end
+                end
+                """,
+                "app/controllers/invites_controller.rb": """
+                class InvitesController < ApplicationController
+                  def create
+                    InviteMailer.invite(params[:email], params[:note]).deliver_later
+                    InviteMailer.with(reply_to: params.require(:share)[:from]).share.deliver_later
+                  end
+                end
+                """,
+            },
+            {
+                "app/mailers/contact_mailer.rb": """
+                class ContactMailer < ApplicationMailer
+                  def contact(from:, body:)
+                    sender = from
+                    headers["Reply-To"] = "#{sender}" # expect: JL406
+                    mail(to: "support@example.com", body: body)
+                  end
+                end
+                """,
+                "app/graphql/mutations/contact.rb": """
+                module Mutations
+                  class Contact < BaseMutation
+                    def resolve(body:)
+                      address = request.headers["X-Contact"]
+                      ContactMailer.contact(from: address, body: body).deliver_later
+                    end
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/mailers/invite_mailer.rb": """
+                class InviteMailer < ApplicationMailer
+                  def invite(user, note)
+                    mail(to: user.email, subject: note)
+                  end
+
+                  def share
+                    mail(to: params[:user].email, reply_to: params[:reply_to])
+                  end
+                end
+                """,
+                "app/controllers/invites_controller.rb": """
+                class InvitesController < ApplicationController
+                  def create
+                    InviteMailer.invite(User.find(params[:id]), params[:note]).deliver_later
+                    InviteMailer.with(user: current_user, reply_to: current_user.email).share.deliver_later
+                  end
+                end
+                """,
+            },
+            {
+                "app/mailers/invite_mailer.rb": """
+                class InviteMailer < ApplicationMailer
+                  def invite(email)
+                    mail(to: email)
+                  end
+                end
+                """,
+                "app/jobs/invite_job.rb": """
+                class InviteJob < ApplicationJob
+                  retry_on Net::SMTPServerBusy
+
+                  def perform(params)
+                    InviteMailer.invite(params[:email]).deliver_now
+                  end
+                end
+                """,
+                "app/controllers/invites_controller.rb": """
+                class InvitesController < ApplicationController
+                  def create
+                    invite = Invite.create!(email: params[:email])
+                    InviteMailer.invite(invite.email).deliver_later
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        fills = app.fact("request_mailer_fills", request_mailer_fills)
+        if not fills:
+            return
+        for _, caps in ruby.matches(_HEADER_USES, source.root):
+            if "pair" in caps:
+                pair = caps["pair"][0]
+                header = ruby.pair_key(pair)
+                if header not in HEADER_KEYS:
+                    continue
+                node, value = pair, pair.child_by_field_name("value")
+                header_text = f"{header}:"
+            else:
+                node, value = caps["assign"][0], caps["value"][0]
+                header_text = ruby.text(caps["target"][0])
+            if value is None:
+                continue
+            method = ruby.enclosing(node, ruby.METHOD_TYPES)
+            owner = app.enclosing_class(node)
+            if method is None or owner is None or not is_mailer(app.classes, owner):
+                continue
+            action = ruby.method_name(method)
+            for slot, used in _slots(value, method):
+                fill = _first_fill(fills, app, owner, action, slot)
+                if fill is not None:
+                    yield Hit.at(
+                        node,
+                        header=header_text,
+                        action=f"{owner}#{action}",
+                        value=f"`{used}`",
+                        site=f"{fill.path}:{fill.line} (`{fill.value}`)",
+                    )
+                    break
+
+
+def _first_fill(
+    fills: list[RequestFill], app: App, owner: str, action: str, slot: Slot
+) -> RequestFill | None:
+    for fill in fills:
+        if fill.action == action and fill.slot == slot and owner in app.classes.lineage(fill.mailer):
+            return fill
+    return None
+
+
+def _slots(value: Node, method: Node) -> Iterator[tuple[Slot, str]]:
+    """The action's inputs a header value is made of: its parameters (by position or keyword)
+    and `params[:key]`, also inside arrays and interpolated strings."""
+    if value.type in ("array", "string"):
+        for child in value.named_children:
+            inner = child.named_children[0] if child.type == "interpolation" and child.named_child_count == 1 else child
+            yield from _slots(inner, method)
+        return
+    source = assigned_value(value)
+    if source.type == "identifier":
+        slot = _parameter_slot(ruby.text(source), method)
+        if slot is not None:
+            yield slot, ruby.text(value)
+    elif source.type == "element_reference":
+        obj = source.named_children[0]
+        keys = source.named_children[1:]
+        if ruby.text(obj) == "params" and len(keys) == 1:
+            key = ruby.string_value(keys[0])
+            if key is not None:
+                yield ("with", key), ruby.text(value)
+    elif source.type == "call" and ruby.call_method(source) == "fetch":
+        receiver = ruby.call_receiver(source)
+        args = ruby.call_arguments(source)
+        if receiver is not None and ruby.text(receiver) == "params" and args:
+            key = ruby.string_value(args[0])
+            if key is not None:
+                yield ("with", key), ruby.text(value)
+
+
+def _parameter_slot(name: str, method: Node) -> Slot | None:
+    params = method.child_by_field_name("parameters")
+    position = 0
+    for param in params.named_children if params is not None else ():
+        if param.type in ("identifier", "optional_parameter"):
+            param_name = ruby.text(param if param.type == "identifier" else param.child_by_field_name("name"))
+            if param_name == name:
+                return ("position", position)
+            position += 1
+        elif param.type == "keyword_parameter":
+            if ruby.text(param.child_by_field_name("name")) == name:
+                return ("keyword", name)
+        elif param.type == "splat_parameter":
+            return None  # positions after a splat are not knowable
+    return None
+
+
+def request_mailer_fills(app: App) -> list[RequestFill]:
+    """Every request-path mailer call that passes request data into an action's argument."""
+    fills: list[RequestFill] = []
+    for source in app.model_files:
+        if not app.in_request_path(source) or b"Mailer" not in source.data:
+            continue
+        for _, caps in ruby.matches(_MAILER_CALLS, source.root):
+            call = caps["call"][0]
+            action = ruby.call_method(call)
+            if action in DELIVERIES:
+                continue
+            written = ruby.constant_path(caps["mailer"][0])
+            if written is None:
+                continue
+            mailer = app.classes.resolve(written, app.lexical_scope(call))
+            if mailer not in app.classes or not is_mailer(app.classes, mailer):
+                continue
+            slots = list(_call_slots(call))
+            if "with_call" in caps:
+                slots += [(("with", k), v) for (kind, k), v in _call_slots(caps["with_call"][0]) if kind == "keyword"]
+            for slot, value in slots:
+                if contains_request_value(value):
+                    line = source.position(value.start_byte).line
+                    fills.append(
+                        RequestFill(mailer, action, slot, source.relpath, line, ruby.text(value))
+                    )
+    return fills
+
+
+def _call_slots(call: Node) -> Iterator[tuple[Slot, Node]]:
+    position = 0
+    for arg in ruby.call_arguments(call):
+        if arg.type == "pair":
+            key = ruby.pair_key(arg)
+            value = arg.child_by_field_name("value")
+            if key is not None and value is not None:
+                yield ("keyword", key), value
+        elif arg.type in ("splat_argument", "hash_splat_argument", "block_argument"):
+            if arg.type == "splat_argument":
+                return
+        else:
+            yield ("position", position), arg
+            position += 1
