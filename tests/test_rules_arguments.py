@@ -112,6 +112,30 @@ def test_keyword_argument_reports_a_perform_once_at_its_first_keyword(tmp_path):
     assert "`full: false`" in found[0][2]
 
 
+def test_keyword_argument_on_perform_is_an_error_only_when_a_keyword_is_required(tmp_path):
+    files = {
+        "app/workers/a_worker.rb": "class AWorker\n  include Sidekiq::Job\n\n"
+        "  def perform(id, full: false, mode:)\n  end\nend\n",
+        "app/workers/b_worker.rb": "class BWorker\n  include Sidekiq::Job\n\n"
+        "  def perform(id, full: false)\n  end\nend\n",
+    }
+    write_tree(tmp_path, files)
+    report = run_tree(tmp_path, ("JL103",))
+    found = {(f.path, f.severity.label, f.message.split(": Sidekiq")[0]) for f in report.findings}
+    assert found == {
+        ("app/workers/a_worker.rb", "error", "`perform` requires keyword argument `mode:`"),
+        ("app/workers/b_worker.rb", "warning",
+         "`perform` takes keyword argument `full: false`, which no Sidekiq caller can pass"),
+    }
+
+
+def test_keyword_argument_ignores_string_keyed_pairs_without_braces(tmp_path):
+    files = service("SyncWorker.perform_async('id' => record.id,\n  'mode' => 'full')\n"
+                    "SyncWorker.perform_async(**options)")
+    assert findings(tmp_path, files, "JL103") == []
+    assert findings(tmp_path, files, "JL102") == []
+
+
 def test_keyword_argument_ignores_activejob_perform_and_plain_classes(tmp_path):
     files = {
         "app/jobs/export_job.rb": "class ExportJob < ApplicationJob\n  def perform(id, full: false); end\nend\n",

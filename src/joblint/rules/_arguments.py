@@ -48,6 +48,12 @@ def is_sidekiq_call(call: Node, app: App) -> bool:
     return not set(app.classes.ancestors(name)) & NON_SIDEKIQ_MIXINS
 
 
+def symbol_key(pair: Node) -> bool:
+    """A `key: value` / `:key => value` pair (symbol key), not `"key" => value`."""
+    key = pair.child_by_field_name("key")
+    return key is not None and key.type in ("hash_key_symbol", "simple_symbol", "delimited_symbol")
+
+
 def elements(node: Node) -> Iterator[Node]:
     """The values inside an argument: the argument itself, then array elements and hash values,
     recursively (hash keys are not values)."""

@@ -9,7 +9,7 @@ from ..rails.jobs import job_arguments
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import assigned_value, calls_query, is_sidekiq_call
+from ._arguments import assigned_value, calls_query, is_sidekiq_call, symbol_key
 
 SIDEKIQ_CALLS = ("perform_async", "perform_in", "perform_at")
 _CALLS = calls_query(SIDEKIQ_CALLS)
@@ -96,6 +96,7 @@ class NonJsonArgument(Rule):
                     SyncWorker.perform_async(record.id, since) # expect: JL102
                     SyncWorker.perform_async(record.class, "full") # expect: JL102
                     SyncWorker.perform_async(record.id, { "mode" => :full }) # expect: JL102
+                    SyncWorker.perform_async("id" => record.id, "at" => Date.current) # expect: JL102
                   end
                 end
                 """,
@@ -134,9 +135,14 @@ class NonJsonArgument(Rule):
             call = caps["call"][0]
             if not is_sidekiq_call(call, app):
                 continue
-            for argument in job_arguments(call):
-                if argument.type in ("pair", "hash_splat_argument"):
-                    continue  # keyword style: JL103's
+            arguments = job_arguments(call)
+            if any(a.type == "pair" and symbol_key(a) for a in arguments):
+                arguments = [a for a in arguments if a.type != "pair"]  # keyword style: JL103's
+            for argument in arguments:
+                if argument.type == "pair":  # `"key" => value` without braces: a string-keyed hash
+                    argument = argument.child_by_field_name("value") or argument
+                if argument.type == "hash_splat_argument":
+                    continue
                 for node, what in _non_json(argument, 0):
                     yield Hit.at(node, argument=ruby.text(node), what=what)
 
@@ -148,7 +154,7 @@ def _non_json(node: Node, depth: int) -> Iterator[tuple[Node, str]]:
             yield from _non_json(child, depth)
         return
     if node.type == "hash":
-        if any(_symbol_key(pair) for pair in node.named_children if pair.type == "pair"):
+        if any(symbol_key(pair) for pair in node.named_children if pair.type == "pair"):
             yield node, "a hash with symbol keys"
             return
         for pair in node.named_children:
@@ -165,11 +171,6 @@ def _non_json(node: Node, depth: int) -> Iterator[tuple[Node, str]]:
             what = non_json_kind(value)
             if what is not None:
                 yield node, what
-
-
-def _symbol_key(pair: Node) -> bool:
-    key = pair.child_by_field_name("key")
-    return key is not None and key.type in ("hash_key_symbol", "simple_symbol", "delimited_symbol")
 
 
 def non_json_kind(node: Node) -> str | None:

@@ -6,9 +6,10 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import JobKind, job_arguments
+from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import calls_query, is_sidekiq_call
+from ._arguments import calls_query, is_sidekiq_call, symbol_key
 
 SIDEKIQ_CALLS = ("perform_async", "perform_in", "perform_at")
 _CALLS = calls_query(SIDEKIQ_CALLS)
@@ -27,7 +28,7 @@ class KeywordArgument(Rule):
     ## What it does
     Finds a Sidekiq job whose `perform` takes keyword arguments (`def perform(id, force: false)`
     or `**options`), and a `perform_async`/`perform_in`/`perform_at` call passing keyword-style
-    arguments (`perform_async(id, force: true)`, `perform_async(id, **options)`).
+    arguments with symbol keys (`perform_async(id, force: true)`).
 
     ## Why is this bad?
     Sidekiq arguments are a JSON array: keyword arguments do not exist there. Keyword-style
@@ -36,8 +37,13 @@ class KeywordArgument(Rule):
     `perform` declared with keywords raises `ArgumentError` (missing or unknown keyword) on
     every run and the job goes to the retry queue.
 
+    A `perform` with a required keyword fails on every run (error); one with only optional
+    keywords or `**options` works until a caller tries to pass them (warning).
+
     ActiveJob jobs are not checked: ActiveJob supports keyword arguments. A braced hash argument
-    (`perform_async(id, { force: true })`) is JL102's. `perform_async` on a project class known
+    (`perform_async(id, { force: true })`) is JL102's. Unbraced string keys
+    (`perform_async("id" => 1)`) are one positional hash with string keys — native JSON — and
+    a double splat (`**options`) is not reported, since its keys may be strings. `perform_async` on a project class known
     to be an ActiveJob or SuckerPunch job is ignored.
 
     ## Example
@@ -96,7 +102,7 @@ class KeywordArgument(Rule):
                   include Sidekiq::Worker # expect: JL701
 
                   def perform(id, **options) # expect: JL103
-                    SyncJob.perform_in(10, id, **options) # expect: JL103
+                    SyncJob.perform_in(10, id, retried: true) # expect: JL103
                   end
                 end
                 """,
@@ -127,6 +133,7 @@ class KeywordArgument(Rule):
                   def create
                     ExportJob.perform_later(params[:id], full: true)
                     ExportWorker.perform_async(params[:id], { "full" => true })
+                    ExportWorker.perform_async("account_id" => params[:id], "full" => true)
                   end
                 end
                 """,
@@ -154,12 +161,30 @@ class KeywordArgument(Rule):
                 continue
             if app.job_kind_at(source, param) is JobKind.SIDEKIQ:
                 reported.add(method.id)
-                yield Hit.at(param, what=f"`perform` takes keyword argument `{ruby.text(param)}`")
+                yield self._perform_hit(param)
         for _, caps in ruby.matches(_CALLS, source.root):
             call = caps["call"][0]
             if not is_sidekiq_call(call, app):
                 continue
-            keywords = [a for a in job_arguments(call) if a.type in ("pair", "hash_splat_argument")]
+            keywords = [a for a in job_arguments(call) if a.type == "pair" and symbol_key(a)]
             if keywords:
                 method = ruby.call_method(call)
                 yield Hit.at(keywords[0], what=f"`{method}` is passed keyword-style arguments")
+
+    @staticmethod
+    def _perform_hit(first: Node) -> Hit:
+        """Required keywords make every run raise; optional ones can only never be passed."""
+        params = first.parent.named_children if first.parent is not None else [first]
+        required = next(
+            (p for p in params
+             if p.type == "keyword_parameter" and p.child_by_field_name("value") is None),
+            None,
+        )
+        if required is not None:
+            return Hit.at(required, what=f"`perform` requires keyword argument `{ruby.text(required)}`")
+        return Hit.at(
+            first,
+            severity=Severity.WARNING,
+            what=f"`perform` takes keyword argument `{ruby.text(first)}`, which no Sidekiq caller "
+            "can pass",
+        )
