@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 import jsonschema
@@ -99,7 +99,9 @@ def test_tool_driver_describes_every_reported_rule(in_root):
         assert "Why is this bad?" in descriptor["help"]["text"]
         assert descriptor["help"]["markdown"].startswith(f"# {rule.code} {rule.name}")
         assert descriptor["helpUri"].endswith(f"/rules/{rule.code}-{rule.name}.md")
-        assert rule.family() in descriptor["properties"]["tags"]
+        family = re.sub(r"[^a-z0-9]+", "-", rule.family().lower()).strip("-")
+        assert family in descriptor["properties"]["tags"]
+        assert all(re.fullmatch(r"[a-z0-9/-]+", tag) for tag in descriptor["properties"]["tags"])
         assert descriptor["properties"]["precision"] in ("very-high", "high", "medium", "low")
 
 
@@ -136,7 +138,7 @@ def test_uris_are_relative_to_the_repository_root(in_root):
         assert not urlparse(uri).scheme and not uri.startswith("/")
         assert "\\" not in uri and ".." not in uri.split("/")
         assert uri.startswith(DEMO + "/app/")
-        assert (root / uri).is_file()
+        assert (root / unquote(uri)).is_file()
 
 
 def test_uris_are_relative_to_the_repository_root_from_a_subdirectory(monkeypatch, tmp_path):
@@ -153,6 +155,19 @@ def test_uris_are_relative_to_the_repository_root_from_a_subdirectory(monkeypatc
     (result,) = run["results"]
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "shop/app/controllers/orders_controller.rb"
+
+
+def test_uris_are_percent_encoded_references(monkeypatch, tmp_path):
+    write_tree(tmp_path, {
+        "Gemfile": "",
+        "app/controllers/café orders#1_controller.rb":
+            "class OrdersController\n  def create\n    UserMailer.welcome.deliver_now\n  end\nend\n",
+    })
+    monkeypatch.chdir(tmp_path)
+    (result,) = sarif_of(".")["runs"][0]["results"]
+    uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "app/controllers/caf%C3%A9%20orders%231_controller.rb"
+    assert (tmp_path / unquote(uri)).is_file()
 
 
 def test_columns_count_utf16_code_units_on_a_non_ascii_line(monkeypatch, tmp_path):

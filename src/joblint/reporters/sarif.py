@@ -1,7 +1,7 @@
 """`--format sarif`: SARIF 2.1.0, built with `sarif-om`, ready for GitHub code scanning.
 
 What GitHub code scanning needs, and how we meet it:
-- URIs relative to the repository root (the nearest directory above the current one that holds
+- URIs (percent-encoded) relative to the repository root (the nearest directory above the current one that holds
   `.git`; the current directory without one), with `uriBaseId: %SRCROOT%` and the root as an
   absolute `file://` URI in the run's `originalUriBaseIds`.
 - Regions with 1-based lines and columns counted in UTF-16 code units (`columnKind`).
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 import attr
 import sarif_om as om
@@ -60,7 +62,8 @@ def render(report: Report, context: ReportContext) -> str:
             )
         ),
         results=[
-            _result(f, index[f.code], repository_path(f.path, context.cwd, root)) for f in findings
+            _result(f, index[f.code], quote(repository_path(f.path, context.cwd, root)))
+            for f in findings
         ],
         column_kind="utf16CodeUnits",
         original_uri_base_ids={SRCROOT: om.ArtifactLocation(uri=root.as_uri() + "/")},
@@ -110,10 +113,15 @@ def _descriptor(rule: type[Rule]) -> om.ReportingDescriptor:
 
 
 def _tags(rule: type[Rule]) -> list[str]:
-    tags = [rule.family(), *rule.tags]
+    """Slugs, so they work in code scanning's `tag:` filter: `queues-schedules-and-backends`."""
+    tags = [_slug(tag) for tag in (rule.family(), *rule.tags)]
     if rule.cwe:
         tags += ["security", f"external/cwe/cwe-{rule.cwe}"]
     return list(dict.fromkeys(t for t in tags if t))  # unique, in order
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9/]+", "-", text.lower()).strip("-")
 
 
 def _help_text(sections: dict[str, str]) -> str:
