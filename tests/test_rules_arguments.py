@@ -157,6 +157,18 @@ def test_sensitive_argument_ignores_token_id(tmp_path):
     assert found == []
 
 
+def test_sensitive_argument_ignores_records_named_like_secrets(tmp_path):
+    found = findings(
+        tmp_path,
+        service("token = ApiToken.find(record.token_id)\nSyncWorker.perform_async(token)\n"
+                "Badge.new(user: record).tap do |token|\n"
+                "  SyncWorker.perform_async(record.id, context: token)\nend\n"
+                "SyncWorker.perform_async(secret)"),
+        "JL104",
+    )
+    assert lines(found) == [8]
+
+
 def test_sensitive_argument_reads_params_keys_hash_keys_and_suffixes(tmp_path):
     found = findings(
         tmp_path,

@@ -9,7 +9,7 @@ from ..rails.jobs import ENQUEUE_METHODS, job_arguments
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
-from ._arguments import argument_name, calls_query, name_matches
+from ._arguments import argument_name, assigned_value, calls_query, name_matches
 
 SENSITIVE_NAMES = (
     "password", "passwd", "secret", "token", "api_key", "access_token", "refresh_token",
@@ -39,7 +39,8 @@ class SensitiveArgument(Rule):
     argument is a credential at rest that nobody rotates (CWE-312).
 
     Names are compared whole: `token_id`, `password_reset_id` and `tokens_count` are not
-    secrets. Values nested in arrays and hashes are checked; method calls with a receiver
+    secrets, and neither is a variable holding an object built or looked up in the same method
+    (`token = Token.find(id)`, `Token.new(...).tap do |token|`) — a record named `token`. Values nested in arrays and hashes are checked; method calls with a receiver
     (`user.api_key`) are not, since their name says little about what is passed. Mailer
     `deliver_later` arguments are not checked.
 
@@ -122,7 +123,7 @@ class SensitiveArgument(Rule):
                 class ChargeJob < ApplicationJob
                   def perform(order_id, token_id)
                     token = Token.find(token_id)
-                    UserMailer.reset(token).deliver_later
+                    ChargeJob.set(wait: 1.day).perform_later(order_id, token)
                   end
                 end
                 """,
@@ -143,7 +144,7 @@ class SensitiveArgument(Rule):
             for argument in job_arguments(caps["call"][0]):
                 for node, name in _named_values(argument):
                     word = sensitive(name)
-                    if word is not None:
+                    if word is not None and not constructed_object(node):
                         yield Hit.at(node, argument=ruby.text(node), word=word)
         for _, caps in ruby.matches(_PERFORMS, source.root):
             params = caps["params"][0]
@@ -174,3 +175,25 @@ def _named_values(node: Node) -> Iterator[tuple[Node, str | None]]:
             yield from _named_values(value)
     else:
         yield node, argument_name(node)
+
+
+# Calls that return a model or another object, never a secret string.
+CONSTRUCTORS = frozenset(
+    {"new", "find", "find_by", "find_by!", "create", "create!", "first", "last", "take", "build",
+     "find_or_create_by", "find_or_create_by!", "find_or_initialize_by", "create_or_find_by"}
+)
+
+
+def constructed_object(node: Node) -> bool:
+    """A variable holding a constructed or looked-up object (`token = Token.find(id)`,
+    `Token.new(...).tap do |token|`): a record named `token` is not a secret."""
+    if node.type not in ("identifier", "instance_variable"):
+        return False
+    value: Node | None = None
+    binding = ruby.block_binding(ruby.text(node), node) if node.type == "identifier" else None
+    if binding is not None:
+        call, _ = binding
+        value = ruby.call_receiver(call) if ruby.call_method(call) == "tap" else None
+    else:
+        value = assigned_value(node)
+    return value is not None and value.type == "call" and ruby.call_method(value) in CONSTRUCTORS
