@@ -1,0 +1,276 @@
+"""Shared analysis for the error-handling and performance rules: iteration blocks, relation
+chains rooted at a model constant, rescue clauses, and calls named by a dotted path.
+
+Kept general on purpose: nothing here knows a rule code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .. import ruby
+from ..findings import Hit, Severity, enclosing_scope, normalise
+from ..rails.app import App
+from ..rails.classes import contains_reraise, qualified_name
+from ..ruby import Node
+
+# -- iteration blocks ----------------------------------------------------------------------
+
+# Methods whose block runs once per element (or per batch) of the receiver.
+ITERATION_METHODS = frozenset(
+    {
+        "each", "each_with_index", "each_with_object", "map", "collect", "flat_map",
+        "filter_map", "find_each", "find_in_batches", "in_batches", "times",
+    }
+)
+_SCOPE_BOUNDARIES = frozenset({"method", "singleton_method", "class", "module", "singleton_class"})
+SMALL_LITERAL = 3  # loops over at most this many literal elements are not loops that matter
+
+
+def enclosing_iteration(node: Node, methods: frozenset[str] = ITERATION_METHODS) -> Node | None:
+    """The innermost call among `methods` whose block (not its receiver or arguments) contains
+    `node`, without crossing a `def` or class boundary."""
+    for ancestor in ruby.ancestors(node):
+        if ancestor.type in _SCOPE_BOUNDARIES:
+            return None
+        if ancestor.type in ruby.BLOCK_TYPES:
+            call = ancestor.parent
+            if call is not None and call.type == "call" and ruby.call_method(call) in methods:
+                return call
+    return None
+
+
+def is_small_literal(node: Node | None, limit: int = SMALL_LITERAL) -> bool:
+    """An array/hash/word-list/range literal of at most `limit` elements, or an integer ≤ `limit`
+    (the receiver of `times`); `.freeze`, parentheses and a constant assigned one in the same
+    file are looked through."""
+    if node is None:
+        return False
+    kind = node.type
+    if kind == "parenthesized_statements" and node.named_child_count == 1:
+        return is_small_literal(node.named_children[0], limit)
+    if kind == "call" and ruby.call_method(node) in ("freeze", "to_a", "dup") and not ruby.call_arguments(node):
+        return is_small_literal(ruby.call_receiver(node), limit)
+    if kind in ("array", "string_array", "symbol_array", "hash"):
+        children = [c for c in node.named_children if c.type != "comment"]
+        return len(children) <= limit and not any(
+            c.type in ("splat_argument", "hash_splat_argument") for c in children
+        )
+    if kind == "integer":
+        return _int(node) is not None and _int(node) <= limit  # type: ignore[operator]
+    if kind == "range":
+        low, high = node.child_by_field_name("begin"), node.child_by_field_name("end")
+        if low is None or high is None or _int(low) is None or _int(high) is None:
+            return False
+        size = _int(high) - _int(low) + (0 if ruby.text(node).count(".") == 3 else 1)  # type: ignore[operator]
+        return size <= limit
+    if kind == "constant":
+        value = constant_value(node)
+        return value is not None and is_small_literal(value, limit)
+    return False
+
+
+def _int(node: Node) -> int | None:
+    if node.type != "integer":
+        return None
+    try:
+        return int(ruby.text(node).replace("_", ""), 0)
+    except ValueError:
+        return None
+
+
+_CONSTANT_ASSIGNMENTS = ruby.compile_query("(assignment left: (constant) @name right: (_) @value)")
+
+
+def constant_value(constant: Node) -> Node | None:
+    """The value a constant is assigned in the same file (`KINDS = %w[a b]`), if exactly once."""
+    root = constant
+    while root.parent is not None:
+        root = root.parent
+    name = ruby.text(constant)
+    values = [
+        caps["value"][0]
+        for _, caps in ruby.matches(_CONSTANT_ASSIGNMENTS, root)
+        if ruby.text(caps["name"][0]) == name
+    ]
+    return values[0] if len(values) == 1 else None
+
+
+# -- relation chains -----------------------------------------------------------------------
+
+# Query methods that return a relation (`select` only with arguments: with a block it iterates).
+RELATION_METHODS = frozenset(
+    {
+        "all", "where", "not", "or", "and", "rewhere", "invert_where", "includes", "preload",
+        "eager_load", "joins", "left_joins", "left_outer_joins", "order", "reorder",
+        "in_order_of", "distinct", "group", "having", "references", "unscoped", "unscope",
+        "readonly", "lock", "merge", "from", "extending", "excluding", "without", "with",
+        "strict_loading", "only", "except", "select", "limit", "offset", "none", "regroup",
+        "annotate", "optimizer_hints", "create_with", "uniq",
+    }
+)
+BOUNDING_METHODS = frozenset({"limit", "none"})
+PRIMARY_KEYS = frozenset({"id", "ids", "uuid"})
+
+
+def model_relation(node: Node, app: App) -> str | None:
+    """The model name when `node` is a relation built on a model constant through query
+    methods and the model's declared `scope`s only (`User.active.where(..)`); else None."""
+    if node.type != "call":
+        return None
+    methods = ruby.chain_methods(node)
+    root = ruby.chain_root(node)
+    written = ruby.constant_path(root)
+    if written is None:
+        return None
+    model = app.classes.resolve(written, app.lexical_scope(node))
+    if model not in app.model_classes:
+        return None
+    scopes = model_scopes(app, model)
+    for call in _chain_calls(node):
+        method = ruby.call_method(call)
+        if method == "select" and (ruby.call_block(call) is not None or not ruby.call_arguments(call)):
+            return None
+        if method not in RELATION_METHODS and method not in scopes:
+            return None
+    return model if methods else None
+
+
+def _chain_calls(node: Node) -> Iterable[Node]:
+    while node.type == "call":
+        yield node
+        receiver = ruby.call_receiver(node)
+        if receiver is None:
+            return
+        node = receiver
+
+
+def is_bounded(relation: Node) -> bool:
+    """A relation limited in size: `limit(n)`, `none`, or a `where` on the primary key
+    (`where(id: ids)` is as large as the list the caller chose)."""
+    for call in _chain_calls(relation):
+        method = ruby.call_method(call)
+        if method in BOUNDING_METHODS:
+            return True
+        if method in ("where", "rewhere") and PRIMARY_KEYS & set(ruby.keyword_arguments(call)):
+            return True
+    return False
+
+
+_SCOPE_DECLARATIONS = ruby.compile_query(
+    """
+    (call !receiver method: (identifier) @method (#eq? @method "scope")
+      arguments: (argument_list . (simple_symbol) @name)) @call
+    """
+)
+
+
+def _declared_scopes(app: App) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for source in app.model_files:
+        if b"scope" not in source.data:
+            continue
+        for _, caps in ruby.matches(_SCOPE_DECLARATIONS, source.root):
+            owner = ruby.enclosing(caps["call"][0], {"class", "module"})
+            name = None if owner is None else qualified_name(owner)
+            if name is not None:
+                found.setdefault(name, set()).add(ruby.text(caps["name"][0])[1:])
+    return {name: frozenset(scopes) for name, scopes in found.items()}
+
+
+def model_scopes(app: App, model: str) -> frozenset[str]:
+    """Scopes declared with `scope :name` on the model and its project ancestors and concerns."""
+    declared = app.fact("declared_scopes", _declared_scopes)
+    return frozenset().union(*(declared.get(owner, frozenset()) for owner in app.classes.lineage(model)))
+
+
+# -- rescue clauses ------------------------------------------------------------------------
+
+RESCUES = ruby.compile_query("(rescue) @rescue")
+
+
+def rescued_classes(rescue: Node) -> list[str] | None:
+    """The exception classes a `rescue` clause names, as written ([] for a bare `rescue`);
+    None when one is not a constant (a splat, a method call)."""
+    exceptions = rescue.child_by_field_name("exceptions")
+    if exceptions is None:
+        return []
+    names = []
+    for child in exceptions.named_children:
+        path = ruby.constant_path(child)
+        if path is None:
+            return None
+        names.append(path)
+    return names
+
+
+def rescue_body(rescue: Node) -> Node | None:
+    return rescue.child_by_field_name("body")
+
+
+def reraises(body: Node | None) -> bool:
+    """The clause body contains `raise`, `fail`, `retry_job`, or `retry` (which re-runs the
+    `begin` block: the error is not swallowed on that path)."""
+    if body is None:
+        return False
+    return contains_reraise(body) or any(True for _ in ruby.descendants(body, {"retry"}))
+
+
+def rescue_hit(rescue: Node, severity: Severity | None = None, /, **args: str) -> Hit:
+    """A finding on the clause's header (`rescue StandardError => e`), not its body; the
+    header is the `clause` message argument."""
+    end = rescue.children[0].end_byte
+    for field in ("exceptions", "variable"):
+        child = rescue.child_by_field_name(field)
+        if child is not None:
+            end = max(end, child.end_byte)
+    header = (rescue.text or b"")[: end - rescue.start_byte].decode("utf-8", errors="replace")
+    return Hit(
+        rescue.start_byte,
+        end,
+        {"clause": normalise(header), **args},
+        severity,
+        scope=enclosing_scope(rescue),
+        anchor=normalise(header),
+    )
+
+
+# -- calls by dotted path ------------------------------------------------------------------
+
+
+def call_path(call: Node) -> str | None:
+    """`Rails.error.report(e)` → "Rails.error.report"; `NewRelic::Agent.notice_error(e)` →
+    "NewRelic::Agent.notice_error"; None when the chain is not rooted at a constant."""
+    parts = []
+    node: Node | None = call
+    while node is not None and node.type == "call":
+        parts.append(ruby.call_method(node))
+        node = ruby.call_receiver(node)
+    root = ruby.constant_path(node)
+    if root is None:
+        return None
+    return ".".join([root, *reversed(parts)])
+
+
+def path_matches(path: str, patterns: Iterable[str]) -> bool:
+    """Does a dotted call path start with one of `patterns` (`Sentry` matches
+    `Sentry.capture_exception` and `Sentry::Foo.bar`; `Rails.error.report` matches itself)?"""
+    path = path.removeprefix("::")
+    for pattern in patterns:
+        pattern = pattern.removeprefix("::")
+        if path == pattern or path.startswith((pattern + ".", pattern + "::")):
+            return True
+    return False
+
+
+def head_hit(call: Node, severity: Severity | None = None, /, **args: str) -> Hit:
+    """A finding on a call without its block: `User.all.each`, not the whole `do … end`."""
+    block = ruby.call_block(call)
+    if block is None:
+        return Hit.at(call, severity, **args)
+    end = call.start_byte
+    for child in call.children:
+        if child.id != block.id:
+            end = max(end, child.end_byte)
+    head = (call.text or b"")[: end - call.start_byte].decode("utf-8", errors="replace")
+    return Hit(call.start_byte, end, args, severity, scope=enclosing_scope(call), anchor=normalise(head))

@@ -1,0 +1,387 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .. import ruby
+from ..findings import Hit, Severity
+from ..rails.app import App
+from ..rails.jobs import JobKind
+from ..ruby import Node
+from ..source import SourceFile
+from . import Examples, Option, Rule, register
+from ._loops import (
+    RESCUES,
+    call_path,
+    path_matches,
+    reraises,
+    rescue_body,
+    rescue_hit,
+    rescued_classes,
+)
+
+BROAD = frozenset({"StandardError"})
+DEFAULT_REPORTERS = [
+    "Rails.error.report",
+    "Rails.error.unexpected",
+    "Sentry",
+    "Raven",
+    "Honeybadger",
+    "Bugsnag",
+    "Rollbar",
+    "Airbrake",
+    "Appsignal",
+    "NewRelic::Agent.notice_error",
+    "ErrorTracker",
+    "ExceptionNotifier",
+]
+# Method names that hand an error to some tracker (`ErrorNotifier.notify(e)`, `report_error(e)`).
+_REPORTING_NAME = re.compile(r"report|notify|notice_error|capture_exception|track_(?:error|exception)")
+
+
+@register
+class SilentRescue(Rule):
+    """
+    ## What it does
+    Finds a broad `rescue` — bare `rescue`, `rescue => e`, `rescue StandardError` — inside a
+    method of a job whose clause neither re-raises (`raise`, `fail`), nor calls `retry_job`
+    or `retry`, nor reports the error to a tracker (`Rails.error.report`, Sentry, Honeybadger,
+    Bugsnag, Rollbar, Airbrake, Appsignal, `NewRelic::Agent.notice_error`, ErrorTracker —
+    the `reporters` option).
+
+    ## Why is this bad?
+    The job finishes "successfully": the backend does not retry it, it never reaches the dead
+    set or the failed executions, and no one learns that the work was not done. Logging alone
+    is not reporting — nobody reads a warning in the job log.
+
+    Rescues of specific exception classes are deliberate handling and are not reported;
+    neither are rescue modifiers (`x rescue nil`), `Rails.error.handle` blocks (they report),
+    and `rescue Exception` (JL204's). Nor are the multi-line forms of `x rescue nil` — a
+    clause that substitutes a value: its `begin` is used as a value (`urls = begin … rescue
+    [] end`), or it ends in a plain value (`nil`, `[]`, a variable) or assigns one
+    (`id = nil`) — except when it rescues the whole `perform`, whose value nobody reads.
+    A class that is a job only because it lives in `app/jobs` must define `perform`: helper
+    classes kept there are not checked. The clause counts as reporting when it calls a method
+    whose name says so (`report`, `notify`, `capture_exception`, `track_error`…) or a
+    method of the job or its ancestors that re-raises or reports, or when it passes the
+    exception object itself (not just `e.message`) to a method joblint cannot find in the
+    project (it may report).
+
+    ## Example
+    ```ruby
+    def perform(id)
+      Invoice.find(id).sync!
+    rescue => e
+      Rails.logger.warn("sync failed: #{e.message}")
+    end
+    ```
+
+    ## Use instead
+    ```ruby
+    def perform(id)
+      Invoice.find(id).sync!
+    rescue Faraday::TimeoutError => e
+      Rails.error.report(e, handled: true)
+    end
+    ```
+    """
+
+    code = "JL203"
+    name = "silent-rescue"
+    severity = Severity.WARNING
+    scope = "file"
+    summary = "A broad rescue in a job that neither re-raises nor reports"
+    message = "`{clause}` hides the failure: the clause neither re-raises, retries nor reports it"
+    help = "Rescue the specific errors you handle, or re-raise / report (Rails.error.report) the rest"
+    triggers = ("rescue",)
+    options = {
+        "reporters": Option(
+            DEFAULT_REPORTERS,
+            "Calls that report an error (a constant such as `Sentry` or a dotted path such as "
+            "`Rails.error.report`)",
+        )
+    }
+
+    examples = Examples(
+        bad=[
+            {
+                "app/jobs/sync_invoice_job.rb": """
+                class SyncInvoiceJob < ApplicationJob
+                  retry_on Faraday::TimeoutError
+
+                  def perform(id)
+                    Invoice.find(id).sync!
+                  rescue => e # expect: JL203
+                    Rails.logger.warn("sync failed: #{e.message}")
+                  end
+                end
+                """,
+            },
+            {
+                "app/workers/import_worker.rb": """
+                class ImportWorker
+                  include Sidekiq::Job
+
+                  def perform(ids)
+                    ids.each do |id|
+                      begin
+                        Import.find(id).run!
+                      rescue StandardError # expect: JL203
+                        next
+                      end
+                    end
+                    cleanup
+                  rescue # expect: JL203
+                    mark_failed
+                  end
+
+                  private
+
+                  def mark_failed
+                    Import.where(state: "running").update_all(state: "failed")
+                  end
+                end
+                """,
+            },
+        ],
+        good=[
+            {
+                "app/jobs/sync_invoice_job.rb": """
+                class SyncInvoiceJob < ApplicationJob
+                  retry_on Faraday::TimeoutError
+
+                  def perform(id)
+                    invoice = Invoice.find(id)
+                    begin
+                      invoice.sync!
+                    rescue Faraday::ConnectionFailed => e
+                      logger.info(e.message)
+                    end
+                    invoice.total rescue nil
+                    Rails.error.handle { invoice.notify_accounting }
+                  rescue => e
+                    Rails.error.report(e)
+                  end
+                end
+                """,
+                "app/services/invoice_sync.rb": """
+                class InvoiceSync
+                  def call
+                    sync!
+                  rescue => e
+                    nil
+                  end
+                end
+                """,
+                "app/jobs/feed_finder.rb": """
+                class FeedFinder
+                  def host(url)
+                    URI(url).host
+                  rescue
+                    nil
+                  end
+                end
+                """,
+            },
+            {
+                "app/jobs/application_job.rb": """
+                class ApplicationJob < ActiveJob::Base
+                  discard_on ActiveJob::DeserializationError
+
+                  private
+
+                  def track(error)
+                    Honeybadger.notify(error)
+                  end
+                end
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob
+                  def perform(id)
+                    attempts = 0
+                    begin
+                      Export.find(id).upload!
+                    rescue StandardError => e
+                      attempts += 1
+                      retry if attempts < 3
+                      raise
+                    end
+                  rescue => e
+                    track(e)
+                  end
+
+                  def finish
+                    Export.last.finish!
+                  rescue StandardError => e
+                    ErrorNotifier.notify(e)
+                  rescue Exception => e
+                    Sentry.capture_exception(e)
+                    raise
+                  end
+
+                  def flush
+                    Export.flush!
+                  rescue => e
+                    retry_job(wait: 1.minute)
+                  end
+
+                  def feeds(url)
+                    found = begin
+                      FeedFinder.new.feeds(url)
+                    rescue
+                      logger.info("no feeds at #{url}")
+                      []
+                    end
+                    begin
+                      id = verifier.verify(url)
+                    rescue
+                      id = nil
+                    end
+                    found
+                  end
+                end
+                """,
+            },
+        ],
+    )
+
+    def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        reporters = list(self.settings["reporters"])  # type: ignore[call-overload]
+        for _, caps in ruby.matches(RESCUES, source.root):
+            rescue = caps["rescue"][0]
+            classes = rescued_classes(rescue)
+            if classes is None or (classes and not set(classes) & BROAD):
+                continue
+            method = ruby.enclosing(rescue, ruby.METHOD_TYPES)
+            if method is None or not _in_job(source, rescue, app):
+                continue
+            body = rescue_body(rescue)
+            if _is_fallback(rescue, body) and not _swallows_perform(rescue, method):
+                continue
+            if reraises(body) or self._reports(rescue, body, app, reporters):
+                continue
+            yield rescue_hit(rescue)
+
+    def _reports(self, rescue: Node, body: Node | None, app: App, reporters: list[str]) -> bool:
+        if body is None:
+            return False
+        variable = rescue.child_by_field_name("variable")
+        error_name = ruby.text(variable.named_children[0]) if variable is not None and variable.named_children else None
+        owner = app.enclosing_class(rescue)
+        for call in ruby.descendants(body, {"call", "identifier"}):
+            if call.type == "identifier" and not _is_statement(call):
+                continue
+            method = ruby.call_method(call)
+            path = call_path(call) if call.type == "call" else None
+            if path is not None and path_matches(path, reporters):
+                return True
+            if _REPORTING_NAME.search(method):
+                return True
+            if call.type == "identifier" or ruby.call_receiver(call) is None:
+                if self._helper_reports(owner, method, app, reporters):
+                    return True
+                if (
+                    owner is not None
+                    and error_name is not None
+                    and app.classes.find_method(owner, method) is None
+                    and _passes(call, error_name)
+                ):
+                    return True  # handed to a method joblint cannot see: it may report
+        return False
+
+    def _helper_reports(self, owner: str | None, method: str, app: App, reporters: list[str]) -> bool:
+        """A method of the job (or its ancestors) that re-raises or reports, one call deep."""
+        if owner is None:
+            return False
+        definition = app.classes.find_method(owner, method)
+        if definition is None:
+            return False
+        if definition.reraises:
+            return True
+        node = definition.source.root.descendant_for_byte_range(definition.start_byte, definition.end_byte)
+        if node is None:
+            return False
+        for call in ruby.descendants(node, {"call"}):
+            path = call_path(call)
+            if (path is not None and path_matches(path, reporters)) or _REPORTING_NAME.search(
+                ruby.call_method(call)
+            ):
+                return True
+        return False
+
+
+def _in_job(source: SourceFile, node: Node, app: App) -> bool:
+    """In a job class; a class that is a job only by its directory must define `perform`
+    (helper classes kept in app/jobs are not jobs)."""
+    kind = app.job_kind_at(source, node)
+    if kind is None:
+        return False
+    if kind is JobKind.UNKNOWN:
+        owner = app.enclosing_class(node)
+        return owner is not None and app.classes.find_method(owner, "perform") is not None
+    return True
+
+
+VALUE_TYPES = frozenset(
+    {"nil", "true", "false", "integer", "float", "string", "simple_symbol", "array", "hash",
+     "constant", "scope_resolution", "identifier", "instance_variable", "self", "string_array",
+     "symbol_array"}
+)
+VALUE_PARENTS = frozenset(
+    {"assignment", "operator_assignment", "argument_list", "pair", "return", "array", "hash"}
+)
+
+
+def _is_fallback(rescue: Node, body: Node | None) -> bool:
+    """A clause that substitutes a value, the multi-line form of `x rescue nil`: its `begin`
+    is used as a value (`urls = begin … rescue [] end`), or its last statement is a plain value
+    (`nil`, `[]`, `url`) or assigns one (`id = nil`)."""
+    container = rescue.parent
+    if container is not None and container.type == "begin":
+        parent = container.parent
+        if parent is not None and parent.type in VALUE_PARENTS:
+            return True
+    statements = [c for c in body.named_children if c.type != "comment"] if body is not None else []
+    if not statements:
+        return False
+    last = statements[-1]
+    if last.type == "assignment":
+        last = last.child_by_field_name("right") or last
+    return last.type in VALUE_TYPES
+
+
+def _swallows_perform(rescue: Node, method: Node) -> bool:
+    """A rescue of the whole `perform` method: its value is thrown away, so a fallback value
+    there is no fallback — the job's work is swallowed."""
+    if ruby.method_name(method) != "perform":
+        return False
+    container = rescue.parent
+    if container is not None and container.type == "begin":  # `begin … end` as the whole body
+        body = container.parent
+        if body is None or len([c for c in body.named_children if c.type != "comment"]) != 1:
+            return False
+        container = body
+    return container is not None and container.parent is not None and container.parent.id == method.id
+
+
+_STATEMENT_PARENTS = frozenset(
+    {"then", "else", "body_statement", "block_body", "begin", "parenthesized_statements"}
+)
+
+
+def _is_statement(identifier: Node) -> bool:
+    """A bare identifier used as a statement: a call without receiver or arguments."""
+    parent = identifier.parent
+    return parent is not None and parent.type in _STATEMENT_PARENTS
+
+
+def _passes(call: Node, name: str) -> bool:
+    """Does the call pass the exception `name` itself (not `name.message`) as an argument, or
+    as a value inside a hash or array argument?"""
+    for argument in ruby.call_arguments(call):
+        for node in ruby.walk(argument):
+            if node.type == "identifier" and ruby.text(node) == name:
+                parent = node.parent
+                if parent is None or parent.type != "call":
+                    return True
+    return False
