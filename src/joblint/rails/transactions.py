@@ -98,7 +98,7 @@ def transaction_facts(app: App) -> TransactionFacts:
 def _build(app: App) -> TransactionFacts:
     configured: Setting = None
     explicit = False
-    for text in _config_texts(app):
+    for text in app_config_texts(app):
         lines = "\n".join("" if l.lstrip().startswith("#") else l for l in text.splitlines())
         for written in _GLOBAL.findall(lines):
             configured, explicit = parse_setting(written), True
@@ -122,7 +122,7 @@ def _build(app: App) -> TransactionFacts:
     )
 
 
-def _config_texts(app: App) -> list[str]:
+def app_config_texts(app: App) -> list[str]:
     """application.rb, production.rb, then the initializers in load order."""
     names = list(CONFIG_FILES)
     if app.root is not None:
