@@ -25,6 +25,13 @@ APP = {
         "class Hooks\n  def call\n    OrderMailer.receipt(1).deliver_now\n  end\nend\n"
     ),
     "legacy/old_job.rb": "class OldJob < ApplicationJob\n  def perform; end\nend\n",
+    "app/jobs/welcome_job.rb": (
+        "class WelcomeJob < ApplicationJob\n  discard_on ActiveJob::DeserializationError\n"
+        "  def perform(user); end\nend\n"
+    ),
+    "app/workers/sync_worker.rb": (
+        "class SyncWorker\n  include Sidekiq::Job\n  def perform(user_id); end\nend\n"
+    ),
 }
 
 
