@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from .. import ruby
 from ..rails.app import App
 from ..rails.jobs import JobKind
+from ..rails.mailers import is_mailer
 from ..ruby import Node
 
 _MAX_DEPTH = 4  # variable assignments followed before giving up
@@ -19,7 +20,9 @@ _MAX_DEPTH = 4  # variable assignments followed before giving up
 def calls_query(methods: tuple[str, ...] | frozenset[str]):  # type: ignore[no-untyped-def]
     """A compiled query capturing `@call` for calls of any of `methods`."""
     names = " ".join(f'"{m}"' for m in sorted(methods))
-    return ruby.compile_query(f"(call method: (identifier) @method (#any-of? @method {names})) @call")
+    return ruby.compile_query(
+        f"(call method: (identifier) @method (#any-of? @method {names})) @call"
+    )
 
 
 def receiver_class(call: Node, app: App) -> str | None:
@@ -31,6 +34,23 @@ def receiver_class(call: Node, app: App) -> str | None:
     if written is None:
         return None
     return app.classes.resolve(written, app.lexical_scope(call))
+
+
+# Sidekiq enqueues of one job (`perform_bulk` takes a list of argument lists instead).
+SIDEKIQ_SINGLE_ENQUEUE = ("perform_async", "perform_in", "perform_at")
+JOB_CLASS_SUFFIXES = ("Job", "Worker")
+
+
+def is_job_class(written: str, node: Node, app: App) -> bool:
+    """A constant as written names a job: a project job, or a class named `…Job`/`…Worker`."""
+    name = app.classes.resolve(written, app.lexical_scope(node))
+    return app.jobs.kind(name) is not None or written.endswith(JOB_CLASS_SUFFIXES)
+
+
+def in_job_or_mailer(node: Node, app: App) -> bool:
+    """Is the node inside a job or mailer class (their own code, not the request's)?"""
+    owner = app.enclosing_class(node)
+    return owner is not None and (app.jobs.kind(owner) is not None or is_mailer(app.classes, owner))
 
 
 # Gems other than Sidekiq whose job classes also answer `perform_async` (no JSON round trip).
@@ -152,12 +172,20 @@ def contains_request_value(node: Node) -> bool:
     """The node is request data, or is an interpolated string/array embedding some."""
     if is_request_value(node):
         return True
-    if node.type in ("string", "array"):
-        for child in node.named_children:
-            inner = child.named_children[0] if child.type == "interpolation" and child.named_child_count == 1 else child
-            if contains_request_value(inner):
-                return True
-    return False
+    return any(contains_request_value(part) for part in parts(node))
+
+
+def parts(node: Node) -> list[Node]:
+    """The elements of an array, or the interpolated expressions of a string; else none."""
+    if node.type == "array":
+        return list(node.named_children)
+    if node.type == "string":
+        return [
+            child.named_children[0]
+            for child in node.named_children
+            if child.type == "interpolation" and child.named_child_count == 1
+        ]
+    return []
 
 
 def is_interpolated_string(node: Node) -> bool:

@@ -9,10 +9,15 @@ from ..rails.jobs import job_arguments
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import assigned_value, calls_query, is_sidekiq_call, symbol_key
+from ._arguments import (
+    SIDEKIQ_SINGLE_ENQUEUE,
+    assigned_value,
+    calls_query,
+    is_sidekiq_call,
+    symbol_key,
+)
 
-SIDEKIQ_CALLS = ("perform_async", "perform_in", "perform_at")
-_CALLS = calls_query(SIDEKIQ_CALLS)
+_CALLS = calls_query(SIDEKIQ_SINGLE_ENQUEUE)
 
 TIME_CLASSES = frozenset({"Time", "Date", "DateTime", "ActiveSupport::TimeWithZone"})
 DURATION_UNITS = frozenset(
@@ -72,7 +77,7 @@ class NonJsonArgument(Rule):
     summary = "A Sidekiq job argument that is not a native JSON type"
     message = "`{argument}` is {what}, not a native JSON type: Sidekiq strict arguments reject it"
     help = "Pass strings, numbers, booleans, nil, and arrays or string-keyed hashes of them"
-    triggers = SIDEKIQ_CALLS
+    triggers = SIDEKIQ_SINGLE_ENQUEUE
 
     examples = Examples(
         bad=[

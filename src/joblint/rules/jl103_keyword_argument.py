@@ -9,10 +9,9 @@ from ..rails.jobs import JobKind, job_arguments
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import calls_query, is_sidekiq_call, symbol_key
+from ._arguments import SIDEKIQ_SINGLE_ENQUEUE, calls_query, is_sidekiq_call, symbol_key
 
-SIDEKIQ_CALLS = ("perform_async", "perform_in", "perform_at")
-_CALLS = calls_query(SIDEKIQ_CALLS)
+_CALLS = calls_query(SIDEKIQ_SINGLE_ENQUEUE)
 _PERFORMS = ruby.compile_query(
     """
     (method
@@ -181,7 +180,8 @@ class KeywordArgument(Rule):
             None,
         )
         if required is not None:
-            return Hit.at(required, what=f"`perform` requires keyword argument `{ruby.text(required)}`")
+            what = f"`perform` requires keyword argument `{ruby.text(required)}`"
+            return Hit.at(required, what=what)
         return Hit.at(
             first,
             severity=Severity.WARNING,

@@ -17,7 +17,8 @@ SENSITIVE_NAMES = (
 )
 _CALLS = calls_query(ENQUEUE_METHODS)
 _PERFORMS = ruby.compile_query(
-    '(method name: (identifier) @name (#eq? @name "perform") parameters: (method_parameters) @params)'
+    '(method name: (identifier) @name (#eq? @name "perform")'
+    " parameters: (method_parameters) @params)"
 )
 
 
@@ -40,7 +41,8 @@ class SensitiveArgument(Rule):
 
     Names are compared whole: `token_id`, `password_reset_id` and `tokens_count` are not
     secrets, and neither is a variable holding an object built or looked up in the same method
-    (`token = Token.find(id)`, `Token.new(...).tap do |token|`) — a record named `token`. Values nested in arrays and hashes are checked; method calls with a receiver
+    (`token = Token.find(id)`, `Token.new(...).tap do |token|`) — a record named `token`.
+    Values nested in arrays and hashes are checked; method calls with a receiver
     (`user.api_key`) are not, since their name says little about what is passed. Mailer
     `deliver_later` arguments are not checked.
 
@@ -151,7 +153,9 @@ class SensitiveArgument(Rule):
             if app.job_kind_at(source, params) is None:
                 continue
             for param in params.named_children:
-                name_node = param if param.type == "identifier" else param.child_by_field_name("name")
+                name_node = (
+                    param if param.type == "identifier" else param.child_by_field_name("name")
+                )
                 word = sensitive(ruby.text(name_node)) if name_node is not None else None
                 if word is not None:
                     yield Hit.at(param, argument=ruby.text(name_node), word=word)

@@ -5,15 +5,13 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.mailers import is_mailer
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import calls_query
+from ._arguments import calls_query, in_job_or_mailer, is_job_class
 
 SYNCHRONOUS = ("perform_now", "perform_inline")
 _CALLS = calls_query(SYNCHRONOUS + ("perform",))
-JOB_SUFFIXES = ("Job", "Worker")
 
 
 @register
@@ -143,10 +141,7 @@ class PerformNowInRequest(Rule):
                 continue
             if ruby.call_method(call) == "perform" and not self._new_job(receiver, app):
                 continue
-            owner = app.enclosing_class(call)
-            if owner is not None and (
-                app.jobs.kind(owner) is not None or is_mailer(app.classes, owner)
-            ):
+            if in_job_or_mailer(call, app):
                 continue
             yield Hit.at(call, call=_head(call))
 
@@ -156,10 +151,7 @@ class PerformNowInRequest(Rule):
         if receiver.type != "call" or ruby.call_method(receiver) != "new":
             return False
         written = ruby.constant_path(ruby.call_receiver(receiver))
-        if written is None:
-            return False
-        name = app.classes.resolve(written, app.lexical_scope(receiver))
-        return app.jobs.kind(name) is not None or written.endswith(JOB_SUFFIXES)
+        return written is not None and is_job_class(written, receiver, app)
 
 
 def _head(call: Node) -> str:

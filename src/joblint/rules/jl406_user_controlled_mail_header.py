@@ -10,7 +10,7 @@ from ..rails.mailers import is_mailer
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import assigned_value, contains_request_value
+from ._arguments import assigned_value, contains_request_value, parts
 
 HEADER_KEYS = ("to", "from", "cc", "bcc", "reply_to")
 DELIVERIES = frozenset(
@@ -178,7 +178,8 @@ class UserControlledMailHeader(Rule):
                 class InvitesController < ApplicationController
                   def create
                     InviteMailer.invite(User.find(params[:id]), params[:note]).deliver_later
-                    InviteMailer.with(user: current_user, reply_to: current_user.email).share.deliver_later
+                    reply_to = current_user.email
+                    InviteMailer.with(user: current_user, reply_to: reply_to).share.deliver_later
                   end
                 end
                 """,
@@ -251,7 +252,8 @@ def _first_fill(
     fills: list[RequestFill], app: App, owner: str, action: str, slot: Slot
 ) -> RequestFill | None:
     for fill in fills:
-        if fill.action == action and fill.slot == slot and owner in app.classes.lineage(fill.mailer):
+        same_action = fill.action == action and fill.slot == slot
+        if same_action and owner in app.classes.lineage(fill.mailer):
             return fill
     return None
 
@@ -260,9 +262,8 @@ def _slots(value: Node, method: Node) -> Iterator[tuple[Slot, str]]:
     """The action's inputs a header value is made of: its parameters (by position or keyword)
     and `params[:key]`, also inside arrays and interpolated strings."""
     if value.type in ("array", "string"):
-        for child in value.named_children:
-            inner = child.named_children[0] if child.type == "interpolation" and child.named_child_count == 1 else child
-            yield from _slots(inner, method)
+        for part in parts(value):
+            yield from _slots(part, method)
         return
     source = assigned_value(value)
     if source.type == "identifier":
@@ -290,7 +291,8 @@ def _parameter_slot(name: str, method: Node) -> Slot | None:
     position = 0
     for param in params.named_children if params is not None else ():
         if param.type in ("identifier", "optional_parameter"):
-            param_name = ruby.text(param if param.type == "identifier" else param.child_by_field_name("name"))
+            name_node = param if param.type == "identifier" else param.child_by_field_name("name")
+            param_name = ruby.text(name_node)
             if param_name == name:
                 return ("position", position)
             position += 1
@@ -321,7 +323,8 @@ def request_mailer_fills(app: App) -> list[RequestFill]:
                 continue
             slots = list(_call_slots(call))
             if "with_call" in caps:
-                slots += [(("with", k), v) for (kind, k), v in _call_slots(caps["with_call"][0]) if kind == "keyword"]
+                with_args = _call_slots(caps["with_call"][0])
+                slots += [(("with", key), v) for (kind, key), v in with_args if kind == "keyword"]
             for slot, value in slots:
                 if contains_request_value(value):
                     line = source.position(value.start_byte).line

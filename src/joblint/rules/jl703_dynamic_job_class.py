@@ -10,7 +10,13 @@ from ..rails.mailers import is_mailer
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import assigned_value, calls_query, contains_request_value, is_interpolated_string
+from ._arguments import (
+    assigned_value,
+    calls_query,
+    contains_request_value,
+    is_interpolated_string,
+    is_job_class,
+)
 
 RUNS = ENQUEUE_METHODS + ("perform_now", "perform_inline", "perform", "set", "new")
 CONSTANTIZE = ("constantize", "safe_constantize")
@@ -18,7 +24,6 @@ CONST_GET = ("const_get",)
 SENDS = ("send", "public_send", "__send__")
 _RUNS = calls_query(RUNS)
 _SENDS = calls_query(SENDS)
-JOB_SUFFIXES = ("Job", "Worker", "Mailer")
 
 
 @register
@@ -152,10 +157,10 @@ def _runs_a_class(call: Node) -> bool:
     method = ruby.call_method(call)
     if method == "new":
         parent = call.parent
-        return parent is not None and parent.type == "call" and ruby.call_method(parent) == "perform"
+        return ruby.is_call(parent, "perform")
     if method == "set":
         parent = call.parent
-        return parent is not None and parent.type == "call" and ruby.call_method(parent) in RUNS
+        return ruby.is_call(parent, *RUNS)
     if method == "perform":
         return False  # `x.perform` alone: only `.new.perform` is a job run
     return ruby.call_receiver(call) is not None
@@ -196,7 +201,6 @@ def _job_or_mailer(receiver: Node, app: App) -> bool:
     written = ruby.constant_path(receiver)
     if written is None:
         return False
-    name = app.classes.resolve(written, app.lexical_scope(receiver))
-    if app.jobs.kind(name) is not None or is_mailer(app.classes, name):
+    if is_job_class(written, receiver, app) or written.endswith("Mailer"):
         return True
-    return written.endswith(JOB_SUFFIXES)
+    return is_mailer(app.classes, app.classes.resolve(written, app.lexical_scope(receiver)))
