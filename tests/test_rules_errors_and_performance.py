@@ -162,6 +162,17 @@ def test_removed_backoff_points_at_the_retry_on_call(tmp_path):
     assert [line for _, line, _ in findings(tmp_path, files, "JL206")] == [2]
 
 
+def test_removed_backoff_finding_spans_the_call_not_its_block(tmp_path):
+    files = {
+        "app/jobs/work_job.rb": job("  retry_on(Net::ReadTimeout, wait: :exponentially_longer) do |job, error|\n"
+                                    "    job.logger.warn(error)\n  end\n  def perform; end\n")
+    }
+    write_tree(tmp_path, {"app/jobs/application_job.rb": APPLICATION_JOB, **files})
+    report = run_tree(tmp_path, ("JL206",))
+    ((finding,),) = [[f for f in report.findings if f.code == "JL206"]]
+    assert (finding.line, finding.end_line, finding.fixable) == (2, 2, True)
+
+
 # -- JL207 -----------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .. import ruby
-from ..findings import Hit, Severity, enclosing_scope, normalise
+from ..findings import Edit, Hit, Severity, enclosing_scope, normalise
 from ..rails.app import App
 from ..rails.classes import contains_reraise, qualified_name
 from ..ruby import Node
@@ -263,14 +263,24 @@ def path_matches(path: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def head_hit(call: Node, severity: Severity | None = None, /, **args: str) -> Hit:
+def head_hit(
+    call: Node, severity: Severity | None = None, edits: tuple[Edit, ...] = (), /, **args: str
+) -> Hit:
     """A finding on a call without its block: `User.all.each`, not the whole `do … end`."""
     block = ruby.call_block(call)
     if block is None:
-        return Hit.at(call, severity, **args)
+        return Hit.at(call, severity, edits, **args)
     end = call.start_byte
     for child in call.children:
         if child.id != block.id:
             end = max(end, child.end_byte)
     head = (call.text or b"")[: end - call.start_byte].decode("utf-8", errors="replace")
-    return Hit(call.start_byte, end, args, severity, scope=enclosing_scope(call), anchor=normalise(head))
+    return Hit(
+        call.start_byte,
+        end,
+        args,
+        severity,
+        scope=enclosing_scope(call),
+        anchor=normalise(head),
+        edits=edits,
+    )

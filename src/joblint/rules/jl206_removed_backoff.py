@@ -7,6 +7,7 @@ from ..findings import Edit, Hit, Severity
 from ..rails.app import App
 from ..source import SourceFile
 from . import Examples, Rule, register
+from ._loops import head_hit
 
 _RETRY_ON = ruby.compile_query(
     '(call method: (identifier) @method (#eq? @method "retry_on")) @call'
@@ -125,4 +126,4 @@ class RemovedBackoff(Rule):
             wait = ruby.keyword_arguments(call).get("wait")
             if wait is None or wait.type != "simple_symbol" or ruby.string_value(wait) != REMOVED:
                 continue
-            yield Hit.at(call, edits=(Edit.replace(wait, REPLACEMENT),))
+            yield head_hit(call, None, (Edit.replace(wait, REPLACEMENT),))

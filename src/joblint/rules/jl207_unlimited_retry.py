@@ -8,6 +8,7 @@ from ..rails.app import App
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
+from ._loops import head_hit
 
 _RETRY_ON = ruby.compile_query(
     '(call method: (identifier) @method (#eq? @method "retry_on")) @call'
@@ -105,7 +106,7 @@ class UnlimitedRetry(Rule):
             if attempts is not None and _unlimited(attempts):
                 reasons.append(f"`attempts: {ruby.text(attempts)}` never gives up")
             if reasons:
-                yield Hit.at(call, what="; ".join(reasons))
+                yield head_hit(call, what="; ".join(reasons))
 
 
 def _unlimited(value: Node) -> bool:

@@ -8,7 +8,7 @@ from ..rails.app import App
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._loops import call_path, is_bounded, model_relation
+from ._loops import call_path, head_hit, is_bounded, model_relation
 
 # dotted call → what to use instead
 WHOLE_FILE_CALLS = {
@@ -150,7 +150,7 @@ class WholeFileLoad(Rule):
             if found is None or app.job_kind_at(source, call) is None:
                 continue
             what, instead = found
-            yield Hit.at(call, what=what, instead=instead)
+            yield head_hit(call, what=what, instead=instead)
 
     @staticmethod
     def _whole_load(call: Node, app: App) -> tuple[str, str] | None:
