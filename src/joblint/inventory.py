@@ -1,0 +1,250 @@
+"""`joblint jobs`: the job inventory — one row per job class with its backend, queue (and whether
+a configured worker processes it), retry/discard policy, concurrency limit, schedule entries and
+number of enqueue sites — as a terminal table, JSON (`{"jobs": [...]}`) or Markdown."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from . import __version__, ruby
+from .files import walk_files
+from .rails import queues, schedules
+from .rails.app import App, find_root
+from .rails.jobs import ENQUEUE_METHODS, JobKind
+from .source import SourceFile
+
+SKIPPED_TOP_DIRS = ("spec/", "test/", "features/", "db/", "vendor/", "node_modules/", "tmp/")
+_ENQUEUES = ruby.compile_query(
+    "(call receiver: (_) @receiver method: (identifier) @method (#any-of? @method {})) @call".format(
+        " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
+    )
+)
+_CLASS_SETTINGS = ruby.compile_query(
+    """
+    (call !receiver method: (identifier) @method
+      (#any-of? @method "sidekiq_options" "limits_concurrency" "good_job_control_concurrency_with")
+      arguments: (argument_list) @args) @call
+    """
+)
+PIPED_WIDTH = 240
+CONCURRENCY_KEYS = ("to", "total_limit", "perform_limit", "enqueue_limit", "perform_throttle")
+
+
+@dataclass
+class Handler:
+    method: str  # retry_on | discard_on | rescue_from
+    exceptions: list[str]
+    declared_in: str  # the class that declares it (the job itself or an ancestor)
+
+
+@dataclass
+class JobRow:
+    name: str
+    path: str
+    line: int
+    backend: str  # activejob | sidekiq
+    adapter: str | None
+    abstract: bool
+    queue: str | None  # None: dynamic
+    queue_processed: bool | None  # None: unknown
+    handlers: list[Handler] = field(default_factory=list)
+    sidekiq_retry: str | None = None  # `sidekiq_options retry:` as written (own or inherited)
+    concurrency: str | None = None  # `limits_concurrency to: 2` → "to: 2"
+    schedules: list[str] = field(default_factory=list)
+    enqueue_sites: int = 0
+
+
+def inventory(app: App) -> list[JobRow]:
+    """Every job class of the app, sorted by name."""
+    config = queues.queue_config(app)
+    scheduled = schedules.scheduled_classes(app)
+    sites = enqueue_sites(app)
+    settings = _class_settings(app)
+    rows = []
+    for name in app.jobs.job_names():
+        definitions = app.classes.definitions[name]
+        if all(d.is_module for d in definitions):
+            continue  # a mixin that includes Sidekiq::Job is not itself a job
+        first = app.classes.first_definition(name) or definitions[0]
+        kind = app.jobs.kind(name)
+        native = kind is JobKind.SIDEKIQ
+        queue, _ = queues.job_queue(app, name)
+        processed = config.processed(queue, native)[0] if queue is not None else None
+        lineage = app.classes.lineage(name)
+        rows.append(
+            JobRow(
+                name=name,
+                path=first.path,
+                line=first.line,
+                backend="sidekiq" if native else "activejob",
+                adapter=None if native else app.backend.adapter,
+                abstract=app.jobs.is_abstract(name) or name == "ApplicationJob",
+                queue=queue,
+                queue_processed=processed,
+                handlers=[
+                    Handler(h.method, list(h.exceptions), _owner(app, h.path, h.line, lineage))
+                    for h in app.classes.handlers(name)
+                ],
+                sidekiq_retry=_inherited(settings, lineage, "retry"),
+                concurrency=_inherited(settings, lineage, "concurrency"),
+                schedules=[e.label for e in scheduled.get(name, [])],
+                enqueue_sites=sites.get(name, 0),
+            )
+        )
+    return rows
+
+
+def _owner(app: App, path: str, line: int, lineage: list[str]) -> str:
+    for owner in lineage:
+        for definition in app.classes.definitions.get(owner, ()):
+            if definition.path == path and any(h.line == line for h in definition.handlers):
+                return owner
+    return lineage[0]
+
+
+def _inherited(settings: dict[str, dict[str, str]], lineage: list[str], key: str) -> str | None:
+    for owner in lineage:
+        if key in settings.get(owner, {}):
+            return settings[owner][key]
+    return None
+
+
+def _class_settings(app: App) -> dict[str, dict[str, str]]:
+    """`sidekiq_options retry:` and concurrency limits declared at class level, per class."""
+    table: dict[str, dict[str, str]] = {}
+    for source in app.model_files:
+        if b"sidekiq_options" not in source.data and b"concurrency" not in source.data:
+            continue
+        for _, caps in ruby.matches(_CLASS_SETTINGS, source.root):
+            call = caps["call"][0]
+            if ruby.enclosing(call, ruby.METHOD_TYPES) is not None:
+                continue
+            owner = app.enclosing_class(call)
+            if owner is None:
+                continue
+            pairs = ruby.keyword_arguments(call)
+            if ruby.call_method(call) == "sidekiq_options":
+                if "retry" in pairs:
+                    table.setdefault(owner, {})["retry"] = ruby.text(pairs["retry"])
+            else:
+                limits = [f"{k}: {ruby.text(pairs[k])}" for k in CONCURRENCY_KEYS if k in pairs]
+                table.setdefault(owner, {})["concurrency"] = ", ".join(limits) or "yes"
+    return table
+
+
+def enqueue_sites(app: App) -> Counter[str]:
+    """How many calls enqueue each project class, over the app's Ruby and rake files (tests,
+    migrations and vendored code excluded)."""
+    counts: Counter[str] = Counter()
+    if app.root is None:
+        return counts
+    accept = lambda p: p.endswith((".rb", ".rake")) and not p.startswith(SKIPPED_TOP_DIRS)  # noqa: E731
+    words = tuple(m.encode() for m in ENQUEUE_METHODS)
+    for path in walk_files(app.root, app.root, accept):
+        source = app.source(path)
+        if source is None or not source.contains_any(words):
+            continue
+        counts.update(_enqueued_classes(source, app))
+    return counts
+
+
+def _enqueued_classes(source: SourceFile, app: App) -> list[str]:
+    found = []
+    for _, caps in ruby.matches(_ENQUEUES, source.root):
+        receiver = caps["receiver"][0]
+        if receiver.type == "call" and ruby.call_method(receiver) == "set":
+            receiver = ruby.call_receiver(receiver) or receiver
+        written = ruby.constant_path(receiver)
+        if written is not None:
+            found.append(app.classes.resolve(written, app.lexical_scope(receiver)))
+    return found
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def _queue_cell(row: JobRow) -> str:
+    if row.queue is None:
+        return "(dynamic)"
+    mark = {True: "processed", False: "NOT PROCESSED", None: "unknown"}[row.queue_processed]
+    return f"{row.queue} ({mark})"
+
+
+def _policy_cell(row: JobRow) -> str:
+    parts = []
+    for handler in row.handlers:
+        where = "" if handler.declared_in == row.name else f" [{handler.declared_in}]"
+        parts.append(f"{handler.method} {', '.join(handler.exceptions) or '…'}{where}")
+    if row.sidekiq_retry is not None:
+        parts.append(f"sidekiq retry: {row.sidekiq_retry}")
+    return "; ".join(parts) or "-"
+
+
+def _backend_cell(row: JobRow) -> str:
+    if row.backend == "sidekiq":
+        return "Sidekiq"
+    return f"ActiveJob ({row.adapter})" if row.adapter else "ActiveJob"
+
+
+def _cells(row: JobRow) -> list[str]:
+    name = f"{row.name} (abstract)" if row.abstract else row.name
+    return [
+        name, f"{row.path}:{row.line}", _backend_cell(row), _queue_cell(row), _policy_cell(row),
+        row.concurrency or "-", ", ".join(row.schedules) or "-", str(row.enqueue_sites),
+    ]
+
+
+HEADERS = ["Class", "File", "Backend", "Queue", "Retry / discard", "Concurrency", "Schedules", "Enqueued"]
+
+
+def render_json(rows: list[JobRow]) -> str:
+    return json.dumps({"version": __version__, "jobs": [asdict(r) for r in rows]}, indent=2) + "\n"
+
+
+def render_markdown(rows: list[JobRow]) -> str:
+    def escape(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(escape(c) for c in _cells(row)) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_table(rows: list[JobRow]) -> Table:
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for header in HEADERS:
+        table.add_column(header, overflow="fold", no_wrap=header in ("Class", "File"))
+    for row in rows:
+        table.add_row(*_cells(row))
+    return table
+
+
+@click.command(name="jobs")
+@click.argument("path", required=False, default=".", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True, help="Output format.")
+def jobs_command(path: Path, output_format: str) -> None:
+    """The job inventory of the Rails app at PATH: backend, queue, retries, schedules, enqueues."""
+    from .cli import make_console  # the CLI owns the console settings (colour, NO_COLOR)
+
+    absolute = Path(os.path.abspath(path))
+    app = App(find_root(absolute) or (absolute if absolute.is_dir() else absolute.parent))
+    rows = inventory(app)
+    if output_format == "json":
+        click.echo(render_json(rows), nl=False)
+    elif output_format == "markdown":
+        click.echo(render_markdown(rows), nl=False)
+    else:
+        console = make_console()
+        if not console.is_terminal:  # piped: wide rows rather than names folded mid-word
+            console = make_console(width=PIPED_WIDTH)
+        if rows:
+            console.print(render_table(rows))
+        console.print(f"{len(rows)} job class{'es' if len(rows) != 1 else ''}", soft_wrap=True)

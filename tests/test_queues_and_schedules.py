@@ -1,0 +1,244 @@
+"""Queue and schedule facts, job YAML loading, and the three backend fixture apps' snapshots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from joblint.cli import main
+from joblint.rails import queues, schedules, yaml_config
+from joblint.rails.app import App
+from joblint.source import SourceFile
+
+from .conftest import write_tree
+from .test_cli import assert_snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKEND_APPS = ("sidekiq", "solid_queue", "good_job")
+
+
+def yaml_source(text: str, relpath: str = "config/queue.yml") -> SourceFile:
+    return SourceFile(path=Path(relpath), relpath=relpath, data=text.encode())
+
+
+def app_with(tmp_path: Path, files: dict[str, str]) -> App:
+    write_tree(tmp_path, {"Gemfile": "", **files})
+    return App(tmp_path)
+
+
+# -- YAML loading ----------------------------------------------------------------------------
+
+
+def test_erb_is_neutralised_keeping_positions():
+    text = '<% require "x" %>\nthreads: <%= ENV.fetch("T", 3) %>\nname: "café <%= x %>"\nlast: 1\n'
+    neutral = yaml_config.neutralise_erb(text)
+    assert len(neutral) == len(text) and neutral.count("\n") == text.count("\n")
+    document = yaml_config.load(yaml_source(text))
+    assert document["threads"].has_erb and document["name"].has_erb
+    assert document["last"] == 1
+
+
+def test_anchors_and_merges_are_resolved_and_explicit_keys_win():
+    document = yaml_config.load(yaml_source(
+        "base: &base\n  workers: [{queues: a}]\n  threads: 1\n"
+        "production:\n  <<: *base\n  threads: 5\n"
+    ))
+    production = document["production"]
+    assert production["threads"] == 5
+    assert production["workers"][0]["queues"] == "a"
+
+
+def test_scalar_positions_are_byte_offsets_into_the_file():
+    text = "é: 1\nqueues:\n  - crème\n"
+    source = yaml_source(text)
+    item = yaml_config.load(source)["queues"][0]
+    assert source.data[item.start_byte:item.end_byte].decode() == "crème"
+    assert item.line == 3
+
+
+def test_syntax_error_is_a_fact_pointing_at_its_line():
+    error = yaml_config.load(yaml_source("a:\n  b: 1\n   c: 2\n"))
+    assert isinstance(error, yaml_config.YamlError)
+    assert error.line == 3
+
+
+def test_erb_that_writes_whole_lines_is_not_a_syntax_error():
+    document = yaml_config.load(yaml_source(
+        "production:\n  <%= render_more_settings %>\n  threads: 3\n<% if x %>\n  extra: 1\n<% end %>\n"
+    ))
+    assert document == {"production": {"threads": 3, "extra": 1}}
+
+
+# -- queues ----------------------------------------------------------------------------------
+
+
+def test_sidekiq_queues_read_weights_environments_and_procfile(tmp_path):
+    app = app_with(tmp_path, {
+        "config/sidekiq.yml": ":queues:\n  - [critical, 2]\n  - default\nproduction:\n  :queues: [bulk]\n",
+        "Procfile": "worker: bundle exec sidekiq -C config/sidekiq.yml -q urgent\n",
+    })
+    workers = queues.queue_config(app).sidekiq
+    assert workers is not None
+    assert workers.patterns == {"critical", "default", "bulk", "urgent"}
+
+
+def test_sidekiq_queue_list_depending_on_erb_is_unknown(tmp_path):
+    app = app_with(tmp_path, {"config/sidekiq.yml": ":queues:\n  - <%= ENV['Q'] %>\n"})
+    assert queues.queue_config(app).sidekiq is None
+
+
+def test_sidekiq_yml_without_queues_leaves_the_command_line_to_decide(tmp_path):
+    app = app_with(tmp_path, {"config/sidekiq.yml": ":concurrency: 5\n"})
+    assert queues.queue_config(app).sidekiq is None
+
+
+def test_solid_queue_wildcards_and_default_worker(tmp_path):
+    app = app_with(tmp_path, {
+        "config/queue.yml": "production:\n  workers:\n    - queues: [real_time, \"mail*\"]\n",
+    })
+    workers = queues.queue_config(app).solid_queue
+    assert workers is not None
+    assert workers.processes("mailers") and workers.processes("real_time")
+    assert not workers.processes("default")
+    no_workers = app_with(tmp_path / "b", {"config/queue.yml": "production:\n  dispatchers: []\n"})
+    assert no_workers.fact("queue_config", queues._build).solid_queue.processes("anything")
+
+
+@pytest.mark.parametrize(
+    "setting, processed, unprocessed",
+    [
+        ("default,mailers;reports:2", {"default", "mailers", "reports"}, {"imports"}),
+        ("-imports", {"default", "reports"}, {"imports"}),
+        ("+high,low:2;*", {"anything"}, set()),
+    ],
+)
+def test_good_job_queue_strings(setting, processed, unprocessed):
+    workers = queues.parse_good_job_queues(setting)
+    assert all(workers.processes(q) for q in processed)
+    assert not any(workers.processes(q) for q in unprocessed)
+
+
+def test_queue_name_prefix_applies_to_active_job_only(tmp_path):
+    app = app_with(tmp_path, {
+        "Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.2.0)\n",
+        "config/application.rb": 'config.active_job.queue_name_prefix = "shop"\n',
+        "config/sidekiq.yml": ":queues:\n  - shop_exports\n  - native\n",
+    })
+    config = queues.queue_config(app)
+    assert config.processed("exports", native_sidekiq=False)[0] is True
+    assert config.processed("exports", native_sidekiq=True)[0] is False
+    assert config.processed("native", native_sidekiq=True)[0] is True
+
+
+def test_dynamic_prefix_makes_active_job_queues_unknown(tmp_path):
+    app = app_with(tmp_path, {
+        "Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.2.0)\n",
+        "config/application.rb": 'config.active_job.queue_name_prefix = "shop_#{Rails.env}"\n',
+        "config/sidekiq.yml": ":queues:\n  - default\n",
+    })
+    assert queues.queue_config(app).processed("exports", native_sidekiq=False)[0] is None
+
+
+def test_job_queue_is_inherited_and_defaults_to_default(tmp_path):
+    app = app_with(tmp_path, {
+        "app/jobs/application_job.rb": "class ApplicationJob < ActiveJob::Base\nend\n",
+        "app/jobs/base_export_job.rb": "class BaseExportJob < ApplicationJob\n  queue_as :exports\nend\n",
+        "app/jobs/csv_export_job.rb": "class CsvExportJob < BaseExportJob\n  def perform; end\nend\n",
+        "app/jobs/plain_job.rb": "class PlainJob < ApplicationJob\n  def perform; end\nend\n",
+        "app/jobs/dynamic_job.rb": "class DynamicJob < ApplicationJob\n  queue_as { :x }\nend\n",
+    })
+    assert queues.job_queue(app, "CsvExportJob")[0] == "exports"
+    assert queues.job_queue(app, "PlainJob")[0] == "default"
+    assert queues.job_queue(app, "DynamicJob")[0] is None
+
+
+# -- schedules -------------------------------------------------------------------------------
+
+
+def test_recurring_entries_shared_by_environments_are_listed_once(tmp_path):
+    app = app_with(tmp_path, {
+        "config/recurring.yml": (
+            "production: &p\n  a:\n    class: AJob\n    schedule: every hour\n"
+            "development: *p\nstaging:\n  <<: *p\n"
+        ),
+    })
+    entries = schedules.schedules(app)
+    assert [(e.backend, e.key.text, e.class_name.text) for e in entries] == [("solid_queue", "a", "AJob")]
+
+
+def test_sidekiq_scheduler_entry_without_class_runs_the_class_named_by_its_key(tmp_path):
+    app = app_with(tmp_path, {
+        "config/sidekiq.yml": ":queues: [default]\n:scheduler:\n  :schedule:\n    CleanupJob:\n      cron: '0 * * * *'\n",
+    })
+    (entry,) = schedules.schedules(app)
+    assert (entry.backend, entry.class_name.text, entry.schedule.text) == (
+        "sidekiq_scheduler", "CleanupJob", "0 * * * *")
+
+
+def test_sidekiq_cron_list_form_and_good_job_and_whenever(tmp_path):
+    app = app_with(tmp_path, {
+        "config/schedule.yml": "- name: sync\n  cron: '*/5 * * * *'\n  class: SyncWorker\n",
+        "config/initializers/good_job.rb": (
+            "Rails.application.configure do\n"
+            "  config.good_job.cron = { stats: { cron: 'every 15s', class: 'StatsJob' } }\n"
+            "  config.good_job.cron[:extra] = { cron: '0 4 * * *', class: ExtraJob }\n"
+            "end\n"
+        ),
+        "config/schedule.rb": 'every 1.day do\n  runner "Nightly::ExportJob.perform_later"\n  rake "x"\nend\n',
+    })
+    found = {(e.backend, e.key.text, e.class_name.text) for e in schedules.schedules(app)}
+    assert found == {
+        ("sidekiq_cron", "sync", "SyncWorker"),
+        ("good_job", "stats", "StatsJob"),
+        ("good_job", "extra", "ExtraJob"),
+        ("whenever", "Nightly::ExportJob.perform_later", "Nightly::ExportJob"),
+    }
+
+
+# -- the backend fixture apps ----------------------------------------------------------------
+
+
+@pytest.fixture
+def run(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+    def invoke(*args: str):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.mark.parametrize("name", BACKEND_APPS)
+def test_backend_app_text_snapshot(run, name):
+    result = run(f"tests/fixtures/apps/{name}")
+    assert result.exit_code == 1
+    assert_snapshot(f"{name}.text", result.output)
+
+
+@pytest.mark.parametrize("name", BACKEND_APPS)
+def test_backend_app_json_snapshot(run, name):
+    result = run(f"tests/fixtures/apps/{name}", "--format", "json")
+    assert result.exit_code == 1
+    assert_snapshot(f"{name}.json", result.output)
+    codes = {f["code"] for f in json.loads(result.output)["findings"]}
+    assert {"JL601", "JL602"} <= codes
+
+
+def test_findings_in_yaml_are_reported_with_the_yaml_path_and_line(run):
+    result = run("tests/fixtures/apps/solid_queue", "--format", "json", "--select", "JL603")
+    found = [(f["path"], f["line"]) for f in json.loads(result.output)["findings"]]
+    assert found == [
+        ("tests/fixtures/apps/solid_queue/config/recurring.yml", 16),
+        ("tests/fixtures/apps/solid_queue/config/recurring.yml", 17),
+    ]
+
+
+def test_unreadable_yaml_is_one_finding_and_no_crash(run, tmp_path):
+    write_tree(tmp_path, {"Gemfile": "", "config/sidekiq.yml": ":queues:\n  - [a, 1\n  - b\n"})
+    result = run(str(tmp_path), "--format", "concise")
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert "config/sidekiq.yml:3:1: JL002" in result.output
