@@ -65,7 +65,10 @@ class SensitiveArgument(Rule):
     severity = Severity.WARNING
     scope = "file"
     summary = "A secret passed as a job argument (stored in plaintext)"
-    message = "`{argument}` looks like a {word}: job arguments are stored and logged in plaintext"
+    message = (
+        "`{argument}` is named like a secret (`{word}`): job arguments are stored and logged "
+        "in plaintext"
+    )
     help = "Pass an id and load the secret inside the job, or encrypt it"
     triggers = ("perform",)
     tags = ("security",)
