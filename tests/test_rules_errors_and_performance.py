@@ -50,7 +50,7 @@ def test_silent_rescue_points_at_the_clause_header_and_names_it(tmp_path):
 def test_silent_rescue_reporters_option_replaces_the_defaults(tmp_path):
     files = {
         "app/jobs/work_job.rb": job(
-            "  def perform\n    work!\n  rescue => e\n    Sentry.capture_message(e.message)\n  end\n\n"
+            "  def perform\n    work!\n  rescue => e\n    Honeybadger.event(e.message)\n  end\n\n"
             "  def other\n    work!\n  rescue => e\n    Oops.shout(e)\n  end\n"
         )
     }
@@ -69,6 +69,17 @@ def test_silent_rescue_trusts_unknown_methods_given_the_exception_but_not_loggin
         )
     }
     assert [line for _, line, _ in findings(tmp_path, files, "JL203")] == [10, 16]
+
+
+def test_silent_rescue_reads_reporting_class_and_method_names(tmp_path):
+    files = {
+        "app/jobs/work_job.rb": job(
+            "  def perform\n    work!\n  rescue => e\n    ExceptionReporter.call(e, 'work failed')\n  end\n\n"
+            "  def other\n    work!\n  rescue => e\n    create_failed_notification(e.message)\n  end\n\n"
+            "  def third\n    work!\n  rescue => e\n    Rails.logger.error(e.message)\n  end\n"
+        )
+    }
+    assert [line for _, line, _ in findings(tmp_path, files, "JL203")] == [16]
 
 
 def test_silent_rescue_follows_a_helper_that_reports_but_not_one_that_does_not(tmp_path):

@@ -35,8 +35,12 @@ DEFAULT_REPORTERS = [
     "ErrorTracker",
     "ExceptionNotifier",
 ]
-# Method names that hand an error to some tracker (`ErrorNotifier.notify(e)`, `report_error(e)`).
-_REPORTING_NAME = re.compile(r"report|notify|notice_error|capture_exception|track_(?:error|exception)")
+# Names that hand an error to some tracker or person: `ErrorNotifier.notify(e)`,
+# `ExceptionReporter.call(e)`, `report_error(e)`, `create_failed_notification(e)`.
+_REPORTING_NAME = re.compile(
+    r"report|notif|notice_error|capture_(?:exception|message)|track_(?:error|exception)",
+    re.IGNORECASE,
+)
 
 
 @register
@@ -62,7 +66,8 @@ class SilentRescue(Rule):
     (`id = nil`) — except when it rescues the whole `perform`, whose value nobody reads.
     A class that is a job only because it lives in `app/jobs` must define `perform`: helper
     classes kept there are not checked. The clause counts as reporting when it calls a method
-    whose name says so (`report`, `notify`, `capture_exception`, `track_error`…) or a
+    or class whose name says so (`ExceptionReporter.call`, `ErrorService.notify`,
+    `report_error`, `create_failure_notification`, `capture_exception`, `track_error`…) or a
     method of the job or its ancestors that re-raises or reports, or when it passes the
     exception object itself (not just `e.message`) to a method joblint cannot find in the
     project (it may report).
@@ -272,10 +277,7 @@ class SilentRescue(Rule):
             if call.type == "identifier" and not _is_statement(call):
                 continue
             method = ruby.call_method(call)
-            path = call_path(call) if call.type == "call" else None
-            if path is not None and path_matches(path, reporters):
-                return True
-            if _REPORTING_NAME.search(method):
+            if _is_report(call, reporters):
                 return True
             if call.type == "identifier" or ruby.call_receiver(call) is None:
                 if self._helper_reports(owner, method, app, reporters):
@@ -301,13 +303,15 @@ class SilentRescue(Rule):
         node = definition.source.root.descendant_for_byte_range(definition.start_byte, definition.end_byte)
         if node is None:
             return False
-        for call in ruby.descendants(node, {"call"}):
-            path = call_path(call)
-            if (path is not None and path_matches(path, reporters)) or _REPORTING_NAME.search(
-                ruby.call_method(call)
-            ):
-                return True
-        return False
+        return any(_is_report(call, reporters) for call in ruby.descendants(node, {"call"}))
+
+
+def _is_report(call: Node, reporters: list[str]) -> bool:
+    """A call to a configured reporter, or one whose name says it reports or notifies."""
+    path = call_path(call) if call.type == "call" else None
+    if path is not None and path_matches(path, reporters):
+        return True
+    return bool(_REPORTING_NAME.search(path or ruby.call_method(call)))
 
 
 def _in_job(source: SourceFile, node: Node, app: App) -> bool:
