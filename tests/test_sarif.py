@@ -57,7 +57,6 @@ def test_sarif_of_every_fixture_app_is_valid(validator, in_root, app):
     document = sarif_of(f"tests/fixtures/apps/{app}")
     assert_valid(validator, document)
     assert document["version"] == "2.1.0"
-    assert document["runs"][0]["results"]
 
 
 def test_sarif_of_every_rule_example_is_valid(validator, tmp_path):
@@ -168,6 +167,19 @@ def test_uris_are_percent_encoded_references(monkeypatch, tmp_path):
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "app/controllers/caf%C3%A9%20orders%231_controller.rb"
     assert (tmp_path / unquote(uri)).is_file()
+
+
+def test_a_file_outside_the_repository_keeps_an_absolute_uri(monkeypatch, tmp_path):
+    (tmp_path / "repository" / ".git").mkdir(parents=True)
+    write_tree(tmp_path / "elsewhere", {
+        "Gemfile": "",
+        "app/controllers/a_controller.rb":
+            "class AController\n  def show\n    UserMailer.hi.deliver_now\n  end\nend\n",
+    })
+    monkeypatch.chdir(tmp_path / "repository")
+    (result,) = sarif_of("../elsewhere")["runs"][0]["results"]
+    artifact = result["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": (tmp_path / "elsewhere/app/controllers/a_controller.rb").as_uri()}
 
 
 def test_columns_count_utf16_code_units_on_a_non_ascii_line(monkeypatch, tmp_path):
@@ -334,6 +346,20 @@ def test_result_limit_notice_reaches_stderr(monkeypatch, in_root):
     result = CliRunner().invoke(main, [DEMO, "--format", "sarif"], catch_exceptions=False)
     assert len(json.loads(result.stdout)["runs"][0]["results"]) == 2
     assert "joblint: SARIF: 7 results exceed GitHub's limit of 2 per run" in result.stderr
+
+
+def test_unreadable_files_and_crashes_become_notifications(validator, tmp_path):
+    from joblint.files import FileProblem
+
+    report = Report(problems=[FileProblem("app/jobs/bin.rb", "not UTF-8")],
+                    crashes=["app/jobs/a.rb: rule JL101 (record-argument) crashed: KeyError: 'x'"])
+    document = json.loads(render("sarif", report, ReportContext(cwd=tmp_path)))
+    assert_valid(validator, document)
+    (invocation,) = document["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    notes = [(n["level"], n["message"]["text"]) for n in invocation["toolExecutionNotifications"]]
+    assert notes[0][0] == "warning" and "app/jobs/bin.rb" in notes[0][1] and "UTF-8" in notes[0][1]
+    assert notes[1] == ("error", report.crashes[0])
 
 
 def test_a_clean_run_is_valid_and_lists_no_rules(validator, monkeypatch, tmp_path):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -62,8 +61,7 @@ def render(report: Report, context: ReportContext) -> str:
             )
         ),
         results=[
-            _result(f, index[f.code], quote(repository_path(f.path, context.cwd, root)))
-            for f in findings
+            _result(f, index[f.code], _artifact(f.path, context.cwd, root)) for f in findings
         ],
         column_kind="utf16CodeUnits",
         original_uri_base_ids={SRCROOT: om.ArtifactLocation(uri=root.as_uri() + "/")},
@@ -128,7 +126,17 @@ def _help_text(sections: dict[str, str]) -> str:
     return "\n\n".join(f"{title}\n\n{body}" for title, body in sections.items())
 
 
-def _result(finding: Finding, rule_index: int, uri: str) -> om.Result:
+def _artifact(display_path: str, cwd: Path, root: Path) -> om.ArtifactLocation:
+    """Percent-encoded and relative to %SRCROOT%; a file outside the repository keeps its
+    absolute `file://` URI (code scanning will not show it, a SARIF viewer can open it)."""
+    absolute = Path(os.path.normpath(os.path.join(os.path.abspath(cwd), display_path)))
+    if not absolute.is_relative_to(root):
+        return om.ArtifactLocation(uri=absolute.as_uri())
+    relative = repository_path(display_path, cwd, root)
+    return om.ArtifactLocation(uri=quote(relative), uri_base_id=SRCROOT)
+
+
+def _result(finding: Finding, rule_index: int, artifact: om.ArtifactLocation) -> om.Result:
     region = om.Region(
         start_line=finding.line,
         start_column=finding.utf16_column or finding.column,
@@ -143,7 +151,7 @@ def _result(finding: Finding, rule_index: int, uri: str) -> om.Result:
         locations=[
             om.Location(
                 physical_location=om.PhysicalLocation(
-                    artifact_location=om.ArtifactLocation(uri=uri, uri_base_id=SRCROOT),
+                    artifact_location=artifact,
                     region=region,
                 )
             )
@@ -163,7 +171,6 @@ def _invocation(report: Report) -> om.Invocation:
     )
 
 
-@lru_cache(maxsize=None)
 def repository_root(cwd: Path) -> Path:
     """The repository root code scanning resolves paths against: the nearest `.git` above cwd."""
     start = Path(os.path.abspath(cwd))
