@@ -368,3 +368,47 @@ def test_dynamic_job_class_reports_new_perform_of_an_interpolated_class(tmp_path
     }
     found = findings(tmp_path, files, "JL703")
     assert lines(found) == [3] and "interpolated" in found[0][2]
+
+
+# -- robustness --------------------------------------------------------------------------------
+
+ODD_SHAPES = {
+    "app/controllers/odd_controller.rb": """class OddController < ApplicationController
+  def create
+    SyncWorker.perform_async
+    SyncWorker.perform_async(*args, **opts, &blk)
+    SyncWorker.perform_in
+    job.perform_now
+    params[].constantize.perform_later
+    Object.const_get.perform_later
+    NoteMailer.public_send
+    NoteMailer.note(*params[:to]).deliver_later
+    NoteMailer.with(**params).note.deliver_later
+    klass = klass.constantize
+    klass.perform_later
+  end
+end
+""",
+    "app/mailers/note_mailer.rb": """class NoteMailer < ApplicationMailer
+  def note(*recipients, **opts)
+    headers[] = recipients
+    headers["X"] = params
+    mail(**opts)
+    mail(to:)
+  end
+end
+""",
+    "app/workers/odd_worker.rb": """class OddWorker
+  include Sidekiq::Job
+  def perform(*, **, &); end
+end
+""",
+}
+
+
+def test_rules_survive_unusual_shapes(tmp_path):
+    write_tree(tmp_path, ODD_SHAPES)
+    codes = ("JL102", "JL103", "JL104", "JL105", "JL402", "JL406", "JL701", "JL702", "JL703")
+    report = run_tree(tmp_path, codes)
+    assert not report.crashes
+    assert {(f.code, f.line) for f in report.findings if f.code in codes} >= {("JL402", 6)}
