@@ -348,6 +348,8 @@ def _expression(code: str) -> ruby.Node:
         ("3", True),
         ("4", False),
         ("{a: 1}.freeze", True),
+        ("[a, b].compact.uniq", True),
+        ("[a, b, c, d].compact", False),
         ("K = [1, 2]\nK", True),
         ("users", False),
     ],

@@ -25,6 +25,11 @@ ITERATION_METHODS = frozenset(
 )
 _SCOPE_BOUNDARIES = frozenset({"method", "singleton_method", "class", "module", "singleton_class"})
 SMALL_LITERAL = 3  # loops over at most this many literal elements are not loops that matter
+# Methods whose result has at most as many elements as their receiver.
+NON_GROWING = frozenset(
+    {"freeze", "dup", "to_a", "compact", "compact_blank", "uniq", "sort", "sort_by", "reverse",
+     "select", "filter", "reject", "take", "first", "shuffle"}
+)
 
 
 def enclosing_iteration(node: Node, methods: frozenset[str] = ITERATION_METHODS) -> Node | None:
@@ -42,14 +47,15 @@ def enclosing_iteration(node: Node, methods: frozenset[str] = ITERATION_METHODS)
 
 def is_small_literal(node: Node | None, limit: int = SMALL_LITERAL) -> bool:
     """An array/hash/word-list/range literal of at most `limit` elements, or an integer ≤ `limit`
-    (the receiver of `times`); `.freeze`, parentheses and a constant assigned one in the same
-    file are looked through."""
+    (the receiver of `times`); parentheses, calls that cannot add elements (`.freeze`,
+    `.compact.uniq`, `.select { … }`) and a constant assigned one in the same file are looked
+    through."""
     if node is None:
         return False
     kind = node.type
     if kind == "parenthesized_statements" and node.named_child_count == 1:
         return is_small_literal(node.named_children[0], limit)
-    if kind == "call" and ruby.call_method(node) in ("freeze", "to_a", "dup") and not ruby.call_arguments(node):
+    if kind == "call" and ruby.call_method(node) in NON_GROWING:
         return is_small_literal(ruby.call_receiver(node), limit)
     if kind in ("array", "string_array", "symbol_array", "hash"):
         children = [c for c in node.named_children if c.type != "comment"]

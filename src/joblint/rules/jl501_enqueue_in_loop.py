@@ -38,8 +38,9 @@ class EnqueueInLoop(Rule):
     `ActiveJob.perform_all_later` (Rails ≥ 7.1), Sidekiq's `perform_bulk` (≥ 6.3, batches of
     1,000) and `ActionMailer.deliver_all_later` (Rails ≥ 8.1).
 
-    Loops over literals of at most three elements (`%i[daily weekly].each`, `2.times`, a
-    constant assigned such a literal in the same file) are not reported, and neither are
+    Loops over literals of at most three elements (`%i[daily weekly].each`, `2.times`,
+    `[a, b].compact.uniq.each`, a constant assigned such a literal in the same file) are not
+    reported, and neither are
     enqueues in the receiver or arguments of the loop call, only in its block. Calls without a
     receiver (`deliver_later(payload)`) are the class's own methods, not enqueues. `perform_in` /
     `perform_at` are not reported: staggering enqueues in time is usually the point.
@@ -111,6 +112,7 @@ class EnqueueInLoop(Rule):
                       NotifyJob.perform_later(user.id, channel.to_s)
                     end
                     2.times { PingJob.perform_later }
+                    [user.id, user.inviter_id].compact.uniq.each { |id| SyncJob.perform_later(id) }
                   end
                 end
                 """,
