@@ -219,6 +219,20 @@ def test_enqueue_in_loop_stops_at_method_definitions_and_skips_small_ranges(tmp_
     assert [line for _, line, _ in findings(tmp_path, files, "JL501")] == [5]
 
 
+def test_enqueue_in_loop_is_a_warning_only_over_a_whole_table(tmp_path):
+    files = {
+        "app/services/fan_out.rb": "class FanOut\n  def call(users)\n"
+        "    users.each { |u| Job.perform_later(u.id) }\n"
+        "    User.find_each { |u| Job.perform_later(u.id) }\n  end\nend\n"
+    }
+    write_tree(tmp_path, files)
+    report = run_tree(tmp_path, ("JL501",))
+    assert [(f.line, f.severity) for f in report.findings] == [
+        (3, Severity.INFO),
+        (4, Severity.WARNING),
+    ]
+
+
 # -- JL502 -----------------------------------------------------------------------------------
 
 

@@ -15,6 +15,8 @@ BULK_INSTEAD = {
     "perform_async": "`perform_bulk` (Sidekiq ≥ 6.3)",
     "deliver_later": "`ActionMailer.deliver_all_later` (Rails ≥ 8.1)",
 }
+# Loops over a whole table: the fan-out is large by design.
+BATCH_LOOPS = frozenset({"find_each", "find_in_batches", "in_batches"})
 _ENQUEUES = ruby.compile_query(
     "(call receiver: (_) method: (identifier) @method (#any-of? @method {})) @call".format(
         " ".join(f'"{m}"' for m in BULK_INSTEAD)
@@ -45,6 +47,10 @@ class EnqueueInLoop(Rule):
     receiver (`deliver_later(payload)`) are the class's own methods, not enqueues. `perform_in` /
     `perform_at` are not reported: staggering enqueues in time is usually the point.
 
+    Severity: a warning inside `find_each`, `find_in_batches` and `in_batches`, which walk a
+    whole table; information inside other loops, which are often over a handful of
+    associated records.
+
     ## Example
     ```ruby
     User.where(digest: true).find_each do |user|
@@ -62,7 +68,7 @@ class EnqueueInLoop(Rule):
 
     code = "JL501"
     name = "enqueue-in-loop"
-    severity = Severity.WARNING
+    severity = Severity.INFO
     scope = "file"
     summary = "One enqueue per iteration of a loop instead of a bulk enqueue"
     message = "`{method}` inside `{loop}` enqueues one job per iteration: use {instead}"
@@ -144,6 +150,11 @@ class EnqueueInLoop(Rule):
             if loop is None or is_small_literal(ruby.call_receiver(loop)):
                 continue
             method = ruby.call_method(call)
+            loop_method = ruby.call_method(loop)
             yield Hit.at(
-                call, method=method, loop=ruby.call_method(loop), instead=BULK_INSTEAD[method]
+                call,
+                severity=Severity.WARNING if loop_method in BATCH_LOOPS else None,
+                method=method,
+                loop=loop_method,
+                instead=BULK_INSTEAD[method],
             )
