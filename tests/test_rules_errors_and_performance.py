@@ -315,7 +315,7 @@ def test_thread_in_job_points_at_the_call_not_its_block(tmp_path):
 def test_missing_http_timeout_trusts_options_it_cannot_read(tmp_path):
     files = {
         "app/jobs/work_job.rb": job(
-            "  def perform(url, opts)\n    Faraday.new(url, opts)\n    Faraday.new(**opts)\n"
+            "  def perform(url, opts)\n    Faraday.new(url, opts)\n    Faraday.new(url: url, request: opts)\n"
             "    HTTParty.get(url, opts)\n    HTTParty.get(url, headers: {})\n"
             "    Net::HTTP.get_response(URI(url))\n  end\n"
         )

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from .. import ruby
 from ..findings import Edit, Hit, Severity, enclosing_scope, normalise
 from ..rails.app import App
-from ..rails.classes import contains_reraise, qualified_name
+from ..rails.classes import contains_reraise
+from ..rails.models import scopes as declared_scopes
 from ..ruby import Node
 
 # -- iteration blocks ----------------------------------------------------------------------
@@ -163,31 +164,9 @@ def is_bounded(relation: Node) -> bool:
     return False
 
 
-_SCOPE_DECLARATIONS = ruby.compile_query(
-    """
-    (call !receiver method: (identifier) @method (#eq? @method "scope")
-      arguments: (argument_list . (simple_symbol) @name)) @call
-    """
-)
-
-
-def _declared_scopes(app: App) -> dict[str, frozenset[str]]:
-    found: dict[str, set[str]] = {}
-    for source in app.model_files:
-        if b"scope" not in source.data:
-            continue
-        for _, caps in ruby.matches(_SCOPE_DECLARATIONS, source.root):
-            owner = ruby.enclosing(caps["call"][0], {"class", "module"})
-            name = None if owner is None else qualified_name(owner)
-            if name is not None:
-                found.setdefault(name, set()).add(ruby.text(caps["name"][0])[1:])
-    return {name: frozenset(scopes) for name, scopes in found.items()}
-
-
 def model_scopes(app: App, model: str) -> frozenset[str]:
     """Scopes declared with `scope :name` on the model and its project ancestors and concerns."""
-    declared = app.fact("declared_scopes", _declared_scopes)
-    return frozenset().union(*(declared.get(owner, frozenset()) for owner in app.classes.lineage(model)))
+    return frozenset(declared_scopes(app, model))
 
 
 # -- rescue clauses ------------------------------------------------------------------------

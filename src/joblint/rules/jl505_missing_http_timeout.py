@@ -35,6 +35,7 @@ _CALLS = ruby.compile_query(
                         "delete" "execute")) @call
     """
 )
+OPTION_KEYS = frozenset({"request", "options", "http_options", "connection_options"})
 LITERAL_TYPES = frozenset({"string", "simple_symbol", "integer", "true", "false", "nil", "pair", "hash"})
 
 
@@ -185,8 +186,14 @@ def _lacks_timeout(call: Node) -> bool:
         if argument.type in ("hash_splat_argument", "splat_argument"):
             return False
         for node in ruby.walk(argument):
-            if node.type == "pair" and "timeout" in (ruby.pair_key(node) or ""):
+            if node.type != "pair":
+                continue
+            key = ruby.pair_key(node) or ""
+            value = node.child_by_field_name("value")
+            if "timeout" in key:
                 return False
+            if key in OPTION_KEYS and value is not None and value.type != "hash":
+                return False  # `request: request_options`: set elsewhere
     if _options_variable(call, arguments):
         return False
     block = ruby.call_block(call)
