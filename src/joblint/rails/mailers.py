@@ -46,6 +46,16 @@ FRAMEWORK_PREFIXES = (
     "ActionMailer::", "ActionView::", "ActionDispatch::", "AbstractController::",
     "ActiveSupport::", "Rails::", "Roadie::", "Premailer::",
 )  # fmt: skip
+# class-level methods every mailer answers that are not actions (Object's, ActionMailer's)
+CLASS_METHODS = frozenset(
+    {
+        "send", "public_send", "__send__", "try", "try!", "tap", "then", "yield_self", "method",
+        "respond_to?", "new", "with", "default", "instance_method", "name", "to_s", "inspect",
+        "class", "is_a?", "kind_of?", "const_get", "freeze", "dup", "clone", "deliver_mail",
+        "mailer_name", "default_url_options", "default_params", "action_methods",
+        "instance_variable_get", "public_method", "singleton_class", "receive",
+    }
+)  # fmt: skip
 _MAIL_CALLS = ruby.compile_query('(call !receiver method: (identifier) @m (#eq? @m "mail")) @call')
 _DEFAULT_CALLS = ruby.compile_query(
     '(call !receiver method: (identifier) @m (#eq? @m "default") arguments: (argument_list)) @call'
@@ -213,6 +223,7 @@ def action_call(call: Node, app: App) -> tuple[str, str] | None:
     if written is None:
         return None
     name = app.classes.resolve(written, app.lexical_scope(call))
-    if not is_mailer(app.classes, name):
+    action = ruby.call_method(call)
+    if not is_mailer(app.classes, name) or action in CLASS_METHODS:
         return None
-    return name, ruby.call_method(call)
+    return name, action

@@ -48,9 +48,7 @@ _MACROS = ruby.compile_query(
       method: (identifier) @macro
       (#any-of? @macro {})
       arguments: (argument_list . [(simple_symbol) (string)] @name)) @call
-    """.replace(
-        "{}", " ".join(f'"{m}"' for m in (*ASSOCIATION_MACROS, "scope"))
-    )
+    """.replace("{}", " ".join(f'"{m}"' for m in (*ASSOCIATION_MACROS, "scope")))
 )
 _CALLBACKS = ruby.compile_query(
     "(call !receiver method: (identifier) @macro (#any-of? @macro {})) @call".replace(
@@ -98,7 +96,9 @@ def is_model_scope(classes: ClassIndex, name: str) -> bool:
     """A model, or a module (concern) that lives under app/models."""
     definitions = classes.definitions.get(name, ())
     if definitions and definitions[0].is_module:
-        return any(d.path.startswith("app/models/") or "/app/models/" in d.path for d in definitions)
+        return any(
+            d.path.startswith("app/models/") or "/app/models/" in d.path for d in definitions
+        )
     return is_model(classes, name)
 
 

@@ -39,6 +39,8 @@ _PER_CLASS = ruby.compile_query(
       right: (_) @value) @assign
     """
 )
+# inside `ActiveSupport.on_load(:active_job) do … end`, `self` is ActiveJob::Base: global too
+_ON_LOAD_SELF = re.compile(r"^\s*self\.enqueue_after_transaction_commit\s*=\s*(\S+)", re.MULTILINE)
 CONFIG_FILES = ("config/application.rb", "config/environments/production.rb")
 
 # a setting as written: True, False, "default" (adapter decides, 7.2), or None (not readable)
@@ -100,7 +102,10 @@ def _build(app: App) -> TransactionFacts:
     explicit = False
     for text in app_config_texts(app):
         lines = "\n".join("" if l.lstrip().startswith("#") else l for l in text.splitlines())
-        for written in _GLOBAL.findall(lines):
+        found = _GLOBAL.findall(lines)
+        if "on_load(:active_job" in lines.replace(" ", ""):
+            found += _ON_LOAD_SELF.findall(lines)
+        for written in found:
             configured, explicit = parse_setting(written), True
     per_class: dict[str, Setting] = {}
     word = SETTING.encode()
@@ -129,7 +134,9 @@ def app_config_texts(app: App) -> list[str]:
         directory = app.root / "config" / "initializers"
         if directory.is_dir():
             names.extend(
-                f"config/initializers/{n}" for n in sorted(os.listdir(directory)) if n.endswith(".rb")
+                f"config/initializers/{n}"
+                for n in sorted(os.listdir(directory))
+                if n.endswith(".rb")
             )
     return [t for t in (app.text(n) for n in names) if t]
 
@@ -195,7 +202,12 @@ def not_deferred_reason(call: Node, app: App) -> str:
 TRANSACTION_BLOCKS = frozenset({"transaction", "with_lock"})
 # blocks that run after the commit, even when written inside the transaction
 AFTER_COMMIT_BLOCKS = frozenset(
-    {"after_commit", "after_all_transactions_commit", "after_transaction_commit", "after_transaction"}
+    {
+        "after_commit",
+        "after_all_transactions_commit",
+        "after_transaction_commit",
+        "after_transaction",
+    }
 )
 
 
@@ -223,7 +235,10 @@ def in_after_commit_block(node: Node, container: Node) -> bool:
             return False
         if ancestor.type == "lambda":
             return True
-        if ancestor.type in ruby.BLOCK_TYPES and ancestor.parent is not None:
-            if ruby.call_method(ancestor.parent) in AFTER_COMMIT_BLOCKS:
-                return True
+        if (
+            ancestor.type in ruby.BLOCK_TYPES
+            and ancestor.parent is not None
+            and ruby.call_method(ancestor.parent) in AFTER_COMMIT_BLOCKS
+        ):
+            return True
     return False

@@ -246,6 +246,8 @@ class PerformArityMismatch(Rule):
             if perform is None or (sidekiq and perform.signature.has_keywords):
                 continue
             arguments = ruby.call_arguments(call)
+            if call_shape(arguments) is None:
+                continue  # a splat may hold the schedule and the arguments alike
             if method in SCHEDULED_ENQUEUE:
                 if not arguments:
                     continue

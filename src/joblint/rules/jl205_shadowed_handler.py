@@ -41,7 +41,8 @@ class ShadowedHandler(Rule):
     same exception is taken as a deliberate override and not reported. The hierarchy is Ruby's
     and Rails' common exceptions plus the exception classes the project defines; a handler for
     an exception whose ancestry joblint does not know is never reported. Handlers that concerns
-    add are only compared within the concern.
+    add are only compared within the concern. Jobs defined under `spec/` and `test/` (test
+    doubles) are not checked.
 
     ## Example
     ```ruby
@@ -136,6 +137,8 @@ class ShadowedHandler(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        if source.in_dir("spec", "test"):
+            return  # test doubles override handlers on purpose
         hierarchy = exception_hierarchy(app)
         for definition in app.definitions_in(source):
             name = definition.name

@@ -30,7 +30,9 @@ def delivery_job_handled(app: App) -> bool:
     if "ApplicationMailer" in classes and classes.handlers("ApplicationMailer"):
         return True  # mailer handlers run inside the delivery job
     texts = [t.encode() for t in app_config_texts(app)]
-    texts.extend(s.data for s in app.model_files if b"MailDeliveryJob" in s.data or b"delivery_job" in s.data)
+    texts.extend(
+        s.data for s in app.model_files if b"MailDeliveryJob" in s.data or b"delivery_job" in s.data
+    )
     for text in texts:
         if _CONFIGURED.search(text):
             return True

@@ -57,7 +57,9 @@ class UnknownMailerAction(Rule):
     severity = Severity.ERROR
     scope = "project"
     summary = "A delivered mailer call naming an action the mailer does not define"
-    message = "`{mailer}` has no public action `{action}`: NoMethodError when the mail is built{where}"
+    message = (
+        "`{mailer}` has no public action `{action}`: NoMethodError when the mail is built{where}"
+    )
     help = "Call an action the mailer defines (a public instance method)"
     triggers = ("deliver",)
 
@@ -184,7 +186,7 @@ class UnknownMailerAction(Rule):
             if found is None:
                 continue
             mailer, action = found
-            if not is_project_mailer(app.classes, mailer) or action == "with":
+            if not is_project_mailer(app.classes, mailer):
                 continue
             if action in mailer_actions(app.classes, mailer) or has_dynamic_actions(app, mailer):
                 continue

@@ -25,12 +25,26 @@ RELATION_METHODS = frozenset(
     }
 )  # fmt: skip
 PRELOADS = frozenset({"includes", "preload", "eager_load"})
+COLLECTION_MACROS = frozenset({"has_many", "has_and_belongs_to_many"})
+# what a preloaded collection answers from memory; anything else (`where`, `pluck`, `count`,
+# a scope of the target) queries whether it was preloaded or not
+LOADED_CONSUMERS = frozenset(
+    {
+        "each", "map", "flat_map", "collect", "select", "reject", "filter_map", "find", "detect",
+        "size", "length", "any?", "empty?", "none?", "present?", "blank?", "to_a", "first",
+        "last", "sort_by", "sum", "include?", "each_with_index", "each_with_object", "group_by",
+        "index_by", "min_by", "max_by", "partition", "inject", "reduce", "uniq", "sort",
+        "to_set", "zip",
+    }
+)  # fmt: skip
 _ITERATIONS = ruby.compile_query(
     "(call receiver: (_) method: (identifier) @method (#any-of? @method {}) block: (_) @block) @call".format(
         " ".join(f'"{m}"' for m in ITERATORS)
     )
 )
-_READS = ruby.compile_query("(call receiver: (identifier) @receiver method: (identifier) @method) @call")
+_READS = ruby.compile_query(
+    "(call receiver: (identifier) @receiver method: (identifier) @method) @call"
+)
 
 
 def preloaded_names(node: Node) -> set[str] | None:
@@ -95,6 +109,17 @@ def relation_of(receiver: Node, app: App) -> tuple[str, set[str]] | None:
     return model, preloaded
 
 
+def _read_from_memory(read: Node) -> bool:
+    """Would a preloaded collection answer what is done with `read` (`.each`, `.size`, passed
+    along as is) — rather than run a query of its own (`.where`, `.pluck`, a scope)?"""
+    parent = read.parent
+    if parent is None or parent.type != "call" or ruby.call_receiver(parent) is None:
+        return True
+    if ruby.call_receiver(parent).id != read.id:
+        return True
+    return ruby.call_method(parent) in LOADED_CONSUMERS
+
+
 @register
 class NPlusOneInJob(Rule):
     """
@@ -113,8 +138,9 @@ class NPlusOneInJob(Rule):
 
     The relation must be built from methods joblint knows keep it a relation of `M` (`where`,
     `order`, `includes`…, and the model's own `scope`s); a computed `includes(...)` argument,
-    or `strict_loading`, keeps the rule silent. Each association is reported once per loop,
-    at its first read.
+    or `strict_loading`, keeps the rule silent. A collection read that queries anyway
+    (`order.line_items.where(...)`, `.pluck`, `.count`, a scope) is not reported: preloading
+    would not remove that query. Each association is reported once per loop, at its first read.
 
     ## Example
     ```ruby
@@ -266,8 +292,12 @@ class NPlusOneInJob(Rule):
                     continue
                 if name not in declared or name in preloaded:
                     continue
+                if declared[name].kind in COLLECTION_MACROS and not _read_from_memory(read):
+                    continue
                 binding = ruby.block_binding(variable, read)
                 if binding is None or binding[0].id != call.id:
                     continue
                 reported.add(name)
-                yield Hit.at(read, read=ruby.text(read).split("(")[0], model=model, association=name)
+                yield Hit.at(
+                    read, read=ruby.text(read).split("(")[0], model=model, association=name
+                )

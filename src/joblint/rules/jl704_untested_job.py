@@ -23,6 +23,9 @@ def test_candidates(name: str, path: str) -> list[str]:
         for folder in TEST_DIRS:
             candidates.append(f"spec/{folder}/{stem}_spec.rb")
             candidates.append(f"test/{folder}/{stem}_test.rb")
+    if path.startswith("app/") and path.endswith(".rb"):
+        mirrored = path[len("app/") : -3]  # app/commands/x.rb → spec/commands/x_spec.rb
+        candidates += [f"spec/{mirrored}_spec.rb", f"test/{mirrored}_test.rb"]
     return candidates
 
 
@@ -34,6 +37,18 @@ def component_root(path: str) -> str:
     return ""
 
 
+def _suggested(app: App, base: str, path: str, candidates: list[str]) -> str:
+    """The candidate in the test tree the app uses, in the folder named like the job's."""
+    assert app.root is not None
+    folder = path.split("/")[1] if path.count("/") >= 2 else "jobs"
+    tops = [t for t in ("spec", "test") if (app.root / base / t).is_dir()]
+    for candidate in candidates:
+        top, sub = candidate.split("/")[:2]
+        if top in tops and sub == folder:
+            return candidate
+    return next((c for c in candidates if c.split("/")[0] in tops), candidates[0])
+
+
 @register
 class UntestedJob(Rule):
     """
@@ -42,7 +57,8 @@ class UntestedJob(Rule):
     neither `spec/jobs/<path>_spec.rb` nor `test/jobs/<path>_test.rb` (nor the same under
     `workers/` or `sidekiq/`), where `<path>` is the class name underscored
     (`Admin::ReportJob` → `admin/report_job`) or the file's path under `app/jobs`,
-    `app/workers` or `app/sidekiq`. Off by default: enable it with
+    `app/workers` or `app/sidekiq`; for a job elsewhere under `app/`, the test that mirrors its
+    path (`app/commands/x.rb` → `spec/commands/x_spec.rb`) counts too. Off by default: enable it with
     `--extend-select JL704`.
 
     ## Why is this bad?
@@ -52,7 +68,8 @@ class UntestedJob(Rule):
     cheap habit.
 
     `ApplicationJob`, abstract base jobs (subclassed by other jobs, without a `perform` of
-    their own) are not reported; a class reopened in several files is reported once. Engines
+    their own) and classes defined under `spec/`, `test/`, `config/` or `db/` are not
+    reported; a class reopened in several files is reported once. Engines
     are looked up in their own `spec/` and `test/`. Apps with neither a `spec/` nor a `test/`
     directory are not reported (their tests live elsewhere, if anywhere).
 
@@ -148,8 +165,8 @@ class UntestedJob(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        if app.root is None:
-            return
+        if app.root is None or source.in_dir("spec", "test", "config", "db"):
+            return  # test doubles, and framework glue defined in initializers
         classes = app.classes
         for definition in app.definitions_in(source):
             name = definition.name
@@ -170,7 +187,7 @@ class UntestedJob(Rule):
             yield Hit(
                 definition.name_start,
                 definition.name_end,
-                {"job": name, "expected": f"`{base}{candidates[0]}`"},
+                {"job": name, "expected": f"`{base}{_suggested(app, base, inner, candidates)}`"},
                 scope=name,
                 anchor=name,
             )
