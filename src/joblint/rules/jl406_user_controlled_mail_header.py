@@ -214,6 +214,8 @@ class UserControlledMailHeader(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        if not any(is_mailer(app.classes, d.name) for d in app.definitions_in(source)):
+            return
         fills = app.fact("request_mailer_fills", request_mailer_fills)
         if not fills:
             return
@@ -308,8 +310,11 @@ def request_mailer_fills(app: App) -> list[RequestFill]:
     """Every request-path mailer call that passes request data into an action's argument."""
     fills: list[RequestFill] = []
     for source in app.model_files:
-        if not app.in_request_path(source) or b"Mailer" not in source.data:
+        data = source.data
+        if not app.in_request_path(source) or b"Mailer" not in data:
             continue
+        if b"params" not in data and b"request" not in data:
+            continue  # no request data to pass on
         for _, caps in ruby.matches(_MAILER_CALLS, source.root):
             call = caps["call"][0]
             action = ruby.call_method(call)
