@@ -38,16 +38,28 @@ def invoke(*args: str):
 
 
 def finding(**changes: object) -> Finding:
-    fields: dict[str, object] = dict(
-        code="JL101", name="record-argument", severity=Severity.WARNING, path="app/jobs/a.rb",
-        line=3, column=5, end_line=3, end_column=9, message="m", help="", fingerprint="f" * 64,
-        line_text="", utf16_column=5, utf16_end_column=9,
-    )
+    fields: dict[str, object] = {
+        "code": "JL101",
+        "name": "record-argument",
+        "severity": Severity.WARNING,
+        "path": "app/jobs/a.rb",
+        "line": 3,
+        "column": 5,
+        "end_line": 3,
+        "end_column": 9,
+        "message": "m",
+        "help": "",
+        "fingerprint": "f" * 64,
+        "line_text": "",
+        "utf16_column": 5,
+        "utf16_end_column": 9,
+    }
     fields.update(changes)
     return Finding(**fields)  # type: ignore[arg-type]
 
 
 # --- github -------------------------------------------------------------------------------
+
 
 def test_github_escapes_data_and_properties_as_the_runner_expects():
     assert escape_data("100% done\r\nnext: a, b") == "100%25 done%0D%0Anext: a, b"
@@ -56,9 +68,15 @@ def test_github_escapes_data_and_properties_as_the_runner_expects():
 
 
 def test_github_command_for_a_finding_with_awkward_text(tmp_path):
-    report = Report(findings=[finding(
-        path="app/jobs/odd,name:v2.rb", message="50% of `a, b`: lost\nreally", help="Use ids",
-    )])
+    report = Report(
+        findings=[
+            finding(
+                path="app/jobs/odd,name:v2.rb",
+                message="50% of `a, b`: lost\nreally",
+                help="Use ids",
+            )
+        ]
+    )
     output = render("github", report, ReportContext(cwd=tmp_path))
     assert output == (
         "::warning file=app/jobs/odd%2Cname%3Av2.rb,line=3,col=5,endLine=3,endColumn=9,"
@@ -69,7 +87,9 @@ def test_github_command_for_a_finding_with_awkward_text(tmp_path):
 def test_github_gives_no_columns_for_a_span_over_several_lines(tmp_path):
     report = Report(findings=[finding(end_line=6, end_column=4)])
     output = render("github", report, ReportContext(cwd=tmp_path))
-    assert output == "::warning file=app/jobs/a.rb,line=3,endLine=6,title=JL101 record-argument::m\n"
+    assert (
+        output == "::warning file=app/jobs/a.rb,line=3,endLine=6,title=JL101 record-argument::m\n"
+    )
 
 
 def test_github_format_of_the_demo_app(in_root):
@@ -79,7 +99,10 @@ def test_github_format_of_the_demo_app(in_root):
     assert len(lines) == 7
     parsed = [COMMAND.match(line) for line in lines]
     assert all(parsed), lines
-    by_place = {(m.group(7).split()[0], int(m.group(3))): m for m in parsed}  # type: ignore[union-attr]
+    by_place = {
+        (m.group(7).split()[0], int(m.group(3))): m  # type: ignore[union-attr]
+        for m in parsed
+    }
     assert by_place[("JL101", 5)].group(1) == "error"
     assert by_place[("JL101", 12)].group(1) == "warning"
     assert by_place[("JL001", 5)].group(1) == "notice"
@@ -92,17 +115,22 @@ def test_github_format_of_the_demo_app(in_root):
 
 def test_github_paths_are_relative_to_the_repository_root(monkeypatch, tmp_path):
     (tmp_path / ".git").mkdir()
-    write_tree(tmp_path / "shop", {
-        "Gemfile": "",
-        "app/controllers/a_controller.rb":
-            "class AController\n  def show\n    UserMailer.hi.deliver_now\n  end\nend\n",
-    })
+    write_tree(
+        tmp_path / "shop",
+        {
+            "Gemfile": "",
+            "app/controllers/a_controller.rb": (
+                "class AController\n  def show\n    UserMailer.hi.deliver_now\n  end\nend\n"
+            ),
+        },
+    )
     monkeypatch.chdir(tmp_path / "shop")
     output = invoke(".", "--format", "github").stdout
     assert output.startswith("::warning file=shop/app/controllers/a_controller.rb,line=3,col=5,")
 
 
 # --- gitlab -------------------------------------------------------------------------------
+
 
 def test_gitlab_code_quality_report_of_the_demo_app(in_root):
     result = invoke(DEMO, "--format", "gitlab")
@@ -113,7 +141,8 @@ def test_gitlab_code_quality_report_of_the_demo_app(in_root):
     for issue, line in zip(issues, concise):
         path, number, _, rest = line.split(":", 3)
         assert issue["location"] == {
-            "path": path, "lines": {"begin": int(number), "end": issue["location"]["lines"]["end"]},
+            "path": path,
+            "lines": {"begin": int(number), "end": issue["location"]["lines"]["end"]},
         }
         assert issue["check_name"] == rest.split()[0]
         assert issue["description"].startswith(issue["check_name"] + " ")
@@ -128,10 +157,16 @@ def test_gitlab_code_quality_report_of_the_demo_app(in_root):
 
 
 def test_gitlab_fingerprints_survive_inserted_lines(monkeypatch, tmp_path):
-    job = "class SyncJob < ApplicationJob\n  def perform(id)\n    A.find(id).increment!(:n)\n  end\nend\n"
+    job = (
+        "class SyncJob < ApplicationJob\n  def perform(id)\n    A.find(id).increment!(:n)\n"
+        "  end\nend\n"
+    )
     write_tree(tmp_path, {"Gemfile": "", "app/jobs/sync_job.rb": job})
     monkeypatch.chdir(tmp_path)
-    before = {(i["check_name"], i["fingerprint"]) for i in json.loads(invoke(".", "--format", "gitlab").stdout)}
+    before = {
+        (i["check_name"], i["fingerprint"])
+        for i in json.loads(invoke(".", "--format", "gitlab").stdout)
+    }
     (tmp_path / "app/jobs/sync_job.rb").write_text("# Syncs.\n\n" + job)
     after = json.loads(invoke(".", "--format", "gitlab").stdout)
     assert {(i["check_name"], i["fingerprint"]) for i in after} == before
@@ -147,6 +182,7 @@ def test_gitlab_report_of_a_clean_app_is_an_empty_list(monkeypatch, tmp_path):
 
 # --- -o FILE ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("output_format", ["sarif", "github", "gitlab"])
 def test_output_file_gets_the_report_and_the_terminal_a_summary(in_root, tmp_path, output_format):
     target = tmp_path / f"report.{output_format}"
@@ -159,13 +195,16 @@ def test_output_file_gets_the_report_and_the_terminal_a_summary(in_root, tmp_pat
 
 # --- the GitHub Action --------------------------------------------------------------------
 
+
 def action_steps() -> dict[str, dict]:
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     assert action["runs"]["using"] == "composite"
     return {step["name"]: step for step in action["runs"]["steps"]}
 
 
-def run_step(name: str, tmp_path: Path, cwd: Path, **inputs: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+def run_step(
+    name: str, tmp_path: Path, cwd: Path, **inputs: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
     step = action_steps()[name]
     assert "${{" not in step["run"]  # inputs come through env, never pasted into the script
     outputs = tmp_path / "github_output"
@@ -173,12 +212,21 @@ def run_step(name: str, tmp_path: Path, cwd: Path, **inputs: str) -> tuple[subpr
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBLINT_")}
     env.update(
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-        GITHUB_OUTPUT=str(outputs), GITHUB_PATH=str(tmp_path / "github_path"),
-        RUNNER_TEMP=str(tmp_path), NO_COLOR="1",
+        GITHUB_OUTPUT=str(outputs),
+        GITHUB_PATH=str(tmp_path / "github_path"),
+        RUNNER_TEMP=str(tmp_path),
+        NO_COLOR="1",
     )
     env.update(inputs)
-    process = subprocess.run(["bash", "-c", step["run"]], cwd=cwd, env=env, capture_output=True,
-                             text=True, timeout=600)
+    process = subprocess.run(
+        ["bash", "-c", step["run"]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
     return process, values
 
@@ -193,9 +241,14 @@ def test_action_declares_its_inputs_and_passes_them_as_environment():
 
 def test_action_writes_sarif_and_leaves_findings_to_code_scanning(tmp_path):
     process, outputs = run_step(
-        "Run joblint", tmp_path, ROOT,
-        JOBLINT_PATHS=DEMO, JOBLINT_ARGS="--select 'JL1,JL4'", JOBLINT_UPLOAD_SARIF="true",
-        JOBLINT_SARIF_FILE=str(tmp_path / "out.sarif"), JOBLINT_CATEGORY="joblint/shop/",
+        "Run joblint",
+        tmp_path,
+        ROOT,
+        JOBLINT_PATHS=DEMO,
+        JOBLINT_ARGS="--select 'JL1,JL4'",
+        JOBLINT_UPLOAD_SARIF="true",
+        JOBLINT_SARIF_FILE=str(tmp_path / "out.sarif"),
+        JOBLINT_CATEGORY="joblint/shop/",
     )
     assert process.returncode == 0, process.stderr
     assert outputs == {"sarif-file": str(tmp_path / "out.sarif"), "exit-code": "1"}
@@ -207,8 +260,12 @@ def test_action_writes_sarif_and_leaves_findings_to_code_scanning(tmp_path):
 
 def test_action_without_sarif_annotates_and_fails_on_findings(tmp_path):
     process, outputs = run_step(
-        "Run joblint", tmp_path, ROOT,
-        JOBLINT_PATHS=f"{DEMO}/app/jobs\n{DEMO}/app/workers", JOBLINT_ARGS="", JOBLINT_UPLOAD_SARIF="false",
+        "Run joblint",
+        tmp_path,
+        ROOT,
+        JOBLINT_PATHS=f"{DEMO}/app/jobs\n{DEMO}/app/workers",
+        JOBLINT_ARGS="",
+        JOBLINT_UPLOAD_SARIF="false",
     )
     assert process.returncode == 1
     assert outputs == {"sarif-file": "", "exit-code": "1"}
@@ -220,8 +277,11 @@ def test_action_without_sarif_annotates_and_fails_on_findings(tmp_path):
 
 def test_action_fails_when_joblint_itself_fails(tmp_path):
     process, outputs = run_step(
-        "Run joblint", tmp_path, ROOT,
-        JOBLINT_PATHS="no/such/dir", JOBLINT_UPLOAD_SARIF="true",
+        "Run joblint",
+        tmp_path,
+        ROOT,
+        JOBLINT_PATHS="no/such/dir",
+        JOBLINT_UPLOAD_SARIF="true",
         JOBLINT_SARIF_FILE=str(tmp_path / "out.sarif"),
     )
     assert process.returncode == 2
@@ -232,11 +292,17 @@ def test_action_fails_when_joblint_itself_fails(tmp_path):
 def test_action_fails_when_joblint_exits_1_without_writing_the_report(tmp_path):
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "joblint").write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\nexit 1\n")
+    (fake / "joblint").write_text(
+        "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\nexit 1\n"
+    )
     (fake / "joblint").chmod(0o755)
     process, outputs = run_step(
-        "Run joblint", tmp_path, ROOT, PATH=os.pathsep.join([str(fake), os.environ["PATH"]]),
-        JOBLINT_UPLOAD_SARIF="true", JOBLINT_SARIF_FILE=str(tmp_path / "out.sarif"),
+        "Run joblint",
+        tmp_path,
+        ROOT,
+        PATH=os.pathsep.join([str(fake), os.environ["PATH"]]),
+        JOBLINT_UPLOAD_SARIF="true",
+        JOBLINT_SARIF_FILE=str(tmp_path / "out.sarif"),
     )
     assert process.returncode == 1
     assert outputs["exit-code"] == "1"
@@ -247,5 +313,8 @@ def test_action_install_step_puts_joblint_on_the_path(tmp_path):
     assert process.returncode == 0, process.stderr
     (bin_dir,) = (tmp_path / "github_path").read_text().splitlines()
     assert Path(bin_dir) == tmp_path / "joblint-venv" / "bin"
-    version = subprocess.run([str(Path(bin_dir) / "joblint"), "--version"], capture_output=True, text=True)
+    joblint = Path(bin_dir) / "joblint"
+    version = subprocess.run(
+        [str(joblint), "--version"], capture_output=True, text=True, check=True
+    )
     assert version.stdout.startswith("joblint, version ")

@@ -42,17 +42,34 @@ def git(repo: Path, *args: str) -> None:
 def git_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
     env.update(
-        GIT_AUTHOR_NAME="joblint test", GIT_AUTHOR_EMAIL="test@example.com",
-        GIT_COMMITTER_NAME="joblint test", GIT_COMMITTER_EMAIL="test@example.com",
-        GIT_CONFIG_NOSYSTEM="1", NO_COLOR="1",
+        GIT_AUTHOR_NAME="joblint test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="joblint test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+        GIT_CONFIG_NOSYSTEM="1",
+        NO_COLOR="1",
     )
     return env
 
 
 def try_repo(repo: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "--all-files", "--color", "never"],
-        cwd=repo, capture_output=True, text=True, env=git_env(), timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "try-repo",
+            str(ROOT),
+            "--all-files",
+            "--color",
+            "never",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=git_env(),
+        timeout=600,
+        check=False,
     )
 
 

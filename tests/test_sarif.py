@@ -16,8 +16,7 @@ from joblint import __version__, rules
 from joblint.cli import main
 from joblint.engine import Report
 from joblint.findings import Finding, Severity
-from joblint.reporters import ReportContext, render
-from joblint.reporters import sarif
+from joblint.reporters import ReportContext, render, sarif
 from joblint.rules import Rule
 
 from .conftest import run_tree, write_tree
@@ -26,14 +25,18 @@ from .test_cli import ALL_DEMO_CODES, DEMO, ROOT, assert_snapshot
 SCHEMA_PATH = ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 if not SCHEMA_PATH.is_file():  # a clone outside the workspace
     SCHEMA_PATH = Path("/work/shared/schemas/sarif-schema-2.1.0.json")
-FIXTURE_APPS = sorted(p.name for p in (ROOT / "tests" / "fixtures" / "apps").iterdir() if p.is_dir())
+FIXTURE_APPS = sorted(
+    p.name for p in (ROOT / "tests" / "fixtures" / "apps").iterdir() if p.is_dir()
+)
 
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft4Validator:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
-    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    return jsonschema.Draft4Validator(
+        schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
+    )
 
 
 def assert_valid(validator: jsonschema.Draft4Validator, document: dict) -> None:
@@ -42,9 +45,16 @@ def assert_valid(validator: jsonschema.Draft4Validator, document: dict) -> None:
 
 
 def sarif_of(path: str | Path, *args: str) -> dict:
-    result = CliRunner().invoke(main, [str(path), "--format", "sarif", *args], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, [str(path), "--format", "sarif", *args], catch_exceptions=False
+    )
     assert result.exit_code in (0, 1), result.output
     return json.loads(result.stdout)
+
+
+def mailing_controller(name: str = "Orders") -> str:
+    """A controller that delivers mail in the request: one JL401 finding, on line 3."""
+    return f"class {name}Controller\n  def create\n    UserMailer.welcome.deliver_now\n  end\nend\n"
 
 
 @pytest.fixture
@@ -79,7 +89,9 @@ def test_demo_sarif_snapshot_with_version_and_paths_masked(in_root):
     assert root_uri == ROOT.as_uri() + "/"
     redacted = result.stdout.replace(f'"{root_uri}"', '"file:///<SRCROOT>/"')
     redacted = redacted.replace(f'"version": "{__version__}"', '"version": "<VERSION>"')
-    redacted = redacted.replace(f'"semanticVersion": "{__version__}"', '"semanticVersion": "<VERSION>"')
+    redacted = redacted.replace(
+        f'"semanticVersion": "{__version__}"', '"semanticVersion": "<VERSION>"'
+    )
     assert str(ROOT) not in redacted
     assert_snapshot("demo.sarif", redacted)
 
@@ -116,8 +128,10 @@ def test_rule_index_points_at_the_rule_of_each_result(in_root):
 
 def test_levels_follow_each_finding_severity(in_root):
     results = sarif_of(DEMO)["runs"][0]["results"]
-    levels = {(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]): r["level"]
-              for r in results}
+    levels = {
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]): r["level"]
+        for r in results
+    }
     assert levels[("JL101", 5)] == "error"  # Sidekiq: an error, above the rule's default
     assert levels[("JL101", 12)] == "warning"
     assert levels[("JL001", 5)] == "note"
@@ -143,11 +157,13 @@ def test_uris_are_relative_to_the_repository_root(in_root):
 def test_uris_are_relative_to_the_repository_root_from_a_subdirectory(monkeypatch, tmp_path):
     repository = tmp_path / "monorepo"
     (repository / ".git").mkdir(parents=True)
-    write_tree(repository / "shop", {
-        "Gemfile": "",
-        "app/controllers/orders_controller.rb":
-            "class OrdersController\n  def create\n    UserMailer.welcome.deliver_now\n  end\nend\n",
-    })
+    write_tree(
+        repository / "shop",
+        {
+            "Gemfile": "",
+            "app/controllers/orders_controller.rb": mailing_controller(),
+        },
+    )
     monkeypatch.chdir(repository / "shop")
     run = sarif_of(".")["runs"][0]
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == repository.as_uri() + "/"
@@ -157,11 +173,13 @@ def test_uris_are_relative_to_the_repository_root_from_a_subdirectory(monkeypatc
 
 
 def test_uris_are_percent_encoded_references(monkeypatch, tmp_path):
-    write_tree(tmp_path, {
-        "Gemfile": "",
-        "app/controllers/café orders#1_controller.rb":
-            "class OrdersController\n  def create\n    UserMailer.welcome.deliver_now\n  end\nend\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "Gemfile": "",
+            "app/controllers/café orders#1_controller.rb": mailing_controller(),
+        },
+    )
     monkeypatch.chdir(tmp_path)
     (result,) = sarif_of(".")["runs"][0]["results"]
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
@@ -171,11 +189,13 @@ def test_uris_are_percent_encoded_references(monkeypatch, tmp_path):
 
 def test_a_file_outside_the_repository_keeps_an_absolute_uri(monkeypatch, tmp_path):
     (tmp_path / "repository" / ".git").mkdir(parents=True)
-    write_tree(tmp_path / "elsewhere", {
-        "Gemfile": "",
-        "app/controllers/a_controller.rb":
-            "class AController\n  def show\n    UserMailer.hi.deliver_now\n  end\nend\n",
-    })
+    write_tree(
+        tmp_path / "elsewhere",
+        {
+            "Gemfile": "",
+            "app/controllers/a_controller.rb": mailing_controller("A"),
+        },
+    )
     monkeypatch.chdir(tmp_path / "repository")
     (result,) = sarif_of("../elsewhere")["runs"][0]["results"]
     artifact = result["locations"][0]["physicalLocation"]["artifactLocation"]
@@ -184,11 +204,15 @@ def test_a_file_outside_the_repository_keeps_an_absolute_uri(monkeypatch, tmp_pa
 
 def test_columns_count_utf16_code_units_on_a_non_ascii_line(monkeypatch, tmp_path):
     line = '    flash[:notice] = "café 🎉 ok"; UserMailer.welcome(user).deliver_now'
-    write_tree(tmp_path, {
-        "Gemfile": "",
-        "app/controllers/users_controller.rb":
-            f"class UsersController\n  def create\n{line}\n  end\nend\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "Gemfile": "",
+            "app/controllers/users_controller.rb": (
+                f"class UsersController\n  def create\n{line}\n  end\nend\n"
+            ),
+        },
+    )
     monkeypatch.chdir(tmp_path)
     run = sarif_of(".", "--select", "JL401")["runs"][0]
     assert run["columnKind"] == "utf16CodeUnits"
@@ -213,16 +237,24 @@ def test_fingerprints_survive_inserted_lines_and_reformatting_elsewhere(monkeypa
         "  end\n"
         "end\n"
     )
-    controller = "class OrdersController\n  def create\n    UserMailer.welcome.deliver_now\n  end\nend\n"
-    write_tree(tmp_path, {"Gemfile": "", "app/jobs/sync_job.rb": job,
-                          "app/controllers/orders_controller.rb": controller})
+    controller = mailing_controller()
+    write_tree(
+        tmp_path,
+        {
+            "Gemfile": "",
+            "app/jobs/sync_job.rb": job,
+            "app/controllers/orders_controller.rb": controller,
+        },
+    )
     monkeypatch.chdir(tmp_path)
 
     def fingerprints() -> dict[str, tuple[int, str]]:
         results = sarif_of(".")["runs"][0]["results"]
         return {
-            r["ruleId"]: (r["locations"][0]["physicalLocation"]["region"]["startLine"],
-                          r["partialFingerprints"]["joblint/v1"])
+            r["ruleId"]: (
+                r["locations"][0]["physicalLocation"]["region"]["startLine"],
+                r["partialFingerprints"]["joblint/v1"],
+            )
             for r in results
         }
 
@@ -281,20 +313,43 @@ class SecretArgument(Rule):
     cwe = 312
 
 
-def finding(code: str, name: str, severity: Severity, path: str = "app/jobs/a.rb",
-            line: int = 1, fingerprint: str = "0" * 64) -> Finding:
-    return Finding(code=code, name=name, severity=severity, path=path, line=line, column=1,
-                   end_line=line, end_column=5, message="m", help="h", fingerprint=fingerprint,
-                   line_text="", utf16_column=1, utf16_end_column=5)
+def finding(
+    code: str,
+    name: str,
+    severity: Severity,
+    path: str = "app/jobs/a.rb",
+    line: int = 1,
+    fingerprint: str = "0" * 64,
+) -> Finding:
+    return Finding(
+        code=code,
+        name=name,
+        severity=severity,
+        path=path,
+        line=line,
+        column=1,
+        end_line=line,
+        end_column=5,
+        message="m",
+        help="h",
+        fingerprint=fingerprint,
+        line_text="",
+        utf16_column=1,
+        utf16_end_column=5,
+    )
 
 
 def test_security_rules_carry_security_severity_and_cwe_tag(validator, monkeypatch, tmp_path):
     real_lookup = rules.lookup
-    monkeypatch.setattr(rules, "lookup", lambda key: SecretArgument if key == "JL104" else real_lookup(key))
-    report = Report(findings=[
-        finding("JL104", "secret-argument", Severity.ERROR),
-        finding("JL201", "missing-retry-policy", Severity.WARNING, line=2),
-    ])
+    monkeypatch.setattr(
+        rules, "lookup", lambda key: SecretArgument if key == "JL104" else real_lookup(key)
+    )
+    report = Report(
+        findings=[
+            finding("JL104", "secret-argument", Severity.ERROR),
+            finding("JL201", "missing-retry-policy", Severity.WARNING, line=2),
+        ]
+    )
     document = json.loads(render("sarif", report, ReportContext(cwd=tmp_path)))
     assert_valid(validator, document)
     descriptors = {d["id"]: d for d in document["runs"][0]["tool"]["driver"]["rules"]}
@@ -320,16 +375,21 @@ def test_every_registered_security_rule_gets_a_security_severity():
 def test_more_than_25000_results_keep_the_most_severe_and_say_so(tmp_path):
     total = sarif.MAX_RESULTS + 3
     findings = [
-        finding("JL101", "record-argument", Severity.ERROR if n % 1000 == 0 else Severity.WARNING,
-                path=f"app/jobs/j{n:05}.rb", fingerprint=f"{n:064x}")
+        finding(
+            "JL101",
+            "record-argument",
+            Severity.ERROR if n % 1000 == 0 else Severity.WARNING,
+            path=f"app/jobs/j{n:05}.rb",
+            fingerprint=f"{n:064x}",
+        )
         for n in range(total)
     ]
     findings[7] = finding("JL001", "syntax-error", Severity.INFO, path="app/jobs/j00007.rb")
     findings[9] = finding("JL001", "syntax-error", Severity.INFO, path="app/jobs/j00009.rb")
     notices: list[str] = []
-    document = json.loads(render(
-        "sarif", Report(findings=findings), ReportContext(cwd=tmp_path, warn=notices.append)
-    ))
+    document = json.loads(
+        render("sarif", Report(findings=findings), ReportContext(cwd=tmp_path, warn=notices.append))
+    )
     results = document["runs"][0]["results"]
     assert len(results) == 25_000
     kept = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
@@ -337,8 +397,11 @@ def test_more_than_25000_results_keep_the_most_severe_and_say_so(tmp_path):
     assert sum(r["level"] == "error" for r in results) == len(range(0, total, 1000))
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results]
     assert uris == sorted(uris)  # still in path order
-    assert notices == [f"SARIF: {total} results exceed GitHub's limit of 25,000 per run; "
-                       "kept the 25,000 most severe"]
+    expected = (
+        f"SARIF: {total} results exceed GitHub's limit of 25,000 per run; "
+        "kept the 25,000 most severe"
+    )
+    assert notices == [expected]
 
 
 def test_result_limit_notice_reaches_stderr(monkeypatch, in_root):
@@ -351,8 +414,10 @@ def test_result_limit_notice_reaches_stderr(monkeypatch, in_root):
 def test_unreadable_files_and_crashes_become_notifications(validator, tmp_path):
     from joblint.files import FileProblem
 
-    report = Report(problems=[FileProblem("app/jobs/bin.rb", "not UTF-8")],
-                    crashes=["app/jobs/a.rb: rule JL101 (record-argument) crashed: KeyError: 'x'"])
+    report = Report(
+        problems=[FileProblem("app/jobs/bin.rb", "not UTF-8")],
+        crashes=["app/jobs/a.rb: rule JL101 (record-argument) crashed: KeyError: 'x'"],
+    )
     document = json.loads(render("sarif", report, ReportContext(cwd=tmp_path)))
     assert_valid(validator, document)
     (invocation,) = document["runs"][0]["invocations"]

@@ -4,10 +4,10 @@ Each finding is an object with `description`, `check_name`, `fingerprint`, `seve
 `location.path` (relative to the repository root) and `location.lines.begin`, plus the Code
 Climate fields GitLab ignores but other consumers want (`type`, `categories`, `engine_name`).
 
-Severity: error → critical, warning → major, info → info (GitLab's scale is info, minor, major,
-critical, blocker; joblint reports nothing as a blocker). The fingerprint is the SHA-256 of the
-repository path and joblint's line-independent fingerprint, so moving code keeps the issue and two
-apps of one repository never collide.
+Severity: error → critical, warning → major, info → info (GitLab's scale is info, minor,
+major, critical, blocker; joblint reports nothing as a blocker). The fingerprint is the SHA-256
+of the repository path and joblint's line-independent fingerprint, so moving code keeps the
+issue and two apps of one repository never collide.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """`--format sarif`: SARIF 2.1.0, built with `sarif-om`, ready for GitHub code scanning.
 
 What GitHub code scanning needs, and how we meet it:
-- URIs (percent-encoded) relative to the repository root (the nearest directory above the current one that holds
-  `.git`; the current directory without one), with `uriBaseId: %SRCROOT%` and the root as an
-  absolute `file://` URI in the run's `originalUriBaseIds`.
+- Percent-encoded URIs relative to the repository root (the nearest directory at or above the
+  current one that holds `.git`; the current directory without one), with `uriBaseId: %SRCROOT%`
+  and the root as an absolute `file://` URI in the run's `originalUriBaseIds`.
 - Regions with 1-based lines and columns counted in UTF-16 code units (`columnKind`).
 - `partialFingerprints["joblint/v1"]`: the line-independent fingerprint of the finding (the
   baseline's recipe), so an alert survives lines inserted above it. We never set
@@ -60,9 +60,7 @@ def render(report: Report, context: ReportContext) -> str:
                 rules=[_descriptor(rule) for rule in descriptors] or None,
             )
         ),
-        results=[
-            _result(f, index[f.code], _artifact(f.path, context.cwd, root)) for f in findings
-        ],
+        results=[_result(f, index[f.code], _artifact(f.path, context.cwd, root)) for f in findings],
         column_kind="utf16CodeUnits",
         original_uri_base_ids={SRCROOT: om.ArtifactLocation(uri=root.as_uri() + "/")},
         automation_details=om.RunAutomationDetails(id=context.sarif_category),
@@ -195,7 +193,7 @@ _ALWAYS = {"level"}
 
 
 def to_json(value: object) -> object:
-    """sarif-om objects → JSON values: schema property names, unset and default fields left out."""
+    """sarif-om objects → JSON values: schema property names; unset and default fields omitted."""
     if attr.has(type(value)):
         document = {}
         for field in attr.fields(type(value)):
