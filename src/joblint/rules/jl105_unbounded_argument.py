@@ -171,5 +171,9 @@ def unbounded_relation(call: Node, app: App) -> str | None:
 
 
 def _short(node: Node) -> str:
+    if node.type == "array":
+        return "[…]"
+    if node.type == "hash":
+        return "{…}"
     text = " ".join(ruby.text(node).split())
     return text if len(text) <= 60 else text[:57] + "..."

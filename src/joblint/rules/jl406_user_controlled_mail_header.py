@@ -334,7 +334,7 @@ def request_mailer_fills(app: App) -> list[RequestFill]:
                 if contains_request_value(value):
                     line = source.position(value.start_byte).line
                     fills.append(
-                        RequestFill(mailer, action, slot, source.relpath, line, ruby.text(value))
+                        RequestFill(mailer, action, slot, source.relpath, line, _shown(value))
                     )
     return fills
 
@@ -353,3 +353,11 @@ def _call_slots(call: Node) -> Iterator[tuple[Slot, Node]]:
         else:
             yield ("position", position), arg
             position += 1
+
+
+def _shown(value: Node) -> str:
+    """`params[:to]`, or `to = params[:to]` for a variable, as the message shows it."""
+    origin = assigned_value(value)
+    if origin is value:
+        return ruby.text(value)
+    return f"{ruby.text(value)} = {ruby.text(origin)}"

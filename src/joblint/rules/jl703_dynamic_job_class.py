@@ -63,7 +63,7 @@ class DynamicJobClass(Rule):
     severity = Severity.WARNING
     scope = "file"
     summary = "A job or mailer class chosen from request data or an interpolated string"
-    message = "{what}: whoever controls the string chooses which class runs"
+    message = "{what}: whoever controls the string chooses which {chosen} runs"
     help = "Map the allowed names to job classes explicitly (a constant hash)"
     triggers = ("constantize", "const_get", "send")
     tags = ("security",)
@@ -136,7 +136,7 @@ class DynamicJobClass(Rule):
             what = _dynamic(lookup)
             if what is not None:
                 reported.add(lookup.id)
-                yield Hit.at(lookup, what=what)
+                yield Hit.at(lookup, what=what, chosen="class")
         for _, caps in ruby.matches(_SENDS, source.root):
             call = caps["call"][0]
             args = ruby.call_arguments(call)
@@ -149,6 +149,7 @@ class DynamicJobClass(Rule):
                 call,
                 what=f"`{ruby.call_method(call)}` calls a method named by request data on "
                 f"`{ruby.text(receiver)}`",
+                chosen="method",
             )
 
 
