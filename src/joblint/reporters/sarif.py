@@ -19,6 +19,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import attr
@@ -192,18 +193,16 @@ def repository_path(display_path: str, cwd: Path, root: Path) -> str:
 _ALWAYS = {"level"}
 
 
-def to_json(value: object) -> object:
+def to_json(value: Any) -> Any:
     """sarif-om objects → JSON values: schema property names; unset and default fields omitted."""
     if attr.has(type(value)):
         document = {}
         for field in attr.fields(type(value)):
             item = getattr(value, field.name)
-            if item is None:
-                continue
             default = field.default
             if isinstance(default, attr.Factory):  # type: ignore[arg-type]
-                default = default.factory()  # type: ignore[attr-defined]
-            if item == default and field.name not in _ALWAYS:
+                default = default.factory()
+            if item is None or (item == default and field.name not in _ALWAYS):
                 continue
             document[field.metadata["schema_property_name"]] = to_json(item)
         return document
