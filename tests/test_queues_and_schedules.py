@@ -242,3 +242,32 @@ def test_unreadable_yaml_is_one_finding_and_no_crash(run, tmp_path):
     result = run(str(tmp_path), "--format", "concise")
     assert "internal error" not in result.output and "Traceback" not in result.output
     assert "config/sidekiq.yml:3:1: JL002" in result.output
+
+
+# -- false positives found on real apps --------------------------------------------------------
+
+
+def test_jobs_defined_outside_indexed_directories_and_old_data_migrations_are_not_unknown(app_tree):
+    report = app_tree({
+        "Gemfile": "",
+        "core/app/jobs/spree/state_job.rb": "module Spree\n  class StateJob < BaseJob\n  end\nend\n",
+        "core/app/models/spree/order.rb": (
+            "module Spree\n  class Order < Base\n    def track\n      StateJob.perform_later(1)\n    end\n"
+            "  end\nend\n"
+        ),
+        "app/jobs/live_job.rb": "class LiveJob < ApplicationJob\n  retry_on Timeout::Error\n  def perform; end\nend\n",
+        "db/data_migration/20200101_republish.rb": "RemovedWorker.perform_async(1)\n",
+    }, "JL606")
+    assert [f.code for f in report.findings if f.code == "JL606"] == []
+
+
+def test_queues_in_test_code_are_not_checked(app_tree):
+    report = app_tree({
+        "Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.2.0)\n",
+        "config/sidekiq.yml": ":queues:\n  - default\n",
+        "test/unit/job_base_test.rb": (
+            "class JobBaseTest\n  class MyJob\n    include Sidekiq::Job\n"
+            "    sidekiq_options queue: \"my-test-queue\"\n  end\nend\n"
+        ),
+    }, "JL601")
+    assert [f for f in report.findings if f.code == "JL601"] == []

@@ -82,7 +82,7 @@ def _build(app: App) -> list[ScheduleEntry]:
             entries.extend(_yaml_entries(section, "solid_queue", relpath))
     for relpath in SCHEDULE_YAML_FILES:
         document = _document(app, relpath)
-        backend = "sidekiq_cron"
+        backend = "sidekiq_scheduler" if "scheduler" in relpath else "sidekiq_cron"
         if isinstance(document, dict) and yaml_config.get(document, ":schedule", "schedule") is not None:
             document, backend = yaml_config.get(document, ":schedule", "schedule"), "sidekiq_scheduler"
         for section in _schedule_sections(document):

@@ -8,6 +8,8 @@ from ..rails.app import App
 from ..source import SourceFile
 from . import Examples, Rule, register
 
+TEST_DIRS = ("spec", "test", "features")  # test jobs use throwaway queues
+
 
 @register
 class UnprocessedQueue(Rule):
@@ -34,7 +36,8 @@ class UnprocessedQueue(Rule):
     The rule is silent when it cannot know: no queue configuration, a list or prefix computed by
     ERB or Ruby at boot, a `sidekiq.yml` without `:queues:` (the command line decides), an
     adapter whose config is not read (Delayed Job, Resque), or a dynamic queue name. A queue
-    listed under any environment counts as processed.
+    listed under any environment counts as processed. Code under `spec/`, `test/` and
+    `features/` is not checked.
 
     ## Example
     ```ruby
@@ -194,6 +197,8 @@ class UnprocessedQueue(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        if source.in_dir(*TEST_DIRS):
+            return
         config = queues.queue_config(app)
         if source.is_ruby:
             for name in queues.queue_names(source, app):

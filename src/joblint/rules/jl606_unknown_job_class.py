@@ -4,6 +4,7 @@ import re
 from collections.abc import Iterator
 
 from .. import ruby
+from ..files import walk_files
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS
@@ -26,7 +27,9 @@ _ENQUEUE = ruby.compile_query(
         " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
     )
 )
-TEST_DIRS = ("spec", "test", "features")
+# test code often defines its jobs in support files; migrations are history, never re-run
+SKIPPED_DIRS = ("spec", "test", "features", "db")
+_DEFINITION = re.compile(rb"^[ \t]*(?:class|module)[ \t]+(?:::)?([A-Z][\w:]*)", re.M)
 
 
 def external_constant(name: str, app: App) -> bool:
@@ -51,6 +54,27 @@ def _project_namespaces(app: App) -> frozenset[str]:
     )
 
 
+def defined_anywhere(app: App) -> frozenset[str]:
+    """The last segment of every `class`/`module` name written in the Ruby files of the root
+    that the class index does not read."""
+
+    def build(app: App) -> frozenset[str]:
+        if app.root is None:
+            return frozenset()
+        indexed = {source.relpath for source in app.model_files}
+        names: set[str] = set()
+        accept = lambda p: p.endswith(".rb") and p not in indexed  # noqa: E731
+        for path in walk_files(app.root, app.root, accept):
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            names.update(m.rsplit(b"::", 1)[-1].decode() for m in _DEFINITION.findall(data))
+        return frozenset(names)
+
+    return app.fact("defined_anywhere", build)
+
+
 @register
 class UnknownJobClass(Rule):
     """
@@ -68,7 +92,10 @@ class UnknownJobClass(Rule):
     Not reported: constants under framework or gem namespaces (`ActionMailer::`,
     `ActiveStorage::`, `Turbo::`, `SolidQueue::`, the namespace of any gem in `Gemfile.lock`),
     names in the `allow` option, calls in `spec/`, `test/` and `features/` (test jobs are often
-    defined in support files), and apps that define no job at all. Schedule files are JL602's.
+    defined in support files) and in `db/` (old data migrations name jobs deleted since), apps
+    that define no job at all, and names that a `class`/`module` line defines in a directory
+    the class index does not read (`app/`, `lib/` and engines are read; multi-gem
+    repositories keep jobs in `core/app/jobs`). Schedule files are JL602's.
 
     ## Example
     ```ruby
@@ -173,7 +200,7 @@ class UnknownJobClass(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        if source.in_dir(*TEST_DIRS) or not self._has_jobs(app):
+        if source.in_dir(*SKIPPED_DIRS) or not self._has_jobs(app):
             return
         allowed = set(self.settings["allow"])  # type: ignore[call-overload]
         for _, caps in ruby.matches(_ENQUEUE, source.root):
@@ -186,6 +213,8 @@ class UnknownJobClass(Rule):
             scope = app.lexical_scope(receiver)
             if self._reachable(written, scope, app) or external_constant(written, app):
                 continue
+            if written.rsplit("::", 1)[-1] in defined_anywhere(app):
+                continue  # defined outside the indexed directories (a gem's own `core/app`)
             yield Hit.at(receiver, job=written)
 
     @staticmethod
