@@ -160,3 +160,13 @@ def test_fugit_rejected_schedules_are_invalid(schedule):
 def test_unknown_shortcut_and_misspelt_words_are_named_in_the_reason():
     assert "@fortnightly" in schedule_problem("@fortnightly")
     assert "dya" in schedule_problem("every dya at noon")
+
+
+def test_a_duration_is_not_a_recurring_schedule():
+    # test/duration_test.rb: "1Y3M2d" parses as a Fugit::Duration, which Solid Queue refuses
+    assert "duration" in schedule_problem("1h")
+    assert schedule_problem("every 1h") is None
+
+
+def test_a_short_cron_names_its_field_count():
+    assert "has 4" in schedule_problem("30 4 * *")

@@ -37,9 +37,10 @@ def schedule_problem(text: str) -> str | None:
     if value.startswith("@"):
         return _shortcut_problem(value)
     tokens = value.split()
-    if tokens[0][0].isdigit() or tokens[0][0] in "*/,~-?" or tokens[0].lower() in ("l", "last"):
-        if len(tokens) in (5, 6, 7) or (len(tokens) > 4 and _TZ.match(tokens[-1])):
-            return cron_problem(value)
+    if len(tokens) == 1 and re.match(r"^(\d+[YMWDhms])+$", value):
+        return f"`{value}` is a duration, not a recurring schedule (write `every {value}`)"
+    if tokens[0][0].isdigit() or tokens[0][0] in "*/,~-?":
+        return cron_problem(value)
     if re.match(r"^(every|at|from|on)\b", value, re.IGNORECASE):
         return nat_problem(value)
     if len(tokens) in (5, 6, 7):
