@@ -271,3 +271,11 @@ def test_queues_in_test_code_are_not_checked(app_tree):
         ),
     }, "JL601")
     assert [f for f in report.findings if f.code == "JL601"] == []
+
+
+def test_a_schedule_file_using_sidekiq_scheduler_keys_is_read_as_sidekiq_scheduler(tmp_path):
+    app = app_with(tmp_path, {
+        "config/sidekiq-schedule.yml": "ClearLocksJob:\n  interval: 1m\nnightly:\n  cron: '0 0 * * *'\n  class: NightlyJob\n",
+    })
+    found = {(e.backend, e.class_name.text) for e in schedules.schedules(app)}
+    assert found == {("sidekiq_scheduler", "ClearLocksJob"), ("sidekiq_scheduler", "NightlyJob")}

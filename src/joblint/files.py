@@ -27,6 +27,10 @@ JOB_CONFIG_FILES = frozenset(
         "config/sidekiq_cron.yml",
         "config/sidekiq_schedule.yml",
         "config/sidekiq_scheduler.yml",
+        "config/sidekiq-schedule.yml",
+        "config/sidekiq-scheduler.yml",
+        "config/sidekiq-cron.yml",
+        "config/sidekiq_cron_schedule.yml",
         "config/scheduler.yml",
         "config/cron.yml",
     }

@@ -82,7 +82,7 @@ def _build(app: App) -> list[ScheduleEntry]:
             entries.extend(_yaml_entries(section, "solid_queue", relpath))
     for relpath in SCHEDULE_YAML_FILES:
         document = _document(app, relpath)
-        backend = "sidekiq_scheduler" if "scheduler" in relpath else "sidekiq_cron"
+        backend = "sidekiq_scheduler" if "scheduler" in relpath or _scheduler_keys(document) else "sidekiq_cron"
         if isinstance(document, dict) and yaml_config.get(document, ":schedule", "schedule") is not None:
             document, backend = yaml_config.get(document, ":schedule", "schedule"), "sidekiq_scheduler"
         for section in _schedule_sections(document):
@@ -107,6 +107,14 @@ def _document(app: App, relpath: str) -> yaml_config.YValue:
         return None
     document = yaml_config.document(source)
     return None if isinstance(document, yaml_config.YamlError) else document
+
+
+def _scheduler_keys(document: yaml_config.YValue) -> bool:
+    """sidekiq-scheduler's own keys (`every:`, `interval:`, `in:`, `at:`) in any entry."""
+    return isinstance(document, dict) and any(
+        isinstance(task, dict) and {"every", "interval", "in", "at"} & {str(k) for k in task}
+        for task in document.values()
+    )
 
 
 def _schedule_sections(document: yaml_config.YValue) -> list[YMap]:
