@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import ClassVar
 
 from .. import ruby
 from ..findings import Hit, Severity
@@ -21,7 +22,7 @@ from ._loops import (
 )
 
 BROAD = frozenset({"StandardError"})
-DEFAULT_REPORTERS = [
+DEFAULT_REPORTERS = (
     "Rails.error.report",
     "Rails.error.unexpected",
     "Sentry",
@@ -34,7 +35,7 @@ DEFAULT_REPORTERS = [
     "NewRelic::Agent.notice_error",
     "ErrorTracker",
     "ExceptionNotifier",
-]
+)
 # Names that hand an error to some tracker or person: `ErrorNotifier.notify(e)`,
 # `ExceptionReporter.call(e)`, `report_error(e)`, `create_failed_notification(e)`.
 _REPORTING_NAME = re.compile(
@@ -99,9 +100,9 @@ class SilentRescue(Rule):
     message = "`{clause}` hides the failure: the clause neither re-raises, retries nor reports it"
     help = "Rescue the specific errors you handle, or re-raise / report (Rails.error.report) the rest"
     triggers = ("rescue",)
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "reporters": Option(
-            DEFAULT_REPORTERS,
+            list(DEFAULT_REPORTERS),
             "Calls that report an error (a constant such as `Sentry` or a dotted path such as "
             "`Rails.error.report`)",
         )
