@@ -249,8 +249,10 @@ class ExceptionHierarchy:
             assert result is not None
             result |= found
             known_root = known_root or "Exception" in found
-        if name in self.classes and self.classes.definitions[name][0].is_module:
-            known_root = True  # a project module can tag exceptions (`include Retryable`)
+        if builtin_parents(name) == () or (
+            name in self.classes and self.classes.definitions[name][0].is_module
+        ):
+            known_root = True  # a module tags exceptions (`Net::SMTPError`, `include Retryable`)
         value = frozenset(result) if result is not None and known_root else None
         self._ancestors[name] = value
         return value
