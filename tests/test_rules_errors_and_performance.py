@@ -108,6 +108,13 @@ def test_silent_rescue_ignores_helper_classes_in_app_jobs_but_not_unknown_jobs(t
 # -- JL204 -----------------------------------------------------------------------------------
 
 
+def test_rescue_of_standard_error_and_exception_is_reported_once_by_jl204(tmp_path):
+    files = {"app/jobs/work_job.rb": job("  def perform\n    x\n  rescue StandardError, Exception\n  end\n")}
+    write_tree(tmp_path, {"app/jobs/application_job.rb": APPLICATION_JOB, **files})
+    report = run_tree(tmp_path, ("JL203", "JL204"))
+    assert [(f.code, f.line) for f in report.findings] == [("JL204", 4)]
+
+
 def test_rescue_exception_is_an_error_only_in_jobs(tmp_path):
     files = {
         "app/jobs/work_job.rb": job("  after_perform do\n    begin\n      x\n    rescue Exception\n"

@@ -256,8 +256,8 @@ class SilentRescue(Rule):
         for _, caps in ruby.matches(RESCUES, source.root):
             rescue = caps["rescue"][0]
             classes = rescued_classes(rescue)
-            if classes is None or (classes and not set(classes) & BROAD):
-                continue
+            if classes is None or "Exception" in classes or (classes and not set(classes) & BROAD):
+                continue  # specific classes are deliberate; `Exception` is JL204's
             method = ruby.enclosing(rescue, ruby.METHOD_TYPES)
             if method is None or not _in_job(source, rescue, app):
                 continue
