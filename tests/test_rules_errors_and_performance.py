@@ -257,11 +257,13 @@ def test_unbatched_iteration_follows_declared_scopes_of_the_model_and_its_ancest
             "  def perform(ids)\n    User.active.recent.each { |u| u.touch }\n"
             "    User.unknown_class_method.each { |u| u.touch }\n"
             "    User.where(id: ids).active.each { |u| u.touch }\n"
-            "    User.active.select(:id).map(&:id)\n  end\n"
+            "    User.active.select(:id).map(&:id)\n"
+            "    User.where(a: 1).select(&:admin?)\n"
+            "    User.where(a: 1).select(&:admin?).each { |u| u.touch }\n  end\n"
         ),
     }
     found = findings(tmp_path, files, "JL502")
-    assert [line for _, line, _ in found] == [3, 6]
+    assert [line for _, line, _ in found] == [3, 6, 7, 8]  # 8: the `select`, not the `each`
     assert found[0][2] == "`each` on a `User` relation loads every row at once in a job"
 
 

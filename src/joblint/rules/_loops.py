@@ -136,11 +136,22 @@ def model_relation(node: Node, app: App) -> str | None:
     scopes = model_scopes(app, model)
     for call in _chain_calls(node):
         method = ruby.call_method(call)
-        if method == "select" and (ruby.call_block(call) is not None or not ruby.call_arguments(call)):
-            return None
+        if method == "select" and iterates(call):
+            return None  # `select { … }` filters loaded records: an array, not a relation
         if method not in RELATION_METHODS and method not in scopes:
             return None
     return model if methods else None
+
+
+def iterates(call: Node) -> bool:
+    """The call takes a block (`{ … }`, `do … end` or `&:name`) — or, for `select`, has no
+    column arguments, which is the Enumerable form."""
+    if ruby.call_block(call) is not None:
+        return True
+    arguments = ruby.call_arguments(call)
+    if any(a.type == "block_argument" for a in arguments):
+        return True
+    return ruby.call_method(call) == "select" and not arguments
 
 
 def _chain_calls(node: Node) -> Iterable[Node]:

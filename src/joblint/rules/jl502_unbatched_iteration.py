@@ -7,7 +7,7 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._loops import head_hit, is_bounded, model_relation
+from ._loops import head_hit, is_bounded, iterates, model_relation
 
 # Methods that load the whole relation into memory to iterate it (`select`/`reject` only
 # with a block: without one, `select` is a query method).
@@ -164,7 +164,7 @@ class UnbatchedIteration(Rule):
         for _, caps in ruby.matches(_ITERATIONS, source.root):
             call = caps["call"][0]
             method = ruby.call_method(call)
-            if method in ("select", "reject") and ruby.call_block(call) is None:
+            if method in ("select", "reject") and not iterates(call):
                 continue
             relation = ruby.call_receiver(call)
             if relation is None:
