@@ -215,13 +215,14 @@ def test_n_plus_one_ignores_collection_reads_that_query_anyway(app_tree):
             "    Rate.find_each do |rate|\n"
             "      rate.purchases.where(state: 'paid').sum(:cents)\n"
             "      rate.purchases.pluck(:id)\n"
+            "      rate.purchases.sum(:cents)\n"
             "      rate.purchases.each { |p| puts p }\n"
             "    end\n"
             "  end\n"
             "end\n"
         ),
     }
-    assert found(app_tree(files), "JL506") == [("app/jobs/report_job.rb", 7)]
+    assert found(app_tree(files), "JL506") == [("app/jobs/report_job.rb", 8)]
 
 
 def test_n_plus_one_only_runs_in_jobs_and_respects_nested_rebinding(app_tree):

@@ -117,7 +117,10 @@ def _read_from_memory(read: Node) -> bool:
         return True
     if ruby.call_receiver(parent).id != read.id:
         return True
-    return ruby.call_method(parent) in LOADED_CONSUMERS
+    method = ruby.call_method(parent)
+    if method == "sum" and any(a.type != "block_argument" for a in ruby.call_arguments(parent)):
+        return False  # `sum(:column)` is a SQL SUM; `sum(&:cents)` adds loaded records
+    return method in LOADED_CONSUMERS
 
 
 @register
