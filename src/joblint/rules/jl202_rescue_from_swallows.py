@@ -99,11 +99,11 @@ class RescueFromSwallows(Rule):
             {
                 "app/jobs/sync_job.rb": """
                 class SyncJob < ApplicationJob
-                  rescue_from(Faraday::TimeoutError) { |error| retry_job(wait: 5.minutes) }
                   rescue_from(Faraday::Error) do |error|
                     Rails.logger.warn(error.message)
                     raise error
                   end
+                  rescue_from(Faraday::TimeoutError) { |error| retry_job(wait: 5.minutes) }
                   discard_on ActiveJob::DeserializationError
 
                   def perform(id); end

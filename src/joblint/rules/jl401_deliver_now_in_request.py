@@ -116,7 +116,7 @@ class DeliverNowInRequest(Rule):
                 """,
                 "app/models/user.rb": """
                 class User < ApplicationRecord
-                  after_create { UserMailer.welcome(self).deliver_now }
+                  after_create_commit { UserMailer.welcome(self).deliver_now }
                 end
                 """,
             },
