@@ -32,7 +32,10 @@ class RescueFromSwallows(Rule):
     lost. Mailer handlers apply to `deliver_later` jobs the same way. Use `discard_on` when
     dropping the job is intended: it says so.
 
-    When the handler calls a method joblint cannot find in the project, it stays silent.
+    When the handler calls a method joblint cannot find in the project, it stays silent. An
+    explicitly empty handler (`rescue_from(Net::SMTPFatalError) {}`, `with: -> {}`, or a block
+    holding only `true`/`nil`) says "drop it" as clearly as `discard_on` — and is the only way
+    to say it in a mailer, which has no `discard_on` — so it is not reported.
 
     ## Example
     ```ruby
@@ -104,7 +107,7 @@ class RescueFromSwallows(Rule):
                     raise error
                   end
                   rescue_from(Faraday::TimeoutError) { |error| retry_job(wait: 5.minutes) }
-                  discard_on ActiveJob::DeserializationError
+                  rescue_from(ActiveJob::DeserializationError) { true } # the record is gone: skip
 
                   def perform(id); end
                 end
@@ -126,6 +129,12 @@ class RescueFromSwallows(Rule):
                     Honeybadger.notify(error)
                     raise error
                   end
+                end
+                """,
+                "app/mailers/digest_mailer.rb": """
+                class DigestMailer < ApplicationMailer
+                  rescue_from(Net::SMTPSyntaxError) {}
+                  rescue_from Postmark::InactiveRecipientError, with: -> {}
                 end
                 """,
                 "app/controllers/pages_controller.rb": """
@@ -156,7 +165,7 @@ class RescueFromSwallows(Rule):
             if arg.type == "pair" and ruby.pair_key(arg) == "with":
                 value = arg.child_by_field_name("value")
                 if value is not None and value.type == "lambda":
-                    body = value
+                    body = value.child_by_field_name("body")
                 elif value is not None and value.type == "simple_symbol":
                     method = classes.find_method(owner, ruby.string_value(value) or "")
                     if method is None:
@@ -164,12 +173,22 @@ class RescueFromSwallows(Rule):
                     return not _method_reraises(method.reraises, method.calls, owner, classes)
                 else:
                     return False
-        if body is None:
+        if body is None or _explicit_no_op(body):
             return False
         if contains_reraise(body):
             return False
         calls = receiverless_calls(body)
         return not _method_reraises(False, calls, owner, classes)
+
+
+LITERALS = frozenset({"true", "false", "nil", "integer", "symbol", "simple_symbol", "comment"})
+
+
+def _explicit_no_op(block: Node) -> bool:
+    """`{}`, `-> {}` or `{ true }`: a handler written to drop the error, as clear as discard_on
+    (and the only way to say it in a mailer, which has no discard_on)."""
+    body = block.child_by_field_name("body")
+    return body is None or all(child.type in LITERALS for child in body.named_children)
 
 
 def _method_reraises(

@@ -33,7 +33,10 @@ class DeliverNowInRequest(Rule):
     A message is an expression rooted at a mailer class (`UserMailer.welcome(user)`,
     `UserMailer.with(user:).welcome`) or a variable assigned one in the same method; other
     objects with a `deliver` method (webhooks, notifiers) are not reported. Jobs, mailers, rake
-    tasks and models are out of scope (models are JL303's).
+    tasks and models are out of scope (models are JL303's). A synchronous send whose outcome the
+    request deliberately handles is not reported either: its result is tested or assigned
+    (`if TestMailer.ping(u).deliver_now`), or it sits inside a `begin`/`def` with a `rescue`
+    (an SMTP settings page that sends a test mail and shows the error).
 
     ## Example
     ```ruby
@@ -96,6 +99,19 @@ class DeliverNowInRequest(Rule):
                     WebhookEvent.new(@user).deliver
                     @notifier.deliver
                   end
+
+                  def test_smtp
+                    if SettingsMailer.test_email(current_user).deliver_now
+                      redirect_to settings_path, notice: "Sent"
+                    end
+                  end
+
+                  def verify_smtp
+                    SettingsMailer.test_email(current_user).deliver_now!
+                    redirect_to settings_path
+                  rescue Net::SMTPError => error
+                    redirect_to settings_path, alert: error.message
+                  end
                 end
                 """,
             },
@@ -131,6 +147,8 @@ class DeliverNowInRequest(Rule):
             receiver = ruby.call_receiver(call)
             if receiver is None or not self._is_message(receiver, app):
                 continue
+            if _result_used(call) or _rescued(call):
+                continue  # a deliberate synchronous send whose outcome the request handles
             owner = app.enclosing_class(call)
             if owner is not None and (
                 app.jobs.kind(owner) is not None or is_mailer(app.classes, owner)
@@ -144,3 +162,35 @@ class DeliverNowInRequest(Rule):
             assigned = ruby.last_assignment(ruby.text(receiver), receiver)
             return assigned is not None and mailer_constant(assigned, app.classes) is not None
         return mailer_constant(receiver, app.classes) is not None
+
+
+CONDITIONS = frozenset({"if", "unless", "if_modifier", "unless_modifier", "conditional", "while"})
+
+
+def _result_used(call: Node) -> bool:
+    """`if Mailer.test(u).deliver_now` / `sent = ….deliver_now`: the request wants the result."""
+    parent = call.parent
+    if parent is None:
+        return False
+    if parent.type in CONDITIONS:
+        condition = parent.child_by_field_name("condition")
+        return condition is not None and condition.id == call.id
+    if parent.type == "assignment":
+        right = parent.child_by_field_name("right")
+        return right is not None and right.id == call.id
+    return False
+
+
+def _rescued(call: Node) -> bool:
+    """Inside a `begin`/`def` body whose `rescue` handles delivery errors in the request."""
+    for ancestor in ruby.ancestors(call):
+        if ancestor.type == "rescue_modifier":
+            return True
+        if ancestor.type in ("begin", "body_statement") and any(
+            child.type == "rescue" and child.start_byte > call.end_byte
+            for child in ancestor.named_children
+        ):
+            return True
+        if ancestor.type in ("method", "singleton_method", "class", "module"):
+            return False
+    return False
