@@ -279,3 +279,13 @@ def test_a_schedule_file_using_sidekiq_scheduler_keys_is_read_as_sidekiq_schedul
     })
     found = {(e.backend, e.class_name.text) for e in schedules.schedules(app)}
     assert found == {("sidekiq_scheduler", "ClearLocksJob"), ("sidekiq_scheduler", "NightlyJob")}
+
+
+def test_mail_delivery_queue_follows_the_rails_version_and_the_setting(tmp_path):
+    app = app_with(tmp_path, {})
+    config = queues.queue_config(app)
+    assert config.mailer_queue((7, 1)) == "default" and config.mailer_queue((6, 0)) == "mailers"
+    configured = app_with(tmp_path / "b", {
+        "config/application.rb": "config.action_mailer.deliver_later_queue_name = :mail\n",
+    })
+    assert queues.queue_config(configured).mailer_queue((7, 1)) == "mail"

@@ -1,6 +1,6 @@
 """Queue facts: which queues the configured workers process, and the static queue names the
 code uses (`queue_as`, `sidekiq_options queue:`, `self.queue_name =`, `set(queue:)`,
-`deliver_later(queue:)`).
+`deliver_later(queue:)`, `deliver_later_queue_name =`), and the mail delivery queue.
 
 Worker queue lists come from `config/sidekiq.yml` (`:queues:` and per-environment sections,
 Sidekiq 7 capsules, plus `-q` flags in Procfiles), `config/queue.yml` / `config/solid_queue.yml`
@@ -30,6 +30,7 @@ DEFAULT_QUEUE = "default"
 
 _PREFIX = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_prefix\s*=\s*(.+?)\s*$", re.M)
 _DELIMITER = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_delimiter\s*=\s*(.+?)\s*$", re.M)
+_MAILER_QUEUE = re.compile(r"^\s*(?:config|Rails\.application\.config)\.action_mailer\.deliver_later_queue_name\s*=\s*(.+?)\s*$", re.M)
 _GOOD_JOB_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\.queues\s*=\s*(.+?)\s*$", re.M)
 _GOOD_JOB_HASH_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\s*=\s*\{", re.M)
 _LITERAL = re.compile(r"""^(?:"([^"#\\]*)"|'([^'\\]*)'|:(\w+))(?:\.freeze)?$""")
@@ -68,6 +69,17 @@ class QueueConfig:
     prefix: str | None  # queue_name_prefix; "" when unset
     prefix_known: bool
     delimiter: str
+    mailer_queue_name: str | None = None  # `config.action_mailer.deliver_later_queue_name`
+    mailer_queue_known: bool = True
+
+    def mailer_queue(self, rails_version: tuple[int, ...] | None) -> str | None:
+        """The queue `deliver_later` uses: `deliver_later_queue_name` when set app-wide, else
+        the default queue (Rails ≥ 6.1) or `mailers` (older Rails); None when computed."""
+        if not self.mailer_queue_known:
+            return None
+        if self.mailer_queue_name:
+            return self.mailer_queue_name
+        return "mailers" if rails_version is not None and rails_version < (6, 1) else DEFAULT_QUEUE
 
     def for_active_job(self) -> WorkerQueues | None:
         """The worker list that runs ActiveJob jobs: the adapter's, or the only one there is."""
@@ -102,6 +114,7 @@ def _build(app: App) -> QueueConfig:
     ruby_configs = _ruby_config_texts(app)
     prefix, prefix_known = _setting(_PREFIX, ruby_configs, "")
     delimiter, delimiter_known = _setting(_DELIMITER, ruby_configs, "_")
+    mailer_queue, mailer_queue_known = _setting(_MAILER_QUEUE, ruby_configs, "")
     return QueueConfig(
         sidekiq=_sidekiq_queues(app),
         solid_queue=_solid_queue_queues(app),
@@ -110,6 +123,8 @@ def _build(app: App) -> QueueConfig:
         prefix=prefix,
         prefix_known=prefix_known and delimiter_known,
         delimiter=delimiter or "_",
+        mailer_queue_name=mailer_queue or None,
+        mailer_queue_known=mailer_queue_known,
     )
 
 
@@ -287,7 +302,7 @@ class QueueName:
     start_byte: int
     end_byte: int
     native_sidekiq: bool
-    via: str  # queue_as | sidekiq_options | queue_name= | set | deliver_later
+    via: str  # queue_as | sidekiq_options | queue_name= | set | deliver_later | deliver_later_queue_name=
     owner: str | None  # the enclosing class
     class_level: bool = field(default=False)  # declares the class's own queue
 
@@ -300,6 +315,9 @@ _QUEUE_CALLS = ruby.compile_query(
     (assignment
       left: (call receiver: (self) method: (identifier) @attr (#eq? @attr "queue_name"))
       right: (_) @value) @assign
+    (assignment
+      left: (call method: (identifier) @mailer_attr (#eq? @mailer_attr "deliver_later_queue_name"))
+      right: (_) @mailer_value) @mailer_assign
     """
 )
 
@@ -313,6 +331,13 @@ def queue_names(source: SourceFile, app: App) -> list[QueueName]:
 
 def _queue_names(source: SourceFile, app: App) -> Iterator[QueueName]:
     for _, caps in ruby.matches(_QUEUE_CALLS, source.root):
+        if "mailer_assign" in caps:  # the mail delivery job's queue (app-wide or per mailer)
+            value = caps["mailer_value"][0]
+            name = ruby.string_value(value)
+            if name:
+                yield QueueName(name, value.start_byte, value.end_byte, False,
+                                "deliver_later_queue_name=", _class_owner(caps["mailer_assign"][0], app))
+            continue
         if "assign" in caps:
             value = caps["value"][0]
             name = ruby.string_value(value)

@@ -17,8 +17,9 @@ class UnprocessedQueue(Rule):
     ## What it does
     Finds a static queue name that no configured worker processes: `queue_as :name`,
     `self.queue_name = "name"`, `sidekiq_options queue: "name"` (native Sidekiq jobs),
-    `Job.set(queue: :name).perform_later`, `deliver_later(queue: :name)`, and the `queue:` of a
-    recurring or sidekiq-cron schedule entry.
+    `Job.set(queue: :name).perform_later`, `deliver_later(queue: :name)`,
+    `deliver_later_queue_name = :name` (app-wide in `config.action_mailer`, or in a mailer), and
+    the `queue:` of a recurring or sidekiq-cron schedule entry.
 
     The worker lists are read from `config/sidekiq.yml` (`:queues:`, plain or `[name, weight]`,
     every environment section and Sidekiq 7 capsules, plus `sidekiq -q name` flags in
@@ -81,6 +82,13 @@ class UnprocessedQueue(Rule):
                 :queues:
                   - [critical, 4]
                   - default
+                """,
+                "config/application.rb": """
+                module Shop
+                  class Application < Rails::Application
+                    config.action_mailer.deliver_later_queue_name = :mailers # expect: JL601
+                  end
+                end
                 """,
                 "app/jobs/export_job.rb": """
                 class ExportJob < ApplicationJob
