@@ -331,3 +331,36 @@ def test_untested_job_accepts_a_test_that_mirrors_the_path_under_app(app_tree):
         "test/commands/cache_counts_test.rb": "# minitest\n",
     }
     assert found(app_tree(files, "JL704"), "JL704") == []
+
+
+def test_missing_template_skips_helpers_and_searches_view_paths_inside_app_views(app_tree):
+    files = {
+        "app/mailers/application_mailer.rb": (
+            "class ApplicationMailer < ActionMailer::Base\n"
+            '  append_view_path Rails.root.join("app/views/mailers")\n'
+            "  def mail_to(email)\n"
+            "    mail(to: email)\n"
+            "  end\n"
+            "end\n"
+        ),
+        "app/mailers/notice_mailer.rb": (
+            "class NoticeMailer < ApplicationMailer\n"
+            "  def notice\n    mail_to('x')\n  end\n"
+            "  def direct\n    mail(to: 'x')\n  end\n"
+            "  def lost\n    mail(to: 'x')\n  end\n"
+            "end\n"
+        ),
+        "app/views/mailers/notice_mailer/direct.html.erb": "<p>direct</p>\n",
+    }
+    assert found(app_tree(files), "JL403") == [("app/mailers/notice_mailer.rb", 8)]
+
+
+def test_a_class_method_of_the_mailer_is_not_an_unknown_action(app_tree):
+    mailer = MAILER_APP["app/mailers/marketing_mailer.rb"].replace(
+        "class MarketingMailer < ApplicationMailer\n",
+        "class MarketingMailer < ApplicationMailer\n  def self.digest(id) = with(id:).onboarding(id)\n",
+    )
+    code = "class X\n  def call = MarketingMailer.digest(1).deliver_later\nend\n"
+    files = {**MAILER_APP, "app/mailers/marketing_mailer.rb": mailer, "app/services/x.rb": code}
+    report = app_tree(files)
+    assert found(report, "JL404") == [] and found(report, "JL405") == []

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .. import ruby
 from ..ruby import Node
+from ..source import SourceFile
 from .app import COMPONENT_DIRS, App, underscore
 from .classes import ClassIndex, MethodDef
 
@@ -116,16 +118,17 @@ def mailer_path(name: str) -> str:
     return "/".join(underscore(part) for part in name.split("::"))
 
 
-def is_project_mailer(classes: ClassIndex, name: str) -> bool:
-    """A mailer whose superclasses are all project classes down to `ActionMailer::Base`, and
-    whose mixins are project modules or framework ones: its actions are all visible."""
+def is_project_mailer(classes: ClassIndex, name: str, strict: bool = True) -> bool:
+    """A mailer whose superclasses are all project classes down to `ActionMailer::Base`. With
+    `strict`, its mixins must also be project or framework modules: then every action it has
+    is visible (a gem module could add actions; it cannot change a project action)."""
     if name not in classes or not is_mailer(classes, name):
         return False
     current: str | None = name
     while current is not None and current != "ActionMailer::Base":
         if current not in classes:
             return False  # a gem's mailer (Devise::Mailer…) defines actions joblint cannot see
-        for mixin in classes.mixins(current):
+        for mixin in classes.mixins(current) if strict else ():
             if mixin not in classes and not mixin.startswith(FRAMEWORK_PREFIXES):
                 return False
         current = classes.superclass(current)
@@ -148,21 +151,58 @@ def mailer_actions(classes: ClassIndex, name: str) -> dict[str, MethodDef]:
     return actions
 
 
-def has_dynamic_actions(app: App, name: str) -> bool:
-    """`method_missing`, `define_method`, `alias`, a custom `mailer_name` or view path in the
-    mailer or its project ancestors: what is an action, or where its views are, is not static."""
+def _lineage_sources(app: App, name: str) -> Iterator[SourceFile]:
+    """The files that define the mailer and its project ancestors."""
     for owner in app.classes.lineage(name):
         for definition in app.classes.definitions.get(owner, ()):
             source = app.source(app.root / definition.path) if app.root else None
-            if source is not None and _DYNAMIC.search(source.data):
-                return True
-    return False
+            if source is not None:
+                yield source
 
 
-_DYNAMIC = re.compile(
-    rb"method_missing|define_method|\balias(?:_method)?\b|mailer_name|view_path|template_root"
-    rb"|class\s*<<\s*self|def\s+self\."
+def has_dynamic_actions(app: App, name: str) -> bool:
+    """`method_missing`, `define_method`, `alias` or `class << self` in the mailer or its
+    project ancestors: which actions exist is not static."""
+    return any(_DYNAMIC.search(s.data) for s in _lineage_sources(app, name))
+
+
+def class_methods(app: App, name: str) -> set[str]:
+    """`def self.x` names of the mailer and its project ancestors: `Mailer.x` calls them, not
+    an action."""
+    return {m.decode() for s in _lineage_sources(app, name) for m in _CLASS_METHOD.findall(s.data)}
+
+
+def template_folders(app: App, name: str) -> tuple[str, ...] | None:
+    """The folders under `app/views` where the mailer's action templates may be: the
+    `default template_path:` (or the mailer's own path and its subclasses'), also below each
+    `append_view_path`/`prepend_view_path` inside `app/views`. None when joblint cannot tell
+    (a custom `mailer_name`, a computed path, a view path outside `app/views`)."""
+    default = default_template_path(app, name)
+    if default is None:
+        return None
+    folders = default or (mailer_path(name),)
+    for sub in sorted(app.classes.subclasses(name)):
+        folders += (mailer_path(sub),)
+    prefixes = [""]
+    for source in _lineage_sources(app, name):
+        if _CUSTOM_VIEWS.search(source.data):
+            return None
+        for match in _VIEW_PATH.finditer(source.data):
+            parts = _STRING.findall(match.group(1))
+            path = "/".join(p.decode().strip("/") for p in parts)
+            if not parts or not (path == "app/views" or path.startswith("app/views/")):
+                return None
+            prefixes.append(path[len("app/views/") :] if path != "app/views" else "")
+    return tuple(f"{prefix}/{folder}".strip("/") for prefix in prefixes for folder in folders)
+
+
+_DYNAMIC = re.compile(rb"method_missing|define_method|\balias(?:_method)?\b|class\s*<<\s*self")
+_CLASS_METHOD = re.compile(rb"def\s+self\.(\w+[?!]?)")
+_CUSTOM_VIEWS = re.compile(
+    rb"mailer_name\s*=|def\s+(?:self\.)?mailer_name\b|template_root|view_paths\s*="
 )
+_VIEW_PATH = re.compile(rb"(?:append|prepend)_view_path\b([^\n]*)")
+_STRING = re.compile(rb"[\"']([^\"'#]*)[\"']")
 
 
 def default_template_path(app: App, name: str) -> tuple[str, ...] | None | bool:

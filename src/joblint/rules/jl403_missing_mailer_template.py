@@ -5,15 +5,31 @@ from collections.abc import Iterator
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.mailers import (
-    default_template_path,
     has_dynamic_actions,
     is_project_mailer,
     mail_calls,
-    mailer_path,
+    template_folders,
     view_templates,
 )
 from ..source import SourceFile
 from . import Examples, Rule, register
+
+
+def _called_by_other_methods(app: App, name: str) -> set[str]:
+    """Names called without a receiver by the methods of the mailer and of its subclasses: a
+    public method that others call is a helper, not an action of its own."""
+    called: set[str] = set()
+    pending, seen = [name], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        pending.extend(app.classes.subclasses(current))
+        for definition in app.classes.definitions.get(current, ()):
+            for method in definition.methods.values():
+                called |= method.calls - {method.name}
+    return called
 
 
 @register
@@ -32,10 +48,13 @@ class MissingMailerTemplate(Rule):
     that is inside the `deliver_later` job, after the request that triggered it returned
     successfully. Every retry fails the same way.
 
-    Silent when the app has no `app/views`, for mailers that inherit a gem's mailer or include
-    a gem module, and for mailers whose actions or views are not static (`method_missing`,
-    `define_method`, `alias`, a custom `mailer_name` or view path, class-level methods). A
+    A public method that other methods of the mailer (or of its subclasses) call is a helper:
+    its `mail` renders the calling action's template, so it is not checked itself.
+    `append_view_path`/`prepend_view_path` folders inside `app/views` are searched too, and a
     template for an action of a base mailer is also looked for under its subclasses' paths.
+    Silent when the app has no `app/views`, for mailers that inherit a gem's mailer, and for
+    mailers whose actions or views are not static (`method_missing`, `define_method`, `alias`,
+    `class << self`, a custom `mailer_name`, a view path outside `app/views` or computed).
 
     ## Example
     ```ruby
@@ -162,7 +181,7 @@ class MissingMailerTemplate(Rule):
         templates = None
         for definition in app.definitions_in(source):
             name = definition.name
-            if definition.is_module or not is_project_mailer(app.classes, name):
+            if definition.is_module or not is_project_mailer(app.classes, name, strict=False):
                 continue
             actions = [m for m in definition.methods.values() if m.visibility == "public"]
             if not actions or has_dynamic_actions(app, name):
@@ -171,13 +190,13 @@ class MissingMailerTemplate(Rule):
                 templates = view_templates(app)
                 if templates is None:
                     return
-            default = default_template_path(app, name)
-            if default is None:
+            folders = template_folders(app, name)
+            if folders is None:
                 continue
-            folders = default or (mailer_path(name),)
-            for sub in sorted(app.classes.subclasses(name)):
-                folders += (mailer_path(sub),)
+            helpers = _called_by_other_methods(app, name)
             for action in actions:
+                if action.name in helpers:
+                    continue  # `mail` runs under the calling action's name and template
                 node = source.root.descendant_for_byte_range(action.start_byte, action.end_byte)
                 while node is not None and node.type != "method":
                     node = node.parent

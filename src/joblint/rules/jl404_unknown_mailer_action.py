@@ -8,6 +8,7 @@ from ..rails.app import App
 from ..rails.mailers import (
     DELIVERY_METHODS,
     action_call,
+    class_methods,
     has_dynamic_actions,
     is_project_mailer,
     mailer_actions,
@@ -37,9 +38,10 @@ class UnknownMailerAction(Rule):
     action either.
 
     Only calls that are delivered on the spot are checked, so that class methods of the mailer
-    are not mistaken for actions. Silent for mailers that inherit a gem's mailer or include a
-    gem module, and for mailers with `method_missing`, `define_method`, `alias` or class-level
-    methods.
+    are not mistaken for actions, and a mailer's own `def self.x` methods are not actions
+    either. Silent for mailers that inherit a gem's mailer or include a gem module (either may
+    add actions), and for mailers with `method_missing`, `define_method`, `alias` or
+    `class << self`.
 
     ## Example
     ```ruby
@@ -188,7 +190,11 @@ class UnknownMailerAction(Rule):
             mailer, action = found
             if not is_project_mailer(app.classes, mailer):
                 continue
-            if action in mailer_actions(app.classes, mailer) or has_dynamic_actions(app, mailer):
+            if action in mailer_actions(app.classes, mailer) or action in class_methods(
+                app, mailer
+            ):
+                continue
+            if has_dynamic_actions(app, mailer):
                 continue
             deliver = ruby.call_method(caps["call"][0])
             yield Hit.at(

@@ -5,7 +5,13 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.mailers import action_call, has_dynamic_actions, is_project_mailer, mailer_actions
+from ..rails.mailers import (
+    action_call,
+    class_methods,
+    has_dynamic_actions,
+    is_project_mailer,
+    mailer_actions,
+)
 from ..source import SourceFile
 from . import Examples, Rule, register
 from .jl106_perform_arity_mismatch import arity_problem, call_shape, signature_text
@@ -32,8 +38,9 @@ class MailerArityMismatch(Rule):
     `deliver_later`, inside the delivery job — and raises `ArgumentError` there, on every retry.
     Values passed through `.with(...)` are `params`, not arguments: they are not counted.
 
-    Calls with a splat, a double splat or `...` are not checked, nor mailers that inherit a
-    gem's mailer, include a gem module, or define actions dynamically.
+    Calls with a splat, a double splat or `...` are not checked, nor calls of the mailer's own
+    `def self.x` methods, nor mailers that inherit a gem's mailer or define actions
+    dynamically (`method_missing`, `define_method`, `alias`, `class << self`).
 
     ## Example
     ```ruby
@@ -159,10 +166,12 @@ class MailerArityMismatch(Rule):
             if found is None:
                 continue
             mailer, action = found
-            if not is_project_mailer(app.classes, mailer):
+            if not is_project_mailer(app.classes, mailer, strict=False):
                 continue
             method = mailer_actions(app.classes, mailer).get(action)
-            if method is None or has_dynamic_actions(app, mailer):
+            if method is None or action in class_methods(app, mailer):
+                continue
+            if has_dynamic_actions(app, mailer):
                 continue
             shape = call_shape(ruby.call_arguments(call))
             if shape is None:
