@@ -145,7 +145,7 @@ def enqueue_sites(app: App) -> Counter[str]:
     counts: Counter[str] = Counter()
     if app.root is None:
         return counts
-    accept = lambda p: p.endswith((".rb", ".rake")) and not p.startswith(SKIPPED_TOP_DIRS)  # noqa: E731
+    accept = lambda p: p.endswith((".rb", ".rake")) and not p.startswith(SKIPPED_TOP_DIRS)
     words = tuple(m.encode() for m in ENQUEUE_METHODS)
     for path in walk_files(app.root, app.root, accept):
         source = app.source(path)

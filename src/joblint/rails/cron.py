@@ -104,13 +104,12 @@ def _field_values(token: str, field: tuple) -> tuple[set[int] | None, str | None
             values = None
             continue
         base, _, step = item.partition("/")
-        if "/" in item:
-            if not step.isdigit() or int(step) == 0:
-                return None, f"`/{step}` is not a positive step"
+        if "/" in item and (not step.isdigit() or int(step) == 0):
+            return None, f"`/{step}` is not a positive step"
         if base in ("*", ""):
             values = None
             continue
-        if name == "day of week" and re.match(r"^[a-z0-9]+(#(-?\d|l|last)|%\d+(\+\d+)?)$", base, re.I):
+        if name == "day of week" and re.match(r"^[a-z0-9]+(#(-?\d|l|last)|%\d+(\+\d+)?)$", base, re.IGNORECASE):
             base = re.split(r"[#%]", base)[0]
         if name == "day of month" and base.lower() in ("l", "last"):
             values = None
@@ -177,15 +176,8 @@ def _impossible_date(days: set[int] | None, months: set[int] | None) -> str | No
 
 # -- natural language (Fugit::Nat) -----------------------------------------------------------
 
-_NUMBER_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty"
-).split()
-_ORDINAL_WORDS = (
-    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
-    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth "
-    "thirtieth"
-).split()
+_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty"]
+_ORDINAL_WORDS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth", "thirtieth"]
 _UNITS = {
     "second", "seconds", "sec", "secs", "s", "minute", "minutes", "min", "mins", "m",
     "hour", "hours", "hou", "h", "day", "days", "d", "week", "month", "months", "year", "M",
@@ -195,17 +187,17 @@ _WORDS = {
     "weekday", "noon", "midnight", "midday", "am", "pm", "dark", "oh", "o'clock", "hundred",
     "last", "day", "days", "minute", "hour",
 }
-_TIME = re.compile(r"^(?:2[0-4]|[01]?\d)(?::[0-5]\d)?(?:am|pm|noon|midday|midnight)?$", re.I)
-_ORDINAL = re.compile(r"^(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)$", re.I)
+_TIME = re.compile(r"^(?:2[0-4]|[01]?\d)(?::[0-5]\d)?(?:am|pm|noon|midday|midnight)?$", re.IGNORECASE)
+_ORDINAL = re.compile(r"^(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)$", re.IGNORECASE)
 _INTERVAL = re.compile(r"^\d+(?:s|m|h|d|M|sec|min)$")
 
 
 def nat_problem(value: str) -> str | None:
     if len(value) > NAT_MAX_LENGTH:
         return f"natural-language schedules are limited to {NAT_MAX_LENGTH} characters"
-    if re.search(r"\bevery\s+([2-9]|\d\d+)\s*(weeks?|years?)\b", value, re.I):
+    if re.search(r"\bevery\s+([2-9]|\d\d+)\s*(weeks?|years?)\b", value, re.IGNORECASE):
         return "Fugit has no `every N weeks` or `every N years` (use a cron expression)"
-    if re.search(r"\bevery\s+\d{3,}", value, re.I):
+    if re.search(r"\bevery\s+\d{3,}", value, re.IGNORECASE):
         return "Fugit reads at most two digits after `every`"
     for token in re.split(r"[\s,]+", value.strip()):
         if token and not _nat_word(token):
@@ -227,6 +219,4 @@ def _nat_word(token: str) -> bool:
     if lowered in _ORDINAL_WORDS or lowered in _NUMBER_WORDS:
         return True
     days = FULL_DAYS + DAYS
-    if all(p in days for p in parts if p):  # `mon-thu`
-        return True
-    return False
+    return all(p in days for p in parts if p)  # `mon-thu`

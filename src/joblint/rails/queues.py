@@ -22,17 +22,18 @@ from ..source import SourceFile
 from . import yaml_config
 from .app import App
 from .config import _active_lines
+from .jobs import JobKind
 
 SIDEKIQ_FILES = ("config/sidekiq.yml",)
 SOLID_QUEUE_FILES = ("config/queue.yml", "config/solid_queue.yml")
 RUBY_CONFIG_DIRS = ("config/environments", "config/initializers")
 DEFAULT_QUEUE = "default"
 
-_PREFIX = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_prefix\s*=\s*(.+?)\s*$", re.M)
-_DELIMITER = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_delimiter\s*=\s*(.+?)\s*$", re.M)
-_MAILER_QUEUE = re.compile(r"^\s*(?:config|Rails\.application\.config)\.action_mailer\.deliver_later_queue_name\s*=\s*(.+?)\s*$", re.M)
-_GOOD_JOB_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\.queues\s*=\s*(.+?)\s*$", re.M)
-_GOOD_JOB_HASH_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\s*=\s*\{", re.M)
+_PREFIX = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_prefix\s*=\s*(.+?)\s*$", re.MULTILINE)
+_DELIMITER = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_delimiter\s*=\s*(.+?)\s*$", re.MULTILINE)
+_MAILER_QUEUE = re.compile(r"^\s*(?:config|Rails\.application\.config)\.action_mailer\.deliver_later_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
+_GOOD_JOB_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\.queues\s*=\s*(.+?)\s*$", re.MULTILINE)
+_GOOD_JOB_HASH_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\s*=\s*\{", re.MULTILINE)
 _LITERAL = re.compile(r"""^(?:"([^"#\\]*)"|'([^'\\]*)'|:(\w+))(?:\.freeze)?$""")
 _PROCFILE_QUEUE = re.compile(r"(?:^|\s)(?:-q|--queue)[\s=]+([\w.:\-]+)")
 
@@ -193,12 +194,11 @@ def _sidekiq_sections(document: yaml_config.YValue) -> Iterator[dict]:  # type: 
 
 
 def _sidekiq_list(queues: yaml_config.YValue) -> set[str] | None:
-    if isinstance(queues, str):
-        queues = [queues]
-    if not isinstance(queues, list):
+    items = [queues] if isinstance(queues, str) else queues
+    if not isinstance(items, list):
         return None
     names = set()
-    for item in queues:
+    for item in items:
         name = item[0] if isinstance(item, list) and item else item
         if not isinstance(name, str) or yaml_config.ERB in name:
             return None
@@ -356,14 +356,15 @@ def _queue_names(source: SourceFile, app: App) -> Iterator[QueueName]:
                 yield QueueName(name, args[0].start_byte, args[0].end_byte, False, method, owner,
                                 class_level=owner is not None)
             continue
-        value = ruby.keyword_arguments(call).get("queue")
-        name = ruby.string_value(value) if value is not None else None
-        if not name:
+        queue = ruby.keyword_arguments(call).get("queue")
+        name = ruby.string_value(queue) if queue is not None else None
+        if not name or queue is None:
             continue
+        value = queue
         if method == "sidekiq_options":
             owner = _class_owner(call, app)
-            if ruby.call_receiver(call) is not None or (owner and app.jobs.kind(owner) and
-                                                        app.jobs.kind(owner).value == "activejob"):
+            kind = app.jobs.kind(owner) if owner else None
+            if ruby.call_receiver(call) is not None or kind is JobKind.ACTIVE_JOB:
                 continue  # ActiveJob ignores `sidekiq_options queue:`: `queue_as` decides
             yield QueueName(name, value.start_byte, value.end_byte, True, method, owner,
                             class_level=owner is not None)
@@ -425,6 +426,6 @@ def _declares_dynamic_queue(app: App, name: str) -> bool:
     for definition in app.classes.definitions.get(name, ()):
         source = app.source(Path(app.root, definition.path)) if app.root else None
         if source is not None and re.search(rb"^\s*(queue_as|self\.queue_name\s*=|sidekiq_options\b.*queue:)",
-                                            source.data, re.M):
+                                            source.data, re.MULTILINE):
             return True
     return False

@@ -144,7 +144,7 @@ def _yaml_entries(section: dict, backend: str, relpath: str) -> Iterator[Schedul
         yield ScheduleEntry(
             backend=backend,
             path=relpath,
-            key=_span(key),
+            key=_span(key) or Span(str(key), key.start_byte, key.end_byte),
             class_name=class_name,
             command=_span(yaml_config.get(task, "command")),
             schedule=_span(yaml_config.get(task, schedule_key, ":" + schedule_key)),

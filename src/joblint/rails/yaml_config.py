@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 import yaml
 
@@ -33,7 +32,7 @@ class YStr(str):
     end_byte: int
     line: int
 
-    def __new__(cls, value: str, start_byte: int, end_byte: int, line: int) -> YStr:
+    def __new__(cls, value: str, start_byte: int, end_byte: int, line: int) -> YStr:  # noqa: PYI034
         obj = super().__new__(cls, value)
         obj.start_byte, obj.end_byte, obj.line = start_byte, end_byte, line
         return obj
@@ -55,7 +54,7 @@ class YList(list):  # type: ignore[type-arg]
     line: int = 0
 
 
-YValue = Union[YMap, YList, YStr, int, float, bool, None]
+YValue = YMap | YList | YStr | int | float | bool | None
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ class _Converter:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 value = self.convert(value_node)
                 sources = value if isinstance(value, list) else [value]
-                merged.extend(m for m in sources if isinstance(m, dict))
+                merged.extend(m for m in sources if isinstance(m, YMap))
                 continue
             key = self.convert(key_node)
             try:

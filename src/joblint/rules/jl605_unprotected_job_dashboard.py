@@ -18,21 +18,21 @@ DASHBOARDS = {
 }
 # Settings anywhere under config/ that put authentication in front of each dashboard.
 AUTH_SETTINGS = {
-    "sidekiq": re.compile(r"^\s*Sidekiq::Web\.use\b", re.M),
-    "resque": re.compile(r"^\s*Resque::Server\.use\b", re.M),
+    "sidekiq": re.compile(r"^\s*Sidekiq::Web\.use\b", re.MULTILINE),
+    "resque": re.compile(r"^\s*Resque::Server\.use\b", re.MULTILINE),
     "good_job": re.compile(
-        r"^\s*GoodJob::Engine\.middleware\.use\b|good_job_application_controller", re.M
+        r"^\s*GoodJob::Engine\.middleware\.use\b|good_job_application_controller", re.MULTILINE
     ),
     "mission_control": re.compile(
         r"^\s*(?:config\.mission_control\.jobs|MissionControl::Jobs)\."
         r"(?:base_controller_class|http_basic_auth_user|http_basic_auth_password)\s*=",
-        re.M,
+        re.MULTILINE,
     ),
 }
 # Mission Control Jobs closes its dashboard with HTTP basic auth unless this turns it off.
 MISSION_CONTROL_OPEN = re.compile(
     r"^\s*(?:config\.mission_control\.jobs|MissionControl::Jobs)\.http_basic_auth_enabled\s*=\s*false",
-    re.M,
+    re.MULTILINE,
 )
 GUARD_BLOCKS = frozenset({"authenticate", "authenticated", "constraints"})
 _DEV_ONLY = re.compile(r"Rails\.env\.(development|local|test)\?|Rails\.env\s*==\s*['\"]development")

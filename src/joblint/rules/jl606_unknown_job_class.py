@@ -29,7 +29,7 @@ _ENQUEUE = ruby.compile_query(
 )
 # test code often defines its jobs in support files; migrations are history, never re-run
 SKIPPED_DIRS = ("spec", "test", "features", "db")
-_DEFINITION = re.compile(rb"^[ \t]*(?:class|module)[ \t]+(?:::)?([A-Z][\w:]*)", re.M)
+_DEFINITION = re.compile(rb"^[ \t]*(?:class|module)[ \t]+(?:::)?([A-Z][\w:]*)", re.MULTILINE)
 
 
 def external_constant(name: str, app: App) -> bool:
@@ -63,7 +63,7 @@ def defined_anywhere(app: App) -> frozenset[str]:
             return frozenset()
         indexed = {source.relpath for source in app.model_files}
         names: set[str] = set()
-        accept = lambda p: p.endswith(".rb") and p not in indexed  # noqa: E731
+        accept = lambda p: p.endswith(".rb") and p not in indexed
         for path in walk_files(app.root, app.root, accept):
             try:
                 data = path.read_bytes()
