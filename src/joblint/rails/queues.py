@@ -162,10 +162,9 @@ def _literal(expression: str) -> str | None:
 
 def _sidekiq_queues(app: App) -> WorkerQueues | None:
     for relpath in SIDEKIQ_FILES:
-        source = _config_source(app, relpath)
-        if source is None:
+        document = yaml_config.app_document(app, relpath)
+        if document is None:
             continue
-        document = yaml_config.document(source)
         if isinstance(document, yaml_config.YamlError):
             return None
         names: set[str] = set()
@@ -224,10 +223,9 @@ def _procfile_queues(app: App) -> set[str]:
 
 def _solid_queue_queues(app: App) -> WorkerQueues | None:
     for relpath in SOLID_QUEUE_FILES:
-        source = _config_source(app, relpath)
-        if source is None:
+        document = yaml_config.app_document(app, relpath)
+        if document is None:
             continue
-        document = yaml_config.document(source)
         if isinstance(document, yaml_config.YamlError):
             return None
         patterns: set[str] = set()
@@ -283,12 +281,6 @@ def parse_good_job_queues(text: str) -> WorkerQueues:
         excluded = set()
     return WorkerQueues("good_job", "config.good_job.queues", frozenset(names or {"*"}),
                         frozenset(excluded) if not names else frozenset())
-
-
-def _config_source(app: App, relpath: str) -> SourceFile | None:
-    if app.root is None or not (app.root / relpath).is_file():
-        return None
-    return app.source(app.root / relpath)
 
 
 # -- static queue names in code --------------------------------------------------------------

@@ -100,12 +100,7 @@ def _build(app: App) -> list[ScheduleEntry]:
 
 
 def _document(app: App, relpath: str) -> yaml_config.YValue:
-    if app.root is None or not (app.root / relpath).is_file():
-        return None
-    source = app.source(app.root / relpath)
-    if source is None:
-        return None
-    document = yaml_config.document(source)
+    document = yaml_config.app_document(app, relpath)
     return None if isinstance(document, yaml_config.YamlError) else document
 
 

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
 from ..source import SourceFile
+
+if TYPE_CHECKING:
+    from .app import App
 
 ERB = "_ERB_"
 _ERB_TAG = re.compile(r"<%(?P<kind>[=#-]?)(?P<body>.*?)-?%>", re.DOTALL)
@@ -192,6 +196,14 @@ def document(source: SourceFile) -> YValue | YamlError:
     if "yaml" not in source.derived:
         source.derived["yaml"] = load(source)
     return source.derived["yaml"]  # type: ignore[return-value]
+
+
+def app_document(app: App, relpath: str) -> YValue | YamlError:
+    """The document of a config file of the app (None when the file is absent or unreadable)."""
+    if app.root is None or not (app.root / relpath).is_file():
+        return None
+    source = app.source(app.root / relpath)
+    return None if source is None else document(source)
 
 
 def sections(root: YValue) -> list[YMap]:
