@@ -267,3 +267,27 @@ def action_call(call: Node, app: App) -> tuple[str, str] | None:
     if not is_mailer(app.classes, name) or action in CLASS_METHODS:
         return None
     return name, action
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """A call of a project mailer's action that joblint can judge."""
+
+    mailer: str
+    action: str
+    method: MethodDef | None  # the action's definition; None when the mailer has no such action
+
+
+def judgeable_action_call(call: Node, app: App, strict: bool) -> ActionCall | None:
+    """`Mailer.action(..)` / `Mailer.with(..).action(..)` on a project mailer whose actions are
+    static, not naming one of its `def self.x` methods; None for anything joblint cannot judge.
+    `strict` also requires that no gem module is mixed in (it could add the action)."""
+    found = action_call(call, app)
+    if found is None:
+        return None
+    mailer, action = found
+    if not is_project_mailer(app.classes, mailer, strict=strict):
+        return None
+    if action in class_methods(app, mailer) or has_dynamic_actions(app, mailer):
+        return None
+    return ActionCall(mailer, action, mailer_actions(app.classes, mailer).get(action))

@@ -5,14 +5,7 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.mailers import (
-    DELIVERY_METHODS,
-    action_call,
-    class_methods,
-    has_dynamic_actions,
-    is_project_mailer,
-    mailer_actions,
-)
+from ..rails.mailers import DELIVERY_METHODS, judgeable_action_call
 from ..source import SourceFile
 from . import Examples, Rule, register
 
@@ -184,22 +177,13 @@ class UnknownMailerAction(Rule):
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         for _, caps in ruby.matches(_DELIVERIES, source.root):
             call = caps["action"][0]
-            found = action_call(call, app)
-            if found is None:
-                continue
-            mailer, action = found
-            if not is_project_mailer(app.classes, mailer):
-                continue
-            if action in mailer_actions(app.classes, mailer) or action in class_methods(
-                app, mailer
-            ):
-                continue
-            if has_dynamic_actions(app, mailer):
+            judged = judgeable_action_call(call, app, strict=True)
+            if judged is None or judged.method is not None:
                 continue
             deliver = ruby.call_method(caps["call"][0])
             yield Hit.at(
                 call,
-                mailer=mailer,
-                action=action,
+                mailer=judged.mailer,
+                action=judged.action,
                 where=" (inside the delivery job)" if deliver.startswith("deliver_later") else "",
             )

@@ -5,13 +5,7 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.mailers import (
-    action_call,
-    class_methods,
-    has_dynamic_actions,
-    is_project_mailer,
-    mailer_actions,
-)
+from ..rails.mailers import judgeable_action_call
 from ..source import SourceFile
 from . import Examples, Rule, register
 from .jl106_perform_arity_mismatch import arity_problem, call_shape, signature_text
@@ -162,17 +156,10 @@ class MailerArityMismatch(Rule):
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         for _, caps in ruby.matches(_CALLS, source.root):
             call = caps["call"][0]
-            found = action_call(call, app)
-            if found is None:
+            judged = judgeable_action_call(call, app, strict=False)
+            if judged is None or judged.method is None:
                 continue
-            mailer, action = found
-            if not is_project_mailer(app.classes, mailer, strict=False):
-                continue
-            method = mailer_actions(app.classes, mailer).get(action)
-            if method is None or action in class_methods(app, mailer):
-                continue
-            if has_dynamic_actions(app, mailer):
-                continue
+            method = judged.method
             shape = call_shape(ruby.call_arguments(call))
             if shape is None:
                 continue
@@ -182,8 +169,8 @@ class MailerArityMismatch(Rule):
             reason, culprit = problem
             yield Hit.at(
                 culprit or call,
-                mailer=mailer,
-                action=action,
+                mailer=judged.mailer,
+                action=judged.action,
                 params=signature_text(method).partition("(")[2].rpartition(")")[0],
                 problem=reason,
             )
