@@ -21,11 +21,6 @@ from .rails.jobs import ENQUEUE_METHODS, JobKind
 from .source import SourceFile
 
 SKIPPED_TOP_DIRS = ("spec/", "test/", "features/", "db/", "vendor/", "node_modules/", "tmp/")
-_ENQUEUES = ruby.compile_query(
-    "(call receiver: (_) @receiver method: (identifier) @method (#any-of? @method {})) @call".format(
-        " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
-    )
-)
 _CLASS_SETTINGS = ruby.compile_query(
     """
     (call !receiver method: (identifier) @method
@@ -156,15 +151,8 @@ def enqueue_sites(app: App) -> Counter[str]:
 
 
 def _enqueued_classes(source: SourceFile, app: App) -> list[str]:
-    found = []
-    for _, caps in ruby.matches(_ENQUEUES, source.root):
-        receiver = caps["receiver"][0]
-        if receiver.type == "call" and ruby.call_method(receiver) == "set":
-            receiver = ruby.call_receiver(receiver) or receiver
-        written = ruby.constant_path(receiver)
-        if written is not None:
-            found.append(app.classes.resolve(written, app.lexical_scope(receiver)))
-    return found
+    return [app.classes.resolve(written, app.lexical_scope(receiver))
+            for receiver, written in queues.enqueued_constants(source)]
 
 
 # -- rendering -------------------------------------------------------------------------------

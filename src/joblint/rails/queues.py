@@ -22,7 +22,7 @@ from ..source import SourceFile
 from . import yaml_config
 from .app import App
 from .config import _active_lines
-from .jobs import JobKind
+from .jobs import ENQUEUE_METHODS, JobKind
 
 SIDEKIQ_FILES = ("config/sidekiq.yml",)
 SOLID_QUEUE_FILES = ("config/queue.yml", "config/solid_queue.yml")
@@ -373,6 +373,25 @@ def _class_owner(node: Node, app: App) -> str | None:
     if ruby.enclosing(node, ruby.METHOD_TYPES) is not None:
         return None
     return app.enclosing_class(node)
+
+
+_ENQUEUE = ruby.compile_query(
+    "(call receiver: (_) @receiver method: (identifier) @method (#any-of? @method {})) @call".format(
+        " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
+    )
+)
+
+
+def enqueued_constants(source: SourceFile) -> Iterator[tuple[Node, str]]:
+    """The class constant of every enqueue call (`Foo.perform_later`, `Foo.set(…).perform_async`),
+    as its node and as written."""
+    for _, caps in ruby.matches(_ENQUEUE, source.root):
+        receiver = caps["receiver"][0]
+        if receiver.type == "call" and ruby.call_method(receiver) == "set":
+            receiver = ruby.call_receiver(receiver) or receiver
+        written = ruby.constant_path(receiver)
+        if written is not None:
+            yield receiver, written
 
 
 def _set_family(call: Node) -> bool | None:

@@ -269,6 +269,41 @@ def _unique(entries: list[ScheduleEntry]) -> list[ScheduleEntry]:
     return unique
 
 
+# Namespaces of Rails, the job backends and common gems whose jobs the project does not define.
+FRAMEWORK_NAMESPACES = frozenset(
+    {
+        "ActionMailer", "ActionMailbox", "ActionText", "ActionCable", "ActionView",
+        "ActionDispatch", "ActiveJob", "ActiveRecord", "ActiveStorage", "ActiveSupport",
+        "ActiveModel", "Rails", "Turbo", "SolidQueue", "SolidCable", "SolidCache", "GoodJob",
+        "Sidekiq", "MissionControl", "Noticed", "Devise", "Searchkick", "Ahoy", "PgHero",
+        "Maintenance", "MaintenanceTasks", "Que", "Resque", "Delayed", "Shrine", "Paperclip",
+        "Kaminari", "Audited", "PaperTrail", "Doorkeeper", "Ckeditor",
+    }
+)
+
+
+def external_constant(name: str, app: App) -> bool:
+    """A constant under a framework namespace or the namespace of a locked gem (`PgHero::` for
+    `pghero`, `Maintenance::` for `maintenance_tasks`…), assumed to exist outside the project."""
+    top = name.split("::", 1)[0]
+    if top in FRAMEWORK_NAMESPACES:
+        return True
+    if "::" not in name or top in _project_namespaces(app):
+        return False
+    flat = top.lower()
+    return any(_squash(gem) == flat or _squash(gem).startswith(flat) for gem in app.gems)
+
+
+def _squash(gem: str) -> str:
+    return re.sub(r"[-_]", "", gem.lower())
+
+
+def _project_namespaces(app: App) -> frozenset[str]:
+    return app.fact(
+        "project_namespaces", lambda a: frozenset(n.split("::", 1)[0] for n in a.classes.definitions)
+    )
+
+
 def scheduled_classes(app: App) -> dict[str, list[ScheduleEntry]]:
     """Class name as written → the entries that run it."""
     table: dict[str, list[ScheduleEntry]] = {}

@@ -8,7 +8,6 @@ from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS
 from ..source import SourceFile
 from . import Examples, Rule, register
-from .jl606_unknown_job_class import external_constant
 
 
 @register
@@ -165,7 +164,7 @@ class UnknownScheduledClass(Rule):
                 or klass.text.endswith(("Job", "Worker"))
             ):
                 continue
-            if external_constant(klass.text, app):
+            if schedules.external_constant(klass.text, app):
                 continue
             yield Hit(klass.start_byte, klass.end_byte, {"entry": entry.key.text, "klass": klass.text},
                       scope=entry.label, anchor=klass.text)

@@ -3,55 +3,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from .. import ruby
 from ..files import walk_files
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS
+from ..rails.queues import enqueued_constants
+from ..rails.schedules import external_constant
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
 
-# Namespaces of Rails, the job backends and common gems whose jobs the project does not define.
-FRAMEWORK_NAMESPACES = frozenset(
-    {
-        "ActionMailer", "ActionMailbox", "ActionText", "ActionCable", "ActionView",
-        "ActionDispatch", "ActiveJob", "ActiveRecord", "ActiveStorage", "ActiveSupport",
-        "ActiveModel", "Rails", "Turbo", "SolidQueue", "SolidCable", "SolidCache", "GoodJob",
-        "Sidekiq", "MissionControl", "Noticed", "Devise", "Searchkick", "Ahoy", "PgHero",
-        "Maintenance", "MaintenanceTasks", "Que", "Resque", "Delayed", "Shrine", "Paperclip",
-        "Kaminari", "Audited", "PaperTrail", "Doorkeeper", "Ckeditor",
-    }
-)
-_ENQUEUE = ruby.compile_query(
-    "(call receiver: (_) @receiver method: (identifier) @method (#any-of? @method {})) @call".format(
-        " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
-    )
-)
 # test code often defines its jobs in support files; migrations are history, never re-run
 SKIPPED_DIRS = ("spec", "test", "features", "db")
 _DEFINITION = re.compile(rb"^[ \t]*(?:class|module)[ \t]+(?:::)?([A-Z][\w:]*)", re.MULTILINE)
-
-
-def external_constant(name: str, app: App) -> bool:
-    """A constant under a framework namespace or the namespace of a locked gem (`PgHero::` for
-    `pghero`, `Maintenance::` for `maintenance_tasks`…), assumed to exist outside the project."""
-    top = name.split("::", 1)[0]
-    if top in FRAMEWORK_NAMESPACES or "::" in name and top not in _project_namespaces(app):
-        flat = top.lower()
-        if top in FRAMEWORK_NAMESPACES:
-            return True
-        return any(_squash(gem) == flat or _squash(gem).startswith(flat) for gem in app.gems)
-    return False
-
-
-def _squash(gem: str) -> str:
-    return re.sub(r"[-_]", "", gem.lower())
-
-
-def _project_namespaces(app: App) -> frozenset[str]:
-    return app.fact(
-        "project_namespaces", lambda a: frozenset(n.split("::", 1)[0] for n in a.classes.definitions)
-    )
 
 
 def defined_anywhere(app: App) -> frozenset[str]:
@@ -203,12 +166,8 @@ class UnknownJobClass(Rule):
         if source.in_dir(*SKIPPED_DIRS) or not self._has_jobs(app):
             return
         allowed = set(self.settings["allow"])  # type: ignore[call-overload]
-        for _, caps in ruby.matches(_ENQUEUE, source.root):
-            receiver = caps["receiver"][0]
-            if receiver.type == "call" and ruby.call_method(receiver) == "set":
-                receiver = ruby.call_receiver(receiver) or receiver
-            written = ruby.constant_path(receiver)
-            if written is None or not written.endswith(("Job", "Worker")) or written in allowed:
+        for receiver, written in enqueued_constants(source):
+            if not written.endswith(("Job", "Worker")) or written in allowed:
                 continue
             scope = app.lexical_scope(receiver)
             if self._reachable(written, scope, app) or external_constant(written, app):
