@@ -114,10 +114,8 @@ def _lint_group(
 
     active = [r for r in options.rules if r.triggers]
     passive = [r for r in options.rules if not r.triggers]  # run wherever an active rule ran
-    wanted = {
-        id(source): [r for r in active if r.applies_to(source) and r.wants(source)]
-        for source in sources
-    }
+    dispatch = _Dispatch(active)
+    wanted = {id(source): dispatch.rules_for(source) for source in sources}
     # analysed files join the class index, so a job outside app/ is still known as a job
     app.include(s for s in sources if wanted[id(s)])
     ignores = _PerFileIgnores(options.per_file_ignores)
@@ -156,6 +154,25 @@ def _run_rule(
             f"{display}: rule {rule.code} ({rule.name}) crashed: {type(error).__name__}: {error}"
         )
         return []
+
+
+class _Dispatch:
+    """Which rules want a file: each distinct trigger word is looked up once per file."""
+
+    def __init__(self, active: list[type[Rule]]):
+        self.active = active
+        self.words = sorted({w for rule in active for w in rule.trigger_bytes})
+        self.custom = {r for r in active if r.wants.__func__ is not Rule.wants.__func__}  # type: ignore[attr-defined]
+
+    def rules_for(self, source: SourceFile) -> list[type[Rule]]:
+        data = source.data
+        present = {word for word in self.words if word in data}
+        return [
+            rule
+            for rule in self.active
+            if rule.applies_to(source)
+            and (rule.wants(source) if rule in self.custom else not present.isdisjoint(rule.trigger_bytes))
+        ]
 
 
 def _suppress(
