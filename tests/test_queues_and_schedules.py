@@ -289,3 +289,10 @@ def test_mail_delivery_queue_follows_the_rails_version_and_the_setting(tmp_path)
         "config/application.rb": "config.action_mailer.deliver_later_queue_name = :mail\n",
     })
     assert queues.queue_config(configured).mailer_queue((7, 1)) == "mail"
+
+
+def test_schedule_classes_are_not_judged_in_an_app_without_any_job(app_tree):
+    files = {"Gemfile": "", "config/recurring.yml": "production:\n  a:\n    class: AJob\n    schedule: every hour\n"}
+    assert [f.code for f in app_tree(files).findings] == []
+    files["app/jobs/b_job.rb"] = "class BJob < ApplicationJob\n  retry_on Timeout::Error\n  def perform; end\nend\n"
+    assert [f.code for f in app_tree(files).findings] == ["JL602"]

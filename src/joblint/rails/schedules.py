@@ -294,6 +294,11 @@ def external_constant(name: str, app: App) -> bool:
     return any(_squash(gem) == flat or _squash(gem).startswith(flat) for gem in app.gems)
 
 
+def defines_jobs(app: App) -> bool:
+    """Does the class index hold any job? Without one, "not defined" cannot be judged."""
+    return app.fact("defines_jobs", lambda a: bool(a.jobs.job_names()))
+
+
 def _squash(gem: str) -> str:
     return re.sub(r"[-_]", "", gem.lower())
 

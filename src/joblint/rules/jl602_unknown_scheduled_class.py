@@ -28,7 +28,8 @@ class UnknownScheduledClass(Rule):
     and engines. Classes under framework namespaces (`ActiveStorage::`, `SolidQueue::`…) or the
     namespace of a gem in `Gemfile.lock` (`PgHero::` for `pghero`) are assumed to exist. A whenever `runner` is checked only when it enqueues
     or performs a job (`perform_later`, `perform_async`, `perform_now`…) or names a `…Job`/
-    `…Worker` class; `command:`, `rake` and plain Ruby entries are not checked.
+    `…Worker` class; `command:`, `rake` and plain Ruby entries are not checked. An app in
+    which joblint finds no job class at all is not checked either.
 
     ## Example
     ```yaml
@@ -155,6 +156,8 @@ class UnknownScheduledClass(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        if not schedules.defines_jobs(app):
+            return
         for entry in schedules.entries_in(app, source):
             klass = entry.class_name
             if klass is None or klass.text in app.classes:

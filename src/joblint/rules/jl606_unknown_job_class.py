@@ -8,6 +8,7 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS
 from ..rails.queues import enqueued_constants
+from ..rails import schedules
 from ..rails.schedules import external_constant
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
@@ -163,7 +164,7 @@ class UnknownJobClass(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        if source.in_dir(*SKIPPED_DIRS) or not self._has_jobs(app):
+        if source.in_dir(*SKIPPED_DIRS) or not schedules.defines_jobs(app):
             return
         allowed = set(self.settings["allow"])  # type: ignore[call-overload]
         for receiver, written in enqueued_constants(source):
@@ -175,10 +176,6 @@ class UnknownJobClass(Rule):
             if written.rsplit("::", 1)[-1] in defined_anywhere(app):
                 continue  # defined outside the indexed directories (a gem's own `core/app`)
             yield Hit.at(receiver, job=written)
-
-    @staticmethod
-    def _has_jobs(app: App) -> bool:
-        return app.fact("defines_jobs", lambda a: bool(a.jobs.job_names()))
 
     @staticmethod
     def _reachable(written: str, scope: tuple[str, ...], app: App) -> bool:
