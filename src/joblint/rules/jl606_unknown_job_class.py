@@ -5,10 +5,10 @@ from collections.abc import Iterator
 
 from ..files import walk_files
 from ..findings import Hit, Severity
+from ..rails import schedules
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS
 from ..rails.queues import enqueued_constants
-from ..rails import schedules
 from ..rails.schedules import external_constant
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
