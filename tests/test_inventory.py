@@ -80,3 +80,12 @@ def test_an_app_without_jobs_lists_none(tmp_path):
     (tmp_path / "Gemfile").write_text("")
     assert json.loads(jobs(tmp_path, "--format", "json").output)["jobs"] == []
     assert "0 job classes" in jobs(tmp_path).output
+
+
+def test_jobs_outside_app_and_lib_are_listed_but_not_test_jobs(tmp_path):
+    write_tree(tmp_path, {
+        "Gemfile": "",
+        "core/app/jobs/spree/state_job.rb": "module Spree\n  class StateJob < ActiveJob::Base\n  end\nend\n",
+        "core/spec/support/fake_job.rb": "class FakeJob < ActiveJob::Base\nend\n",
+    })
+    assert set(rows(tmp_path)) == {"Spree::StateJob"}

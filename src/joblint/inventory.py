@@ -20,6 +20,8 @@ from .rails.app import App, find_root
 from .rails.jobs import ENQUEUE_METHODS, JobKind
 from .source import SourceFile
 
+SKIPPED_PARTS = frozenset({"spec", "test", "features", "db", "vendor", "node_modules", "tmp"})
+JOB_WORDS = (b"Job", b"Sidekiq", b"Worker")
 SKIPPED_TOP_DIRS = ("spec/", "test/", "features/", "db/", "vendor/", "node_modules/", "tmp/")
 _CLASS_SETTINGS = ruby.compile_query(
     """
@@ -134,6 +136,21 @@ def _class_settings(app: App) -> dict[str, dict[str, str]]:
     return table
 
 
+def job_files_outside_model_dirs(app: App) -> list[SourceFile]:
+    """Ruby files that may define jobs below the root but outside `app/`, `lib/` and engines
+    (a Rails app in a sub-directory of a monorepo, a gem's `core/app/jobs`), so that the
+    inventory lists every job class; test, migration and vendored code is left out."""
+    if app.root is None:
+        return []
+    found = []  # files of app/ and lib/ come again: the index keeps one copy of each
+    for path in walk_files(app.root, app.root, lambda p: p.endswith(".rb")
+                           and not set(p.split("/")[:-1]) & SKIPPED_PARTS):
+        source = app.source(path)
+        if source is not None and b"class " in source.data and source.contains_any(JOB_WORDS):
+            found.append(source)
+    return found
+
+
 def enqueue_sites(app: App) -> Counter[str]:
     """How many calls enqueue each project class, over the app's Ruby and rake files (tests,
     migrations and vendored code excluded)."""
@@ -224,6 +241,7 @@ def jobs_command(path: Path, output_format: str) -> None:
 
     absolute = Path(os.path.abspath(path))
     app = App(find_root(absolute) or (absolute if absolute.is_dir() else absolute.parent))
+    app.include(job_files_outside_model_dirs(app))
     rows = inventory(app)
     if output_format == "json":
         click.echo(render_json(rows), nl=False)

@@ -201,7 +201,7 @@ def _sidekiq_list(queues: yaml_config.YValue) -> set[str] | None:
         name = item[0] if isinstance(item, list) and item else item
         if not isinstance(name, str) or yaml_config.ERB in name:
             return None
-        names.add(name.split(",")[0].strip())
+        names.add(name.split(",")[0].strip().lstrip(":"))  # `- :default` is the default queue
     return names
 
 
