@@ -364,3 +364,20 @@ def test_a_class_method_of_the_mailer_is_not_an_unknown_action(app_tree):
     files = {**MAILER_APP, "app/mailers/marketing_mailer.rb": mailer, "app/services/x.rb": code}
     report = app_tree(files)
     assert found(report, "JL404") == [] and found(report, "JL405") == []
+
+
+def test_arity_message_shows_a_multi_line_signature_on_one_line(app_tree):
+    files = {
+        "app/workers/ping_worker.rb": (
+            "class PingWorker\n"
+            "  include Sidekiq::Job\n"
+            "  def perform(id,\n"
+            "              url = default_url(1))\n"
+            "  end\n"
+            "end\n"
+        ),
+        "app/services/ping.rb": "class Ping\n  def call = PingWorker.perform_async\nend\n",
+    }
+    [finding] = [f for f in app_tree(files).findings if f.code == "JL106"]
+    assert "`perform(id, url = default_url(1))`" in finding.message
+    assert "0 arguments given, 1 to 2 expected" in finding.message

@@ -98,10 +98,19 @@ def defines_class_method(app: App, name: str, method: str) -> bool:
     return False
 
 
-def signature_text(method: MethodDef) -> str:
-    source = method.source
-    header = source.data[method.start_byte : method.end_byte].split(b"\n", 1)[0]
-    return header.decode("utf-8", errors="replace").strip().removeprefix("def ").strip()
+def parameter_text(method: MethodDef) -> str:
+    """The parameter list as written (`a, b = 1, *rest`), on one line, without parentheses."""
+    text = method.source.data[method.start_byte : method.end_byte].decode("utf-8", "replace")
+    header = text.split("\n", 1)[0]
+    if "(" not in header:
+        return ""  # `def perform` without parameters (or `def perform a, b`: rare)
+    depth = 0
+    start = text.index("(")
+    for index in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[index], 0)
+        if depth == 0:
+            return " ".join(text[start + 1 : index].split())
+    return ""
 
 
 @register
@@ -264,5 +273,5 @@ class PerformArityMismatch(Rule):
                 job=ruby.text(ruby.call_receiver(call) or call).split(".", 1)[0],
                 method=method,
                 problem=reason,
-                params=signature_text(perform).partition("(")[2].rpartition(")")[0],
+                params=parameter_text(perform),
             )

@@ -8,7 +8,7 @@ from ..rails.app import App
 from ..rails.mailers import judgeable_action_call
 from ..source import SourceFile
 from . import Examples, Rule, register
-from .jl106_perform_arity_mismatch import arity_problem, call_shape, signature_text
+from .jl106_perform_arity_mismatch import arity_problem, call_shape, parameter_text
 
 _CALLS = ruby.compile_query(
     """
@@ -171,6 +171,6 @@ class MailerArityMismatch(Rule):
                 culprit or call,
                 mailer=judged.mailer,
                 action=judged.action,
-                params=signature_text(method).partition("(")[2].rpartition(")")[0],
+                params=parameter_text(method),
                 problem=reason,
             )
