@@ -296,3 +296,17 @@ def test_schedule_classes_are_not_judged_in_an_app_without_any_job(app_tree):
     assert [f.code for f in app_tree(files).findings] == []
     files["app/jobs/b_job.rb"] = "class BJob < ApplicationJob\n  retry_on Timeout::Error\n  def perform; end\nend\n"
     assert [f.code for f in app_tree(files).findings] == ["JL602"]
+
+
+def test_dashboard_mounts_in_development_only_are_fine_and_server_instances_are_seen(app_tree):
+    report = app_tree({
+        "Gemfile": "",
+        "config/routes.rb": (
+            "Rails.application.routes.draw do\n"
+            '  mount Sidekiq::Web => "/sidekiq" if Rails.env.development?\n'
+            '  mount GoodJob::Engine => "/gj" unless Rails.env.development?\n'
+            '  mount Resque::Server.new, at: "/resque"\n'
+            "end\n"
+        ),
+    })
+    assert [(f.code, f.line) for f in report.findings] == [("JL605", 3), ("JL605", 4)]

@@ -180,7 +180,9 @@ def _mounted_constant(args: Node) -> Node | None:
         return None
     first = args.named_children[0]
     if first.type == "pair":
-        return first.child_by_field_name("key")
+        first = first.child_by_field_name("key")
+    if first is not None and first.type == "call" and ruby.call_method(first) == "new":
+        return ruby.call_receiver(first)  # `mount Resque::Server.new, at: …`
     return first
 
 
