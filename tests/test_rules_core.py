@@ -62,6 +62,47 @@ def test_record_argument_schedule_of_perform_in_is_not_an_argument(tmp_path):
     assert [(c, line) for c, _, line, _ in result] == [("JL101", 4)]
 
 
+def test_record_argument_request_params_are_data_whatever_the_name(tmp_path):
+    result = found(tmp_path, {"app/controllers/hooks_controller.rb": (
+        "class HooksController < ApplicationController\n  def create\n"
+        "    user = params.require(:user)\n    line_item = params.fetch(:item, {}).permit(:sku)\n"
+        "    SyncWorker.perform_async(user, line_item)\n"
+        "    SyncWorker.perform_async(current_user)\n  end\nend\n")})
+    assert [(c, line) for c, _, line, _ in result] == [("JL101", 6)]
+
+
+CHANNEL = {"app/models/channel.rb": "class Channel < ApplicationRecord\nend\n"}
+
+
+def test_record_argument_trusts_a_plain_data_default_over_the_name(tmp_path):
+    result = found(tmp_path, {**CHANNEL, "app/services/fanout.rb": (
+        "class Fanout\n  DEFAULT_CHANNEL = \"email\".freeze\n  attr_reader :channel\n"
+        "  def initialize(scope, channel: DEFAULT_CHANNEL)\n    @scope = scope\n"
+        "    @channel = channel\n  end\n"
+        "  def call\n    SendWorker.perform_async(channel)\n    SendWorker.perform_async(@channel)\n"
+        "  end\n"
+        "  def again(channel = \"sms\")\n    SendWorker.perform_async(channel)\n  end\nend\n")})
+    assert result == []
+
+
+def test_record_argument_still_reports_an_attribute_assigned_a_record(tmp_path):
+    result = found(tmp_path, {**CHANNEL, "app/services/fanout.rb": (
+        "class Fanout\n  attr_reader :channel\n"
+        "  def initialize(channel)\n    @channel = channel\n  end\n"
+        "  def call\n    SendWorker.perform_async(channel)\n    SendWorker.perform_async(@channel)\n"
+        "  end\nend\n")})
+    assert [(c, line) for c, _, line, _ in result] == [("JL101", 7), ("JL101", 8)]
+
+
+def test_record_argument_self_in_a_class_method_is_the_class(tmp_path):
+    result = found(tmp_path, {"app/models/user.rb": (
+        "class User < ApplicationRecord\n"
+        "  def self.rebuild_all\n    RebuildJob.perform_later(self)\n  end\n"
+        "  class << self\n    def purge\n      PurgeJob.perform_later(self)\n    end\n  end\n"
+        "  def rebuild\n    RebuildJob.perform_later(self)\n  end\nend\n")})
+    assert [(c, line) for c, _, line, _ in result] == [("JL101", 11)]
+
+
 def test_missing_retry_policy_reports_a_reopened_class_once(tmp_path):
     result = found(tmp_path, {
         "app/jobs/sync_job.rb": "class SyncJob < ApplicationJob\n  def perform; end\nend\n",

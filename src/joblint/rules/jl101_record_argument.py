@@ -57,8 +57,12 @@ class RecordArgument(Rule):
     is a warning. Mailer `deliver_later` arguments are not checked: GlobalID is the Rails idiom
     there.
 
-    A variable counts as a record by its name only when the method does not assign it
-    something else; `user.id`, `user_id`, strings and numbers are never flagged.
+    A variable counts as a record by its name only when nothing visible says it holds something
+    else: the method does not assign it other data (`user = params.require(:user)` is request
+    data), it is not a parameter with a plain default (`channel: "email"`, or a constant the file
+    assigns a string), and, for an attribute or `@variable`, the class does not assign it only
+    such data. `self` inside `def self.x` or `class << self` is the class, not a record.
+    `user.id`, `user_id`, strings and numbers are never flagged.
 
     ## Example
     ```ruby
@@ -207,6 +211,8 @@ def is_record(node: Node, app: App, depth: int = 0) -> bool:
     if kind == "parenthesized_statements" and node.named_child_count == 1:
         return is_record(node.named_children[0], app, depth + 1)
     if kind == "self":
+        if ruby.enclosing(node, {"singleton_method", "singleton_class"}) is not None:
+            return False  # `def self.x` / `class << self`: self is the class, not a record
         owner = app.enclosing_class(node)
         return owner is not None and owner in app.model_classes
     if kind == "call":
@@ -229,6 +235,11 @@ def _names_record(name: str, kind: str, node: Node, app: App, depth: int) -> boo
             return True
         if _plainly_data(assigned):
             return False
+    elif kind == "identifier" and name in ruby.method_parameter_names(node):
+        if _holds_data(name, node):
+            return False  # a parameter whose default value is a string, number…
+    elif _stored_data(name if kind == "instance_variable" else f"@{name}", node):
+        return False  # an attribute whose every assignment in the class is plain data
     bare = name.lstrip("@")
     return bare == "current_user" or bare in app.model_names
 
@@ -270,7 +281,11 @@ DATA_TYPES = frozenset(
     {"string", "integer", "float", "simple_symbol", "array", "hash", "nil", "true", "false",
      "element_reference", "binary", "interpolation", "string_array", "symbol_array"}
 )
-DATA_METHODS = frozenset({"to_s", "to_i", "to_param", "to_gid", "to_global_id", "to_sgid", "to_h"})
+DATA_METHODS = frozenset(
+    {"to_s", "to_i", "to_f", "to_sym", "to_param", "to_gid", "to_global_id", "to_sgid", "to_h"}
+)
+COPIES = frozenset({"freeze", "dup", "presence"})  # same kind of value as the receiver
+REQUEST_DATA = frozenset({"params"})  # `params.require(:event)` is request data, never a record
 
 
 def _plainly_data(value: Node) -> bool:
@@ -279,5 +294,63 @@ def _plainly_data(value: Node) -> bool:
         return True
     if value.type == "call":
         method = ruby.call_method(value)
-        return method in NOT_RECORDS or method in DATA_METHODS or method.endswith("_id")
+        if method in NOT_RECORDS or method in DATA_METHODS or method.endswith("_id"):
+            return True
+        root = ruby.chain_root(value)
+        if root.type in ("identifier", "call") and ruby.text(root) in REQUEST_DATA:
+            return True
+        receiver = ruby.call_receiver(value)
+        return method in COPIES and receiver is not None and _plainly_data(receiver)
     return False
+
+
+def _holds_data(parameter: str, node: Node) -> bool:
+    """Is `parameter` of the method around `node` declared with a plain-data default value
+    (`action: "reindex"`, or a constant the file assigns plain data: `action: DEFAULT_ACTION`)?"""
+    method = ruby.enclosing(node, ruby.METHOD_TYPES)
+    params = method.child_by_field_name("parameters") if method is not None else None
+    for param in params.named_children if params is not None else ():
+        if param.type not in ("optional_parameter", "keyword_parameter"):
+            continue
+        name, default = param.child_by_field_name("name"), param.child_by_field_name("value")
+        if name is not None and default is not None and ruby.text(name) == parameter:
+            return _plainly_data(default) or _data_constant(default)
+    return False
+
+
+def _data_constant(value: Node) -> bool:
+    """A constant that its file assigns plain data: `DEFAULT_ACTION = "reindex".freeze`."""
+    if value.type != "constant":
+        return False
+    root = value
+    while root.parent is not None:
+        root = root.parent
+    name = ruby.text(value)
+    for assignment in ruby.descendants(root, {"assignment"}):
+        left = assignment.child_by_field_name("left")
+        if left is not None and left.type == "constant" and ruby.text(left) == name:
+            right = assignment.child_by_field_name("right")
+            return right is not None and _plainly_data(right)
+    return False
+
+
+def _stored_data(ivar: str, node: Node) -> bool:
+    """Does the class around `node` assign instance variable `ivar` only plain data — literals,
+    or a parameter with a plain-data default (`@action = action` with `action: "reindex"`)?
+    An attribute reader or `@ivar` read in another method then holds data, whatever its name."""
+    owner = ruby.enclosing(node, {"class", "module"})
+    if owner is None:
+        return False
+    values = []
+    for assignment in ruby.descendants(owner, {"assignment", "operator_assignment"}):
+        left = assignment.child_by_field_name("left")
+        if left is not None and left.type == "instance_variable" and ruby.text(left) == ivar:
+            values.append(assignment.child_by_field_name("right"))
+    return bool(values) and all(
+        value is not None
+        and (
+            _plainly_data(value)
+            or (value.type == "identifier" and _holds_data(ruby.text(value), value))
+        )
+        for value in values
+    )
