@@ -310,3 +310,19 @@ def test_dashboard_mounts_in_development_only_are_fine_and_server_instances_are_
         ),
     })
     assert [(f.code, f.line) for f in report.findings] == [("JL605", 3), ("JL605", 4)]
+
+
+def test_sidekiq_cron_queues_of_active_job_classes_take_the_prefix(app_tree):
+    report = app_tree({
+        "Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.2.0)\n",
+        "config/application.rb": 'config.active_job.queue_name_prefix = "shop"\n',
+        "config/sidekiq.yml": ":queues:\n  - shop_reports\n  - native\n",
+        "config/schedule.yml": (
+            "report:\n  cron: '0 * * * *'\n  class: ReportJob\n  queue: reports\n"
+            "flagged:\n  cron: '0 * * * *'\n  class: Plain\n  queue: reports\n  active_job: true\n"
+            "sync:\n  cron: '0 * * * *'\n  class: SyncWorker\n  queue: reports\n"
+        ),
+        "app/jobs/report_job.rb": "class ReportJob < ApplicationJob\n  retry_on Timeout::Error\n  def perform; end\nend\n",
+        "app/workers/sync_worker.rb": "class SyncWorker\n  include Sidekiq::Job\n  def perform; end\nend\n",
+    }, "JL601")
+    assert [(f.path, f.line) for f in report.findings if f.code == "JL601"] == [("config/schedule.yml", 13)]

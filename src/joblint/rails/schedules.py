@@ -60,6 +60,7 @@ class ScheduleEntry:
     schedule: Span | None  # a cron/Fugit string to validate
     queue: Span | None
     names_target: bool = True  # has a `class:`/`klass:`/`command:` key (its value may be unknown)
+    active_job: bool = True  # enqueued through ActiveJob (sidekiq-cron: only with `active_job: true`)
 
     @property
     def label(self) -> str:
@@ -145,6 +146,7 @@ def _yaml_entries(section: dict, backend: str, relpath: str) -> Iterator[Schedul
             schedule=_span(yaml_config.get(task, schedule_key, ":" + schedule_key)),
             queue=_span(yaml_config.get(task, "queue", ":queue")),
             names_target=bool(keys & {"class", "klass", "command"}),
+            active_job=backend == "solid_queue" or yaml_config.get(task, "active_job") is True,
         )
 
 

@@ -5,10 +5,19 @@ from collections.abc import Iterator
 from ..findings import Hit, Severity
 from ..rails import queues, schedules
 from ..rails.app import App
+from ..rails.jobs import JobKind
 from ..source import SourceFile
 from . import Examples, Rule, register
 
 TEST_DIRS = ("spec", "test", "features")  # test jobs use throwaway queues
+
+
+def _through_active_job(entry: schedules.ScheduleEntry, app: App) -> bool:
+    """sidekiq-cron and sidekiq-scheduler enqueue an ActiveJob class through ActiveJob."""
+    if entry.active_job:
+        return True
+    name = entry.class_name.text.removeprefix("::") if entry.class_name else None
+    return name is not None and app.jobs.kind(name) is JobKind.ACTIVE_JOB
 
 
 @register
@@ -27,7 +36,8 @@ class UnprocessedQueue(Rule):
     and `prefix*` wildcards; a worker without `queues:` processes everything) and GoodJob's
     `config.good_job.queues` (default `*`; `-name` excludes). ActiveJob names go to the adapter's
     list and honour `config.active_job.queue_name_prefix`/`_delimiter`; native Sidekiq names go
-    to `sidekiq.yml` unprefixed.
+    to `sidekiq.yml` unprefixed. A sidekiq-cron or sidekiq-scheduler entry is read as ActiveJob
+    when its class is an ActiveJob job or it says `active_job: true`.
 
     ## Why is this bad?
     A job pushed to a queue no worker listens to is never run, and nothing fails: Sidekiq keeps
@@ -216,8 +226,7 @@ class UnprocessedQueue(Rule):
         for entry in schedules.entries_in(app, source):
             if entry.queue is None:
                 continue
-            native = entry.backend in ("sidekiq_cron", "sidekiq_scheduler")
-            yield from self._verdict(config, entry.queue.text, native, entry.queue.start_byte,
+            yield from self._verdict(config, entry.queue.text, not _through_active_job(entry, app), entry.queue.start_byte,
                                      entry.queue.end_byte, entry.label)
 
     @staticmethod

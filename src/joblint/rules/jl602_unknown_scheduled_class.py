@@ -160,7 +160,7 @@ class UnknownScheduledClass(Rule):
             return
         for entry in schedules.entries_in(app, source):
             klass = entry.class_name
-            if klass is None or klass.text in app.classes:
+            if klass is None or klass.text.removeprefix("::") in app.classes:
                 continue
             if entry.backend == "whenever" and not (
                 schedules.runner_method(entry) in ENQUEUE_METHODS + ("perform_now",)
