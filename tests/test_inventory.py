@@ -22,6 +22,7 @@ def jobs(path: Path, *args: str):
 def rows(path: Path) -> dict[str, dict]:
     result = jobs(path, "--format", "json")
     assert result.exit_code == 0
+    assert list(json.loads(result.output)) == ["jobs"]
     return {row["name"]: row for row in json.loads(result.output)["jobs"]}
 
 

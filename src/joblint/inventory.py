@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from . import __version__, ruby
+from . import ruby
 from .files import walk_files
 from .rails import queues, schedules
 from .rails.app import App, find_root
@@ -210,7 +210,7 @@ HEADERS = ["Class", "File", "Backend", "Queue", "Retry / discard", "Concurrency"
 
 
 def render_json(rows: list[JobRow]) -> str:
-    return json.dumps({"version": __version__, "jobs": [asdict(r) for r in rows]}, indent=2) + "\n"
+    return json.dumps({"jobs": [asdict(r) for r in rows]}, indent=2) + "\n"
 
 
 def render_markdown(rows: list[JobRow]) -> str:
