@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import run_tree, write_tree
 
 MODELS = {
@@ -127,6 +129,55 @@ def test_missing_retry_policy_message_names_the_backend(tmp_path):
     })
     [finding] = [f for f in run_tree(tmp_path).findings if f.code == "JL201"]
     assert finding.message.endswith("on GoodJob a failed job is not retried")
+
+
+def test_missing_retry_policy_ignores_jobs_defined_in_tests(tmp_path):
+    write_tree(tmp_path, {
+        "test/jobs/flaky_probe_test.rb": (
+            "class FlakyProbeTest < ActiveSupport::TestCase\n"
+            "  class BoomJob < ActiveJob::Base\n    def perform = raise(\"boom\")\n  end\nend\n"),
+        "engines/billing/spec/jobs/noop_job_spec.rb": (
+            "class NoopJob < ActiveJob::Base\n  def perform; end\nend\n"),
+        "app/jobs/probe_job.rb": "class ProbeJob < ActiveJob::Base\n  def perform; end\nend\n",
+    })
+    result = [(c, p, line) for c, p, line, _ in run_tree_findings(tmp_path) if c == "JL201"]
+    assert result == [("JL201", "app/jobs/probe_job.rb", 1)]
+
+
+SIDEKIQ_LOCK = {"Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.2.0)\n"}
+SIDEKIQ_OPTION_JOBS = {
+    "app/jobs/base_import_job.rb": (
+        "class BaseImportJob < ActiveJob::Base\n  sidekiq_options retry: 3\nend\n"),
+    "app/jobs/csv_import_job.rb": "class CsvImportJob < BaseImportJob\n  def perform; end\nend\n",
+    "app/jobs/purge_job.rb": (
+        "class PurgeJob < ActiveJob::Base\n  sidekiq_options retry: false\n  def perform; end\nend\n"),
+    "app/jobs/plain_job.rb": "class PlainJob < ActiveJob::Base\n  def perform; end\nend\n",
+}
+
+
+def test_missing_retry_policy_accepts_a_sidekiq_retry_option_on_sidekiq(tmp_path):
+    write_tree(tmp_path, {**SIDEKIQ_LOCK, **SIDEKIQ_OPTION_JOBS})
+    result = [(c, p) for c, p, _, _ in run_tree_findings(tmp_path) if c == "JL201"]
+    assert result == [("JL201", "app/jobs/plain_job.rb")]
+
+
+def test_missing_retry_policy_sidekiq_option_means_nothing_on_another_adapter(tmp_path):
+    write_tree(tmp_path, {
+        "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n", **SIDEKIQ_OPTION_JOBS})
+    result = sorted(p for c, p, _, _ in run_tree_findings(tmp_path) if c == "JL201")
+    assert result == [
+        "app/jobs/csv_import_job.rb", "app/jobs/plain_job.rb", "app/jobs/purge_job.rb"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "needs JobModel.kind in rails/jobs.py to prefer Sidekiq mixins over the name ApplicationJob"))
+def test_missing_retry_policy_ignores_jobs_of_a_sidekiq_application_job(tmp_path):
+    write_tree(tmp_path, {
+        **SIDEKIQ_LOCK,
+        "app/jobs/application_job.rb": "class ApplicationJob\n  include Sidekiq::Job\nend\n",
+        "app/jobs/digest_job.rb": "class DigestJob < ApplicationJob\n  def perform(id); end\nend\n",
+    })
+    assert [f for f in run_tree_findings(tmp_path) if f[0] == "JL201"] == []
 
 
 def test_rescue_from_handler_calling_a_reraising_method_is_fine(tmp_path):

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..findings import Hit
-from ..findings import Severity
-from ..rails.app import JOB_DIRS, App
+from ..findings import Hit, Severity
+from ..rails.app import COMPONENT_DIRS, JOB_DIRS, App
 from ..rails.jobs import JobKind
 from ..source import SourceFile
 from . import Examples, Rule, register
+from .jl208_mixed_retry_strategies import sidekiq_retries
 
 FINAL_FAILURE = {
     "solid_queue": "Solid Queue",
@@ -17,6 +17,15 @@ FINAL_FAILURE = {
     "que": "Que",
 }
 ADAPTER_RETRIES = {"sidekiq": "Sidekiq", "delayed_job": "Delayed Job"}
+TEST_DIRS = ("spec", "test")  # jobs defined there are test doubles
+
+
+def in_test_dir(path: str) -> bool:
+    """`spec/…`, `test/…`, or the same inside an engine or pack (`engines/billing/spec/…`)."""
+    parts = path.split("/")
+    if parts[0] in COMPONENT_DIRS and len(parts) > 2:
+        parts = parts[2:]
+    return parts[0] in TEST_DIRS
 
 
 @register
@@ -33,7 +42,10 @@ class MissingRetryPolicy(Rule):
     retried for weeks, a timeout is given up after the same count as a bug.
 
     `ApplicationJob` itself, native Sidekiq jobs, abstract base jobs (subclassed by other
-    project jobs and without a `perform` of their own) and anonymous classes are not reported.
+    project jobs and without a `perform` of their own), anonymous classes and job classes
+    defined under `spec/` or `test/` (test doubles) are not reported. On Sidekiq (or when the
+    adapter is not known) a job whose class or ancestor declares `sidekiq_options retry: …`
+    has chosen its retry policy and is not reported either.
     The message names the backend found in `Gemfile.lock` and `config.active_job.queue_adapter`.
 
     ## Example
@@ -165,7 +177,9 @@ class MissingRetryPolicy(Rule):
                 continue  # a reopened class is reported once, where it declares its superclass
             if app.jobs.kind(name) is not JobKind.ACTIVE_JOB or app.jobs.is_abstract(name):
                 continue
-            if classes.handlers(name):
+            if classes.handlers(name) or in_test_dir(definition.path):
+                continue
+            if self._sidekiq_policy(name, app):
                 continue
             yield Hit(
                 definition.name_start,
@@ -174,6 +188,14 @@ class MissingRetryPolicy(Rule):
                 scope=name,
                 anchor=name,
             )
+
+    @staticmethod
+    def _sidekiq_policy(name: str, app: App) -> bool:
+        """`sidekiq_options retry: …` on the job or an ancestor, where Sidekiq runs it."""
+        if app.backend.adapter not in ("sidekiq", None):
+            return False  # on another adapter the Sidekiq option does nothing
+        retries = sidekiq_retries(app)
+        return any(owner in retries for owner in app.classes.lineage(name))
 
     @staticmethod
     def _why(adapter: str | None) -> str:
