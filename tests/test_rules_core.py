@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from .conftest import run_tree, write_tree
 
@@ -169,8 +168,6 @@ def test_missing_retry_policy_sidekiq_option_means_nothing_on_another_adapter(tm
         "app/jobs/csv_import_job.rb", "app/jobs/plain_job.rb", "app/jobs/purge_job.rb"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs JobModel.kind in rails/jobs.py to prefer Sidekiq mixins over the name ApplicationJob"))
 def test_missing_retry_policy_ignores_jobs_of_a_sidekiq_application_job(tmp_path):
     write_tree(tmp_path, {
         **SIDEKIQ_LOCK,

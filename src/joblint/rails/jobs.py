@@ -8,7 +8,6 @@ from .. import ruby
 from ..ruby import Node
 from .classes import ClassIndex
 
-ACTIVE_JOB_BASES = frozenset({"ActiveJob::Base", "ApplicationJob"})
 SIDEKIQ_MIXINS = frozenset({"Sidekiq::Job", "Sidekiq::Worker"})
 # enqueue methods by family; `perform_in`/`perform_at` take the schedule first
 ACTIVE_JOB_ENQUEUE = ("perform_later",)
@@ -31,10 +30,12 @@ class JobModel:
 
     def kind(self, name: str) -> JobKind | None:
         ancestors = set(self.classes.ancestors(name))
-        if name == "ApplicationJob" or ancestors & ACTIVE_JOB_BASES:
+        if "ActiveJob::Base" in ancestors:
             return JobKind.ACTIVE_JOB
         if ancestors & SIDEKIQ_MIXINS:
-            return JobKind.SIDEKIQ
+            return JobKind.SIDEKIQ  # even an `ApplicationJob` that includes Sidekiq::Job
+        if name == "ApplicationJob" or "ApplicationJob" in ancestors:
+            return JobKind.ACTIVE_JOB  # its definition is not visible: the Rails default
         return None
 
     def job_names(self) -> list[str]:
