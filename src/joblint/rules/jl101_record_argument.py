@@ -334,6 +334,27 @@ def _data_constant(value: Node) -> bool:
     return False
 
 
+_IVAR_ASSIGNMENTS = ruby.compile_query(
+    """
+    (assignment left: (instance_variable) @ivar right: (_) @value)
+    (operator_assignment left: (instance_variable) @ivar right: (_) @value)
+    """
+)
+_last_owner: tuple[int, dict[str, list[Node]]] | None = None  # one class at a time
+
+
+def _ivar_values(owner: Node) -> dict[str, list[Node]]:
+    """Every value assigned to each instance variable in a class, by one query (cached for
+    the class being checked: rules look at one file's classes in turn)."""
+    global _last_owner
+    if _last_owner is None or _last_owner[0] != owner.id:
+        table: dict[str, list[Node]] = {}
+        for _, caps in ruby.matches(_IVAR_ASSIGNMENTS, owner):
+            table.setdefault(ruby.text(caps["ivar"][0]), []).append(caps["value"][0])
+        _last_owner = (owner.id, table)
+    return _last_owner[1]
+
+
 def _stored_data(ivar: str, node: Node) -> bool:
     """Does the class around `node` assign instance variable `ivar` only plain data — literals,
     or a parameter with a plain-data default (`@action = action` with `action: "reindex"`)?
@@ -341,16 +362,9 @@ def _stored_data(ivar: str, node: Node) -> bool:
     owner = ruby.enclosing(node, {"class", "module"})
     if owner is None:
         return False
-    values = []
-    for assignment in ruby.descendants(owner, {"assignment", "operator_assignment"}):
-        left = assignment.child_by_field_name("left")
-        if left is not None and left.type == "instance_variable" and ruby.text(left) == ivar:
-            values.append(assignment.child_by_field_name("right"))
+    values = _ivar_values(owner).get(ivar, [])
     return bool(values) and all(
-        value is not None
-        and (
-            _plainly_data(value)
-            or (value.type == "identifier" and _holds_data(ruby.text(value), value))
-        )
+        _plainly_data(value)
+        or (value.type == "identifier" and _holds_data(ruby.text(value), value))
         for value in values
     )
