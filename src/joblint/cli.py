@@ -16,11 +16,10 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, baseline, catalogue, config, fixes, rules
+from . import __version__, baseline, catalogue, config, fixes, reporters, rules
 from .engine import Options, Report, lint
-from .rails.app import find_root
 from .findings import Severity
-from . import reporters
+from .rails.app import find_root
 from .reporters import text as text_reporter
 
 COMMANDS = ("check", "rules", "rule")

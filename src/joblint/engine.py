@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pathspec
 
+from . import rules, suppressions
 from .files import Excludes, FileProblem, is_lintable, os_reason, walk_files
 from .findings import Edit, Finding, Hit, Severity, fingerprint
-from . import rules, suppressions
 from .rails.app import App, find_root
 from .rules import Rule
 from .source import SourceFile

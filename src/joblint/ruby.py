@@ -6,7 +6,7 @@ grammar or binding version touches one file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import tree_sitter_ruby
@@ -17,6 +17,7 @@ __all__ = [
     "Tree",
     "parse",
     "compile_query",
+    "calls_query",
     "matches",
     "captures",
     "first_error",
@@ -49,6 +50,15 @@ def parse(source: bytes) -> Tree:
 def compile_query(source: str) -> Query:
     """Compile a query once; a malformed query raises at first use (import time for rules)."""
     return Query(RUBY, source)
+
+
+def calls_query(methods: Iterable[str], *, with_receiver: bool = False) -> Query:
+    """A compiled query capturing `@call` (and `@method`) for calls of any of `methods`."""
+    names = " ".join(f'"{m}"' for m in sorted(set(methods)))
+    receiver = "receiver: (_) " if with_receiver else ""
+    return compile_query(
+        f"(call {receiver}method: (identifier) @method (#any-of? @method {names})) @call"
+    )
 
 
 def matches(query: Query, node: Node) -> list[tuple[int, dict[str, list[Node]]]]:

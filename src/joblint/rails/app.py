@@ -13,7 +13,14 @@ from .. import ruby
 from ..files import FileProblem, read_source, walk_files
 from ..source import SourceFile
 from . import config
-from .classes import ClassDef, ClassIndex, extract_definitions, lexical_names, qualified_name, scopes_of
+from .classes import (
+    ClassDef,
+    ClassIndex,
+    extract_definitions,
+    lexical_names,
+    qualified_name,
+    scopes_of,
+)
 from .jobs import JobKind, JobModel
 from .models import model_names
 

@@ -6,8 +6,8 @@ outlive the trees they came from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from .. import ruby

@@ -17,14 +17,6 @@ from ..ruby import Node
 _MAX_DEPTH = 4  # variable assignments followed before giving up
 
 
-def calls_query(methods: tuple[str, ...] | frozenset[str]):  # type: ignore[no-untyped-def]
-    """A compiled query capturing `@call` for calls of any of `methods`."""
-    names = " ".join(f'"{m}"' for m in sorted(methods))
-    return ruby.compile_query(
-        f"(call method: (identifier) @method (#any-of? @method {names})) @call"
-    )
-
-
 def receiver_class(call: Node, app: App) -> str | None:
     """The project-resolved class a call chain is rooted at (`Foo::BarJob.set(..).perform_later`)."""
     receiver = ruby.call_receiver(call)

@@ -30,11 +30,7 @@ ITERATORS = frozenset(
     {"each", "find_each", "each_with_index", "map", "flat_map", "each_with_object", "select",
      "reject", "filter_map", "collect"}
 )
-_ENQUEUES = ruby.compile_query(
-    "(call method: (identifier) @method (#any-of? @method {})) @call".format(
-        " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
-    )
-)
+_ENQUEUES = ruby.calls_query(ENQUEUE_METHODS)
 _MAX_DEPTH = 4  # variable chains followed before giving up
 
 

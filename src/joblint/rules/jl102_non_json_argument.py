@@ -12,12 +12,11 @@ from . import Examples, Rule, register
 from ._arguments import (
     SIDEKIQ_SINGLE_ENQUEUE,
     assigned_value,
-    calls_query,
     is_sidekiq_call,
     symbol_key,
 )
 
-_CALLS = calls_query(SIDEKIQ_SINGLE_ENQUEUE)
+_CALLS = ruby.calls_query(SIDEKIQ_SINGLE_ENQUEUE)
 
 TIME_CLASSES = frozenset({"Time", "Date", "DateTime", "ActiveSupport::TimeWithZone"})
 DURATION_UNITS = frozenset(

@@ -9,9 +9,9 @@ from ..rails.jobs import JobKind, job_arguments
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import SIDEKIQ_SINGLE_ENQUEUE, calls_query, is_sidekiq_call, symbol_key
+from ._arguments import SIDEKIQ_SINGLE_ENQUEUE, is_sidekiq_call, symbol_key
 
-_CALLS = calls_query(SIDEKIQ_SINGLE_ENQUEUE)
+_CALLS = ruby.calls_query(SIDEKIQ_SINGLE_ENQUEUE)
 _PERFORMS = ruby.compile_query(
     """
     (method

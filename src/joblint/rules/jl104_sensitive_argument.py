@@ -9,13 +9,13 @@ from ..rails.jobs import ENQUEUE_METHODS, job_arguments
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
-from ._arguments import argument_name, assigned_value, calls_query, name_matches
+from ._arguments import argument_name, assigned_value, name_matches
 
 SENSITIVE_NAMES = (
     "password", "passwd", "secret", "token", "api_key", "access_token", "refresh_token",
     "private_key", "credit_card", "card_number", "cvv", "ssn",
 )
-_CALLS = calls_query(ENQUEUE_METHODS)
+_CALLS = ruby.calls_query(ENQUEUE_METHODS)
 _PERFORMS = ruby.compile_query(
     '(method name: (identifier) @name (#eq? @name "perform")'
     " parameters: (method_parameters) @params)"

@@ -9,11 +9,11 @@ from ..rails.jobs import job_arguments
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import assigned_value, calls_query, elements, rooted_at_model
+from ._arguments import assigned_value, elements, rooted_at_model
 
 # `perform_bulk` is left out: a large array of argument lists is what it is for.
 CHECKED_CALLS = ("perform_later", "perform_async", "perform_in", "perform_at")
-_CALLS = calls_query(CHECKED_CALLS)
+_CALLS = ruby.calls_query(CHECKED_CALLS)
 # The last method of a chain that materialises every row of a relation.
 MATERIALISING = frozenset({"pluck", "ids", "to_a", "map", "collect", "records", "load"})
 # Methods anywhere in the chain that bound the number of rows.

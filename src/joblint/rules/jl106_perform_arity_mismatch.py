@@ -16,11 +16,7 @@ from . import Examples, Rule, register
 
 ACTIVE_JOB_CALLS = ("perform_later", "perform_now")
 SIDEKIQ_CALLS = ("perform_async", "perform_in", "perform_at")
-_CALLS = ruby.compile_query(
-    "(call receiver: (_) method: (identifier) @method (#any-of? @method {})) @call".format(
-        " ".join(f'"{m}"' for m in ACTIVE_JOB_CALLS + SIDEKIQ_CALLS)
-    )
-)
+_CALLS = ruby.calls_query(ACTIVE_JOB_CALLS + SIDEKIQ_CALLS, with_receiver=True)
 _UNKNOWN_SHAPE = frozenset({"splat_argument", "hash_splat_argument", "forward_argument"})
 
 

@@ -17,11 +17,7 @@ from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
 
-_CALLS = ruby.compile_query(
-    "(call receiver: (_) method: (identifier) @method (#any-of? @method {})) @call".format(
-        " ".join(f'"{m}"' for m in TRANSACTION_SENSITIVE)
-    )
-)
+_CALLS = ruby.calls_query(TRANSACTION_SENSITIVE, with_receiver=True)
 _METHODS = ruby.compile_query("(method) @def")
 
 

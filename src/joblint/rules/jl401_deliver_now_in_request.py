@@ -11,11 +11,7 @@ from ..source import SourceFile
 from . import Examples, Rule, register
 
 DELIVER_NOW = ("deliver_now", "deliver_now!", "deliver", "deliver!")
-_DELIVERIES = ruby.compile_query(
-    "(call method: (identifier) @method (#any-of? @method {})) @call".format(
-        " ".join(f'"{m}"' for m in DELIVER_NOW)
-    )
-)
+_DELIVERIES = ruby.calls_query(DELIVER_NOW)
 
 
 @register

@@ -8,10 +8,10 @@ from ..rails.app import App
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import calls_query, in_job_or_mailer, is_job_class
+from ._arguments import in_job_or_mailer, is_job_class
 
 SYNCHRONOUS = ("perform_now", "perform_inline")
-_CALLS = calls_query(SYNCHRONOUS + ("perform",))
+_CALLS = ruby.calls_query(SYNCHRONOUS + ("perform",))
 
 
 @register

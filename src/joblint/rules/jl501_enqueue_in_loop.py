@@ -17,11 +17,7 @@ BULK_INSTEAD = {
 }
 # Loops over a whole table: the fan-out is large by design.
 BATCH_LOOPS = frozenset({"find_each", "find_in_batches", "in_batches"})
-_ENQUEUES = ruby.compile_query(
-    "(call receiver: (_) method: (identifier) @method (#any-of? @method {})) @call".format(
-        " ".join(f'"{m}"' for m in BULK_INSTEAD)
-    )
-)
+_ENQUEUES = ruby.calls_query(BULK_INSTEAD, with_receiver=True)
 
 
 @register

@@ -12,7 +12,6 @@ from ..source import SourceFile
 from . import Examples, Rule, register
 from ._arguments import (
     assigned_value,
-    calls_query,
     contains_request_value,
     is_interpolated_string,
     is_job_class,
@@ -22,8 +21,8 @@ RUNS = ENQUEUE_METHODS + ("perform_now", "perform_inline", "perform", "set", "ne
 CONSTANTIZE = ("constantize", "safe_constantize")
 CONST_GET = ("const_get",)
 SENDS = ("send", "public_send", "__send__")
-_RUNS = calls_query(RUNS)
-_SENDS = calls_query(SENDS)
+_RUNS = ruby.calls_query(RUNS)
+_SENDS = ruby.calls_query(SENDS)
 
 
 @register
