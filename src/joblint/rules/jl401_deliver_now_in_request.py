@@ -5,10 +5,11 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.mailers import is_mailer, mailer_constant
+from ..rails.mailers import mailer_constant
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
+from ._arguments import in_job_or_mailer
 
 DELIVER_NOW = ("deliver_now", "deliver_now!", "deliver", "deliver!")
 _DELIVERIES = ruby.calls_query(DELIVER_NOW)
@@ -145,10 +146,7 @@ class DeliverNowInRequest(Rule):
                 continue
             if _result_used(call) or _rescued(call):
                 continue  # a deliberate synchronous send whose outcome the request handles
-            owner = app.enclosing_class(call)
-            if owner is not None and (
-                app.jobs.kind(owner) is not None or is_mailer(app.classes, owner)
-            ):
+            if in_job_or_mailer(call, app):
                 continue
             yield Hit.at(call, method=ruby.call_method(call))
 
