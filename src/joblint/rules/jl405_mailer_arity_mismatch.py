@@ -5,10 +5,10 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
+from ..rails.calls import arity_problem, call_shape, parameter_text
 from ..rails.mailers import judgeable_action_call
 from ..source import SourceFile
 from . import Examples, Rule, register
-from .jl106_perform_arity_mismatch import arity_problem, call_shape, parameter_text
 
 _CALLS = ruby.compile_query(
     """
