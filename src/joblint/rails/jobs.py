@@ -58,6 +58,16 @@ def enqueue_family(call: Node) -> JobKind | None:
     return None
 
 
+def enqueued_class(call: Node, classes: ClassIndex, scope: tuple[str, ...]) -> str | None:
+    """The class `Foo.perform_later(..)` / `Foo.set(..).perform_async(..)` enqueues, resolved
+    from the call site's lexical scope; None for other receivers (`self.class`, variables)."""
+    receiver = ruby.call_receiver(call)
+    while receiver is not None and receiver.type == "call" and ruby.call_method(receiver) == "set":
+        receiver = ruby.call_receiver(receiver)
+    written = ruby.constant_path(receiver)
+    return None if written is None else classes.resolve(written, scope)
+
+
 def job_arguments(call: Node) -> list[Node]:
     """The arguments that reach the job: the schedule of `perform_in`/`perform_at` is not one."""
     args = [a for a in ruby.call_arguments(call) if a.type != "block_argument"]

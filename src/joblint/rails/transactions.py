@@ -23,7 +23,7 @@ from ..ruby import Node
 from .app import App
 from .classes import qualified_name
 from .config import Version
-from .jobs import ACTIVE_JOB_ENQUEUE, SIDEKIQ_ENQUEUE
+from .jobs import ACTIVE_JOB_ENQUEUE, SIDEKIQ_ENQUEUE, enqueued_class
 
 DEFERRING_ADAPTERS = frozenset({"sidekiq", "solid_queue", "resque"})
 SETTING = "enqueue_after_transaction_commit"
@@ -166,15 +166,7 @@ TRANSACTION_SENSITIVE = ACTIVE_JOB_ENQUEUE + SIDEKIQ_ENQUEUE + MAIL_DELIVERIES
 
 
 def enqueued_job(call: Node, app: App) -> str | None:
-    """The job class of `Foo.perform_later(..)` / `Foo.set(..).perform_async(..)`, resolved
-    from the call site; None for other receivers (`self.class`, variables)."""
-    receiver = ruby.call_receiver(call)
-    while receiver is not None and receiver.type == "call" and ruby.call_method(receiver) == "set":
-        receiver = ruby.call_receiver(receiver)
-    written = ruby.constant_path(receiver)
-    if written is None:
-        return None
-    return app.classes.resolve(written, app.lexical_scope(call))
+    return enqueued_class(call, app.classes, app.lexical_scope(call))
 
 
 def deferred_until_commit(call: Node, app: App) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from .. import ruby
 from ..rails.app import App
-from ..rails.jobs import JobKind
+from ..rails.jobs import JobKind, enqueued_class
 from ..rails.mailers import is_mailer
 from ..ruby import Node
 
@@ -18,14 +18,8 @@ _MAX_DEPTH = 4  # variable assignments followed before giving up
 
 
 def receiver_class(call: Node, app: App) -> str | None:
-    """The project-resolved class a call chain is rooted at (`Foo::BarJob.set(..).perform_later`)."""
-    receiver = ruby.call_receiver(call)
-    if receiver is None:
-        return None
-    written = ruby.constant_path(ruby.chain_root(receiver))
-    if written is None:
-        return None
-    return app.classes.resolve(written, app.lexical_scope(call))
+    """The project-resolved job class an enqueue call targets (`Foo::BarJob.set(..).perform_later`)."""
+    return enqueued_class(call, app.classes, app.lexical_scope(call))
 
 
 # Sidekiq enqueues of one job (`perform_bulk` takes a list of argument lists instead).
