@@ -155,3 +155,10 @@ def test_rule_page_matches_the_committed_catalogue(run):
         assert result.exit_code == 0
         assert result.output == (ROOT / "rules" / "JL101-record-argument.md").read_text()
     assert run("rule", "nope").exit_code == 2
+
+
+def test_jobs_command_is_part_of_the_cli(run):
+    result = run("jobs", DEMO, "--format", "json")
+    assert result.exit_code == 0
+    names = [row["name"] for row in json.loads(result.output)["jobs"]]
+    assert "FulfilOrderJob" in names and "InvoiceWorker" in names

@@ -19,10 +19,11 @@ from rich.text import Text
 from . import __version__, baseline, catalogue, config, fixes, reporters, rules
 from .engine import Options, Report, lint
 from .findings import Severity
+from .inventory import jobs_command
 from .rails.app import find_root
 from .reporters import text as text_reporter
 
-COMMANDS = ("check", "rules", "rule")
+COMMANDS = ("check", "rules", "rule", "jobs")
 
 
 class DefaultToCheck(click.Group):
@@ -301,6 +302,8 @@ def rule(code_or_name: str) -> None:
     else:
         sys.stdout.write(page)
 
+
+main.add_command(jobs_command)
 
 if __name__ == "__main__":
     main()
