@@ -326,3 +326,18 @@ def test_sidekiq_cron_queues_of_active_job_classes_take_the_prefix(app_tree):
         "app/workers/sync_worker.rb": "class SyncWorker\n  include Sidekiq::Job\n  def perform; end\nend\n",
     }, "JL601")
     assert [(f.path, f.line) for f in report.findings if f.code == "JL601"] == [("config/schedule.yml", 13)]
+
+
+def test_odd_yaml_shapes_are_unknown_and_never_crash(app_tree):
+    report = app_tree({
+        "Gemfile": "",
+        "config/queue.yml": "- a\n- b\n",
+        "config/sidekiq.yml": "just a string\n",
+        "config/recurring.yml": "production:\n  - 1\n  - 2\n",
+        "config/schedule.yml": "a: &a\n  b: *a\n",
+        "config/cron.yml": "? [a, b]\n: 1\n",
+        "config/scheduler.yml": "x:\n  cron: 5\n  class: [1]\n  queue: {a: 1}\n",
+        "app/jobs/a_job.rb": "class AJob < ApplicationJob\n  retry_on Timeout::Error\n  queue_as :x\nend\n",
+    })
+    assert not report.crashes
+    assert [f.code for f in report.findings] == []

@@ -228,6 +228,8 @@ def _solid_queue_queues(app: App) -> WorkerQueues | None:
             continue
         if isinstance(document, yaml_config.YamlError):
             return None
+        if not isinstance(document, dict):
+            return None  # not a mapping: not a configuration Solid Queue can read either
         patterns: set[str] = set()
         for section in yaml_config.sections(document):
             workers = yaml_config.get(section, "workers")

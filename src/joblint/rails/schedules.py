@@ -123,7 +123,9 @@ def _schedule_sections(document: yaml_config.YValue) -> list[YMap]:
     return yaml_config.sections(document)
 
 
-def _yaml_entries(section: dict, backend: str, relpath: str) -> Iterator[ScheduleEntry]:  # type: ignore[type-arg]
+def _yaml_entries(  # type: ignore[type-arg]
+    section: dict, backend: str, relpath: str, nested: bool = False
+) -> Iterator[ScheduleEntry]:
     for key, task in section.items():
         if not isinstance(key, YStr):
             continue
@@ -131,7 +133,8 @@ def _yaml_entries(section: dict, backend: str, relpath: str) -> Iterator[Schedul
             continue
         keys = {str(k).lstrip(":") for k in task}
         if not keys & TASK_KEYS and task and all(isinstance(v, dict) for v in task.values()):
-            yield from _yaml_entries(task, backend, relpath)  # an unknown environment name
+            if not nested:  # an environment whose name is not a well-known one, one level only
+                yield from _yaml_entries(task, backend, relpath, nested=True)
             continue
         schedule_key = "schedule" if backend == "solid_queue" else "cron"
         class_name = _span(yaml_config.get(task, "class", "klass", ":class"))
