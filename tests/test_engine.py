@@ -126,3 +126,19 @@ def test_paths_are_relative_to_the_current_directory(tmp_path):
     assert [f.path for f in report.findings] == ["app/controllers/users_controller.rb"]
     elsewhere = lint([tmp_path / "app"], Options(rules=rules.select()), cwd=tmp_path / "spec")
     assert [f.path for f in elsewhere.findings] == ["../app/controllers/users_controller.rb"]
+
+
+def test_output_does_not_depend_on_the_number_of_workers(tmp_path):
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return  # workers need fork; elsewhere the engine always runs in one process
+    write_tree(tmp_path, APP)
+    for index in range(70):  # enough files for several batches
+        write_tree(tmp_path, {f"app/jobs/j{index}_job.rb": (
+            f"class J{index}Job < ApplicationJob\n  def perform(user)\n"
+            f"    user.increment!(:n)\n    J{index + 1}Job.perform_later(User.find(1))\n  end\nend\n")})
+    one = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=1), cwd=tmp_path)
+    two = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=2), cwd=tmp_path)
+    assert one.findings and one.findings == two.findings
+    assert (one.linted, one.suppressed, one.crashes) == (two.linted, two.suppressed, two.crashes)

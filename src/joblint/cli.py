@@ -96,6 +96,8 @@ def main() -> None:
               type=click.Path(dir_okay=False, path_type=Path),
               help="Record today's findings in FILE (then exit 0).")
 @click.option("--statistics", is_flag=True, help="Counts per rule instead of the findings.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: several for apps over 300 analysed files).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default="warning",
               show_default=True, help="Lowest severity that makes the exit code 1.")
@@ -116,6 +118,7 @@ def check(
     baseline_file: Path | None,
     write_baseline_file: Path | None,
     statistics: bool,
+    jobs: int | None,
     exit_zero: bool,
     fail_level: str,
 ) -> None:
@@ -147,6 +150,7 @@ def check(
         rule_options=settings.rule_options,
         severity=settings.severity,
         per_file_ignores=settings.per_file_ignores,
+        jobs=jobs,
     )
     with _ProgressBar() as progress:
         report = lint(targets, replace(options, progress=progress))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ class Options:
     severity: Mapping[str, Severity] = field(default_factory=dict)  # code → overriding severity
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # root-relative glob → codes
     progress: Callable[[int, int], None] | None = None  # (files done, files in all)
+    jobs: int | None = None  # worker processes; None: automatic (several only for big apps)
 
 
 @dataclass
@@ -118,25 +120,106 @@ def _lint_group(
     wanted = {id(source): dispatch.rules_for(source) for source in sources}
     # analysed files join the class index, so a job outside app/ is still known as a job
     app.include(s for s in sources if wanted[id(s)])
-    ignores = _PerFileIgnores(options.per_file_ignores)
-    enabled = {rule.code for rule in options.rules}
-    for done, source in enumerate(sources):
-        if options.progress is not None:
-            options.progress(done, len(sources))
-        display = display_path(source.path, cwd)
+    run = _FileRun(app, options, cwd, wanted, passive, bool(active))
+    workers = _worker_count(options, sum(1 for s in sources if wanted[id(s)]))
+    if workers > 1:
+        _run_parallel(run, sources, workers, report)
+    else:
+        for done, source in enumerate(sources):
+            if options.progress is not None:
+                options.progress(done, len(sources))
+            run.file(source, report)
+
+
+class _FileRun:
+    """Everything needed to analyse one file of a group; shared by the worker processes."""
+
+    def __init__(
+        self,
+        app: App,
+        options: Options,
+        cwd: Path,
+        wanted: dict[int, list[type[Rule]]],
+        passive: list[type[Rule]],
+        any_active: bool,
+    ):
+        self.app = app
+        self.options = options
+        self.cwd = cwd
+        self.wanted = wanted
+        self.passive = passive
+        self.any_active = any_active
+        self.ignores = _PerFileIgnores(options.per_file_ignores)
+        self.enabled = {rule.code for rule in options.rules}
+
+    def file(self, source: SourceFile, report: Report) -> None:
+        app, options = self.app, self.options
+        display = display_path(source.path, self.cwd)
         report.linted.add(display)
+        wanted = self.wanted[id(source)]
         hits: list[tuple[type[Rule], Hit]] = []
-        for rule in wanted[id(source)]:
+        for rule in wanted:
             hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
-        if source.is_ruby and (wanted[id(source)] or not active):
-            for rule in passive:
+        if source.is_ruby and (wanted or not self.any_active):
+            for rule in self.passive:
                 hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
         findings = _findings(source, display, hits, options.severity)
-        findings = _suppress(source, display, findings, ignores, enabled, report)
+        findings = _suppress(source, display, findings, self.ignores, self.enabled, report)
         report.findings.extend(findings)
         edits = [edit for _, hit in hits for edit in hit.edits]
         if edits:
             report.fixes[display] = FileFixes(source.path, source.data, edits)
+
+
+PARALLEL_MIN_FILES = 300  # below this, starting processes costs more than it saves
+_parallel: tuple[_FileRun, list[SourceFile]] | None = None  # what forked workers inherit
+
+
+def _worker_count(options: Options, analysed_files: int) -> int:
+    if options.jobs is not None:
+        requested = options.jobs
+    elif analysed_files < PARALLEL_MIN_FILES:
+        return 1
+    else:
+        requested = min(os.cpu_count() or 1, 4)
+    fork_available = "fork" in multiprocessing.get_all_start_methods()
+    return max(1, requested) if fork_available else 1
+
+
+def _run_parallel(run: _FileRun, sources: list[SourceFile], workers: int, report: Report) -> None:
+    """Analyse files in forked workers. They inherit the App with its class index already
+    built (and the trees parsed for it), so each file is still parsed once; results come back
+    as plain findings and are merged in file order, so the output does not depend on the
+    number of workers."""
+    global _parallel
+    run.app.classes  # build the shared model once, before forking
+    run.app.jobs
+    run.app.model_classes
+    _parallel = (run, sources)
+    batches = [list(range(i, min(i + 32, len(sources)))) for i in range(0, len(sources), 32)]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            done = 0
+            for partial in pool.imap(_run_batch, batches):
+                done += len(partial.linted)
+                if run.options.progress is not None:
+                    run.options.progress(done, len(sources))
+                report.findings.extend(partial.findings)
+                report.crashes.extend(partial.crashes)
+                report.linted |= partial.linted
+                report.fixes.update(partial.fixes)
+                report.suppressed += partial.suppressed
+    finally:
+        _parallel = None
+
+
+def _run_batch(indexes: list[int]) -> Report:
+    assert _parallel is not None
+    run, sources = _parallel
+    partial = Report()
+    for index in indexes:
+        run.file(sources[index], partial)
+    return partial
 
 
 def _run_rule(
