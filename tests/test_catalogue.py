@@ -47,3 +47,16 @@ def test_registry_rejects_a_rule_in_the_wrong_module():
 
     with pytest.raises(ValueError, match="must live in rules/jl998_misplaced.py"):
         rules.register(Misplaced)
+
+
+def test_importing_one_rule_first_still_loads_them_all():
+    import subprocess
+    import sys
+
+    code = (
+        "import joblint.rules.jl101_record_argument\n"
+        "from joblint import rules\n"
+        "print(len(rules.all_rules()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) == len(rules.all_rules())

@@ -52,7 +52,7 @@ def locked_gems(lockfile_text: str) -> dict[str, Version]:
     return gems
 
 
-def _active_lines(text: str) -> str:
+def active_lines(text: str) -> str:
     """The text with comment lines blanked, so commented-out settings do not count."""
     return "\n".join("" if line.lstrip().startswith("#") else line for line in text.splitlines())
 
@@ -61,7 +61,7 @@ def queue_adapter(config_texts: list[str]) -> str | None:
     """The last `queue_adapter =` among the given config files (later files override)."""
     adapter = None
     for text in config_texts:
-        found = _ADAPTER.findall(_active_lines(text))
+        found = _ADAPTER.findall(active_lines(text))
         real = [a for a in found if a not in ("test", "inline")]
         if real:
             adapter = real[-1]
@@ -69,5 +69,5 @@ def queue_adapter(config_texts: list[str]) -> str | None:
 
 
 def load_defaults(application_rb: str) -> Version | None:
-    found = _LOAD_DEFAULTS.findall(_active_lines(application_rb))
+    found = _LOAD_DEFAULTS.findall(active_lines(application_rb))
     return Version.parse(found[-1]) if found else None

@@ -21,7 +21,7 @@ from ..ruby import Node
 from ..source import SourceFile
 from . import yaml_config
 from .app import App
-from .config import _active_lines
+from .config import active_lines
 from .jobs import ENQUEUE_METHODS, JobKind
 
 SIDEKIQ_FILES = ("config/sidekiq.yml",)
@@ -136,7 +136,7 @@ def _ruby_config_texts(app: App) -> list[str]:
             folder = app.root / directory
             if folder.is_dir():
                 texts.extend(app.text(f"{directory}/{p.name}") for p in sorted(folder.glob("*.rb")))
-    return [_active_lines(t) for t in texts if t]
+    return [active_lines(t) for t in texts if t]
 
 
 def _setting(pattern: re.Pattern[str], texts: list[str], default: str) -> tuple[str | None, bool]:

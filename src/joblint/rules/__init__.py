@@ -155,12 +155,18 @@ def register(cls: type[Rule]) -> type[Rule]:
     return cls
 
 
+_loaded = False
+
+
 def _load() -> None:
-    if _REGISTRY:
+    """Import every rule module once (importing one rule directly must not stop the rest)."""
+    global _loaded
+    if _loaded:
         return
     for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if re.match(r"^jl\d{3}_", module.name):
             importlib.import_module(f"{__name__}.{module.name}")
+    _loaded = True
 
 
 def all_rules() -> list[type[Rule]]:
