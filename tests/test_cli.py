@@ -35,7 +35,10 @@ def assert_snapshot(name: str, text: str) -> None:
     if UPDATE or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"snapshot {name} differs"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"snapshot {name} differs; if the change is intended, review and rerun with "
+        "JOBLINT_UPDATE_SNAPSHOTS=1"
+    )
 
 
 def test_demo_app_text_snapshot(run):

@@ -212,3 +212,14 @@ def test_deliver_now_needs_a_mailer_message(tmp_path):
             "    msg = Notifier.ping\n    msg.deliver!\n  end\nend\n"),
     })
     assert [(c, line) for c, _, line, _ in result] == [("JL401", 3), ("JL401", 6)]
+
+
+def test_missing_retry_policy_ignores_a_gem_job_patched_in_an_initializer(tmp_path):
+    result = found(tmp_path, {
+        "app/jobs/application_job.rb": "class ApplicationJob < ActiveJob::Base\nend\n",
+        "config/initializers/attachments.rb": (
+            "module Attachments\n  class ProcessJob < ActiveJob::Base\n"
+            "    def perform(id); end\n  end\nend\n"),
+        "app/jobs/own_job.rb": "class OwnJob < ApplicationJob\n  def perform; end\nend\n",
+    })
+    assert [(c, p) for c, p, _, _ in result if c == "JL201"] == [("JL201", "app/jobs/own_job.rb")]

@@ -18,6 +18,7 @@ FINAL_FAILURE = {
 }
 ADAPTER_RETRIES = {"sidekiq": "Sidekiq", "delayed_job": "Delayed Job"}
 TEST_DIRS = ("spec", "test")  # jobs defined there are test doubles
+PATCH_DIRS = ("config",)  # a job class opened in an initializer patches a gem's job
 
 
 def in_test_dir(path: str) -> bool:
@@ -43,7 +44,9 @@ class MissingRetryPolicy(Rule):
 
     `ApplicationJob` itself, native Sidekiq jobs, abstract base jobs (subclassed by other
     project jobs and without a `perform` of their own), anonymous classes and job classes
-    defined under `spec/` or `test/` (test doubles) are not reported. On Sidekiq (or when the
+    defined under `spec/` or `test/` (test doubles) are not reported, nor a job class opened
+    under `config/` (an initializer patching a gem's job, such as a reopened
+    `DelayedPaperclip::ProcessJob`: the gem owns its policy). On Sidekiq (or when the
     adapter is not known) a job whose class or ancestor declares `sidekiq_options retry: …`
     has chosen its retry policy and is not reported either.
     The message names the backend found in `Gemfile.lock` and `config.active_job.queue_adapter`.
@@ -178,6 +181,8 @@ class MissingRetryPolicy(Rule):
             if app.jobs.kind(name) is not JobKind.ACTIVE_JOB or app.jobs.is_abstract(name):
                 continue
             if classes.handlers(name) or in_test_dir(definition.path):
+                continue
+            if definition.path.split("/", 1)[0] in PATCH_DIRS:
                 continue
             if self._sidekiq_policy(name, app):
                 continue
