@@ -192,9 +192,7 @@ def _run_parallel(run: _FileRun, sources: list[SourceFile], workers: int, report
     as plain findings and are merged in file order, so the output does not depend on the
     number of workers."""
     global _parallel
-    run.app.classes  # build the shared model once, before forking
-    run.app.jobs
-    run.app.model_classes
+    _ = (run.app.classes, run.app.jobs, run.app.model_classes)  # build the model before forking
     _parallel = (run, sources)
     batches = [list(range(i, min(i + 32, len(sources)))) for i in range(0, len(sources), 32)]
     try:
