@@ -45,3 +45,32 @@ def app_tree(tmp_path: Path):
         return run_tree(tmp_path, extra_codes, **options)
 
     return build
+
+
+def diff_writing_nothing(path: Path, code: str) -> str:
+    """`joblint check . --select CODE --diff` in the current directory: the diff it prints,
+    having checked that the file was left untouched."""
+    from click.testing import CliRunner
+
+    from joblint.cli import main
+
+    before = path.read_bytes()
+    result = CliRunner().invoke(main, ["check", ".", "--select", code, "--diff"])
+    assert path.read_bytes() == before
+    return result.output
+
+
+def fixed_twice(path: Path, code: str) -> str:
+    """Run `--fix` twice: the first fixes every finding of CODE, the second changes nothing
+    and exits 0. Returns the fixed text."""
+    from click.testing import CliRunner
+
+    from joblint.cli import main
+
+    first = CliRunner().invoke(main, ["check", ".", "--select", code, "--fix"])
+    fixed = path.read_text()
+    assert code not in first.output
+    second = CliRunner().invoke(main, ["check", ".", "--select", code, "--fix"])
+    assert path.read_text() == fixed
+    assert second.exit_code == 0
+    return fixed

@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from joblint import rules
-from joblint.cli import main
 
-from .conftest import run_tree, write_tree
+from .conftest import diff_writing_nothing, fixed_twice, run_tree, write_tree
 
 WORKER = "class SyncWorker\n  include Sidekiq::Job\n\n  def perform(*args); end\nend\n"
 
@@ -307,25 +305,17 @@ def worker_app(tmp_path, monkeypatch):
 
 
 def test_sidekiq_worker_alias_diff_shows_the_fix_and_writes_nothing(worker_app):
-    before = worker_app.read_bytes()
-    result = CliRunner().invoke(main, ["check", ".", "--select", "JL701", "--diff"])
-    assert "-  include Sidekiq::Worker # keep\n" in result.output
-    assert "+  include Sidekiq::Job # keep\n" in result.output
-    assert "+  include ::Sidekiq::Job\n" in result.output
-    assert worker_app.read_bytes() == before
+    diff = diff_writing_nothing(worker_app, "JL701")
+    assert "-  include Sidekiq::Worker # keep\n" in diff
+    assert "+  include Sidekiq::Job # keep\n" in diff
+    assert "+  include ::Sidekiq::Job\n" in diff
 
 
 def test_sidekiq_worker_alias_fix_is_idempotent(worker_app):
-    first = CliRunner().invoke(main, ["check", ".", "--select", "JL701", "--fix"])
-    fixed = worker_app.read_text()
-    assert fixed == (
+    assert fixed_twice(worker_app, "JL701") == (
         "class HardWorker\n  include Sidekiq::Job # keep\n  include ::Sidekiq::Job\n\n"
         "  def perform(id); end\nend\n"
     )
-    assert "JL701" not in first.output
-    second = CliRunner().invoke(main, ["check", ".", "--select", "JL701", "--fix"])
-    assert worker_app.read_text() == fixed
-    assert second.exit_code == 0
 
 
 def test_sidekiq_worker_alias_ignores_other_uses_of_the_constant(tmp_path):

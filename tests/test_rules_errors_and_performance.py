@@ -4,14 +4,12 @@ JL501–JL507, JL604) beyond their catalogue examples, and of their shared helpe
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
 from joblint import ruby
-from joblint.cli import main
 from joblint.findings import Severity
 from joblint.rules import _loops
 
-from .conftest import run_tree, write_tree
+from .conftest import diff_writing_nothing, fixed_twice, run_tree, write_tree
 
 APPLICATION_JOB = "class ApplicationJob < ActiveJob::Base\n  discard_on ActiveJob::DeserializationError\nend\n"
 
@@ -149,27 +147,19 @@ def backoff_app(tmp_path, monkeypatch):
 
 
 def test_removed_backoff_diff_shows_the_fix_and_writes_nothing(backoff_app):
-    before = backoff_app.read_bytes()
-    result = CliRunner().invoke(main, ["check", ".", "--select", "JL206", "--diff"])
-    assert "-  retry_on Net::ReadTimeout, wait: :exponentially_longer # keep\n" in result.output
-    assert "+  retry_on Net::ReadTimeout, wait: :polynomially_longer # keep\n" in result.output
-    assert "+           wait: :polynomially_longer)\n" in result.output
-    assert backoff_app.read_bytes() == before
+    diff = diff_writing_nothing(backoff_app, "JL206")
+    assert "-  retry_on Net::ReadTimeout, wait: :exponentially_longer # keep\n" in diff
+    assert "+  retry_on Net::ReadTimeout, wait: :polynomially_longer # keep\n" in diff
+    assert "+           wait: :polynomially_longer)\n" in diff
 
 
 def test_removed_backoff_fix_is_idempotent(backoff_app):
-    first = CliRunner().invoke(main, ["check", ".", "--select", "JL206", "--fix"])
-    fixed = backoff_app.read_text()
-    assert fixed == (
+    assert fixed_twice(backoff_app, "JL206") == (
         "class SyncJob < ApplicationJob\n"
         "  retry_on Net::ReadTimeout, wait: :polynomially_longer # keep\n"
         "  retry_on(Timeout::Error, attempts: 3,\n           wait: :polynomially_longer)\n"
         "  def perform; end\nend\n"
     )
-    assert "JL206" not in first.output
-    second = CliRunner().invoke(main, ["check", ".", "--select", "JL206", "--fix"])
-    assert backoff_app.read_text() == fixed
-    assert second.exit_code == 0
 
 
 def test_removed_backoff_points_at_the_retry_on_call(tmp_path):
