@@ -16,6 +16,7 @@ JOB = "class XJob < ApplicationJob\n  def perform; end\nend\n"
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     (tmp_path / "Gemfile").write_text("")
+    (tmp_path / "Gemfile.lock").write_text("GEM\n  specs:\n    solid_queue (1.1.0)\n")  # JL201 reports on it
     jobs = tmp_path / "app" / "jobs"
     jobs.mkdir(parents=True)
     (jobs / "x_job.rb").write_text(JOB)
@@ -83,7 +84,7 @@ def test_file_with_syntax_errors_is_still_analysed(app):
     (app / "app" / "jobs" / "broken_job.rb").write_text(
         "class BrokenJob < ApplicationJob\n  def perform(id)\n    x = foo(id))\n  end\nend\n"
     )
-    result = invoke("app")
+    result = invoke("app", "--extend-select", "JL001")
     assert "app/jobs/broken_job.rb:3:16: JL001 [info]" in result.output
     assert "app/jobs/broken_job.rb:1:7: JL201" in result.output
     assert "Traceback" not in result.output
@@ -103,3 +104,12 @@ def test_named_symlink_loop(app):
     result = invoke("self.rb", "app")
     assert "self.rb: skipped: symbolic link loop" in result.output
     assert "Traceback" not in result.output
+
+
+def test_partly_analysed_files_are_counted_in_the_summary_with_jl001_off(app):
+    (app / "app" / "jobs" / "broken_job.rb").write_text(
+        "class BrokenJob < ApplicationJob\n  def perform(id)\n    x = foo(id))\n  end\nend\n"
+    )
+    result = CliRunner().invoke(main, ["app"], catch_exceptions=False)
+    assert "JL001" not in result.output.split("Found")[0]
+    assert "1 file was only partly analysed" in result.output

@@ -13,6 +13,7 @@ from .conftest import write_tree
 
 APP = {
     "Gemfile": "",
+    "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",  # a backend where failure is final (JL201)
     "app/models/user.rb": "class User < ApplicationRecord\nend\n",
     "app/jobs/plain_job.rb": "class PlainJob < ApplicationJob\n  def perform(id); end\nend\n",
     "app/controllers/users_controller.rb": (

@@ -14,6 +14,7 @@ from .conftest import write_tree
 
 APP = {
     "Gemfile": "",
+    "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",  # a backend where failure is final (JL201)
     "app/models/user.rb": "class User < ApplicationRecord\nend\n",
     "app/jobs/welcome_job.rb": (
         "class WelcomeJob < ApplicationJob\n  retry_on Timeout::Error\n"

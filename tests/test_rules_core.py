@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 
 from .conftest import run_tree, write_tree
 
@@ -104,8 +105,12 @@ def test_record_argument_self_in_a_class_method_is_the_class(tmp_path):
     assert [(c, line) for c, _, line, _ in result] == [("JL101", 11)]
 
 
+FINAL_LOCK = {"Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n"}  # failure is final
+
+
 def test_missing_retry_policy_reports_a_reopened_class_once(tmp_path):
     result = found(tmp_path, {
+        **FINAL_LOCK,
         "app/jobs/sync_job.rb": "class SyncJob < ApplicationJob\n  def perform; end\nend\n",
         "lib/ext/sync_job.rb": "class SyncJob\n  def extra; end\nend\n",
     })
@@ -127,11 +132,63 @@ def test_missing_retry_policy_message_names_the_backend(tmp_path):
         "app/jobs/x_job.rb": "class XJob < ActiveJob::Base\n  def perform; end\nend\n",
     })
     [finding] = [f for f in run_tree(tmp_path).findings if f.code == "JL201"]
-    assert finding.message.endswith("on GoodJob a failed job is not retried")
+    assert finding.message.endswith(
+        "on GoodJob (without `retry_on_unhandled_error`) a failed job is not retried")
+
+
+def test_missing_retry_policy_is_silent_where_good_job_retries_unhandled_errors(tmp_path):
+    write_tree(tmp_path, {
+        "Gemfile.lock": "GEM\n  specs:\n    good_job (4.1.0)\n",
+        "config/initializers/good_job.rb": (
+            "Rails.application.configure do\n"
+            "  config.good_job.retry_on_unhandled_error = true\nend\n"),
+        "app/jobs/x_job.rb": "class XJob < ActiveJob::Base\n  def perform; end\nend\n",
+    })
+    assert [f for f in run_tree(tmp_path).findings if f.code == "JL201"] == []
+
+
+@pytest.mark.parametrize(
+    "setting, reported",
+    [("", False), (":max_retries: 0\n", True), (":max_retries: 3\n", False)],
+)
+def test_missing_retry_policy_on_sidekiq_follows_max_retries(tmp_path, setting, reported):
+    write_tree(tmp_path, {
+        **SIDEKIQ_LOCK,
+        "config/sidekiq.yml": f":concurrency: 5\n{setting}",
+        "app/jobs/x_job.rb": "class XJob < ActiveJob::Base\n  def perform; end\nend\n",
+    })
+    findings = [f for f in run_tree(tmp_path).findings if f.code == "JL201"]
+    assert bool(findings) is reported
+    if reported:
+        assert "`:max_retries: 0` in config/sidekiq.yml" in findings[0].message
+
+
+def test_missing_retry_policy_is_silent_where_resque_failures_are_requeued(tmp_path):
+    tree = {
+        "Gemfile.lock": "GEM\n  specs:\n    resque (2.6.0)\n",
+        "app/jobs/x_job.rb": "class XJob < ActiveJob::Base\n  def perform; end\nend\n",
+    }
+    write_tree(tmp_path, tree)
+    assert [f.code for f in run_tree(tmp_path).findings if f.code == "JL201"] == ["JL201"]
+    write_tree(tmp_path, {"lib/tasks/failures.rake": (
+        "task :retry_failures do\n  Resque::Failure.requeue_all\nend\n")})
+    assert [f for f in run_tree(tmp_path).findings if f.code == "JL201"] == []
+
+
+def test_missing_retry_policy_skips_a_job_scheduled_through_an_adapter_wrapper(tmp_path):
+    write_tree(tmp_path, {
+        "Gemfile.lock": "GEM\n  specs:\n    resque (2.6.0)\n",
+        "config/resque_schedule.yml": (
+            "spawn:\n  every: 2m\n  class: ActiveJob::QueueAdapters::ResqueAdapter::JobWrapper\n"
+            "  args:\n    job_class: SpawnerJob\n"),
+        "app/jobs/spawner_job.rb": "class SpawnerJob < ActiveJob::Base\n  def perform; end\nend\n",
+    })
+    assert [f for f in run_tree(tmp_path).findings if f.code == "JL201"] == []
 
 
 def test_missing_retry_policy_ignores_jobs_defined_in_tests(tmp_path):
     write_tree(tmp_path, {
+        **FINAL_LOCK,
         "test/jobs/flaky_probe_test.rb": (
             "class FlakyProbeTest < ActiveSupport::TestCase\n"
             "  class BoomJob < ActiveJob::Base\n    def perform = raise(\"boom\")\n  end\nend\n"),
@@ -154,10 +211,10 @@ SIDEKIQ_OPTION_JOBS = {
 }
 
 
-def test_missing_retry_policy_accepts_a_sidekiq_retry_option_on_sidekiq(tmp_path):
+def test_missing_retry_policy_on_sidekiq_reports_only_jobs_with_retries_off(tmp_path):
     write_tree(tmp_path, {**SIDEKIQ_LOCK, **SIDEKIQ_OPTION_JOBS})
     result = [(c, p) for c, p, _, _ in run_tree_findings(tmp_path) if c == "JL201"]
-    assert result == [("JL201", "app/jobs/plain_job.rb")]
+    assert result == [("JL201", "app/jobs/purge_job.rb")]
 
 
 def test_missing_retry_policy_sidekiq_option_means_nothing_on_another_adapter(tmp_path):
@@ -216,6 +273,7 @@ def test_deliver_now_needs_a_mailer_message(tmp_path):
 
 def test_missing_retry_policy_ignores_a_gem_job_patched_in_an_initializer(tmp_path):
     result = found(tmp_path, {
+        **FINAL_LOCK,
         "app/jobs/application_job.rb": "class ApplicationJob < ActiveJob::Base\nend\n",
         "config/initializers/attachments.rb": (
             "module Attachments\n  class ProcessJob < ActiveJob::Base\n"

@@ -222,7 +222,7 @@ def test_n_plus_one_ignores_collection_reads_that_query_anyway(app_tree):
             "end\n"
         ),
     }
-    assert found(app_tree(files), "JL506") == [("app/jobs/report_job.rb", 8)]
+    assert found(app_tree(files, "JL506"), "JL506") == [("app/jobs/report_job.rb", 8)]
 
 
 def test_n_plus_one_only_runs_in_jobs_and_respects_nested_rebinding(app_tree):

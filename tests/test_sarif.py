@@ -120,14 +120,14 @@ def test_rule_index_points_at_the_rule_of_each_result(in_root):
     run = sarif_of(DEMO)["runs"][0]
     ids = [descriptor["id"] for descriptor in run["tool"]["driver"]["rules"]]
     assert len(ids) == len(set(ids))
-    assert len(run["results"]) == 7
+    assert len(run["results"]) == 6
     for result in run["results"]:
         assert ids[result["ruleIndex"]] == result["ruleId"]
     assert set(ids) == {result["ruleId"] for result in run["results"]}
 
 
 def test_levels_follow_each_finding_severity(in_root):
-    results = sarif_of(DEMO)["runs"][0]["results"]
+    results = sarif_of(DEMO, "--extend-select", "JL001")["runs"][0]["results"]
     levels = {
         (r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]): r["level"]
         for r in results
@@ -161,6 +161,7 @@ def test_uris_are_relative_to_the_repository_root_from_a_subdirectory(monkeypatc
         repository / "shop",
         {
             "Gemfile": "",
+            "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",  # a backend where failure is final (JL201)
             "app/controllers/orders_controller.rb": mailing_controller(),
         },
     )
@@ -177,6 +178,7 @@ def test_uris_are_percent_encoded_references(monkeypatch, tmp_path):
         tmp_path,
         {
             "Gemfile": "",
+            "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",  # a backend where failure is final (JL201)
             "app/controllers/café orders#1_controller.rb": mailing_controller(),
         },
     )
@@ -193,6 +195,7 @@ def test_a_file_outside_the_repository_keeps_an_absolute_uri(monkeypatch, tmp_pa
         tmp_path / "elsewhere",
         {
             "Gemfile": "",
+            "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",  # a backend where failure is final (JL201)
             "app/controllers/a_controller.rb": mailing_controller("A"),
         },
     )
@@ -208,6 +211,7 @@ def test_columns_count_utf16_code_units_on_a_non_ascii_line(monkeypatch, tmp_pat
         tmp_path,
         {
             "Gemfile": "",
+            "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",  # a backend where failure is final (JL201)
             "app/controllers/users_controller.rb": (
                 f"class UsersController\n  def create\n{line}\n  end\nend\n"
             ),
@@ -242,6 +246,7 @@ def test_fingerprints_survive_inserted_lines_and_reformatting_elsewhere(monkeypa
         tmp_path,
         {
             "Gemfile": "",
+            "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",  # a backend where failure is final (JL201)
             "app/jobs/sync_job.rb": job,
             "app/controllers/orders_controller.rb": controller,
         },
@@ -408,7 +413,7 @@ def test_result_limit_notice_reaches_stderr(monkeypatch, in_root):
     monkeypatch.setattr(sarif, "MAX_RESULTS", 2)
     result = CliRunner().invoke(main, [DEMO, "--format", "sarif"], catch_exceptions=False)
     assert len(json.loads(result.stdout)["runs"][0]["results"]) == 2
-    assert "joblint: SARIF: 7 results exceed GitHub's limit of 2 per run" in result.stderr
+    assert "joblint: SARIF: 6 results exceed GitHub's limit of 2 per run" in result.stderr
 
 
 def test_unreadable_files_and_crashes_become_notifications(validator, tmp_path):
@@ -429,6 +434,7 @@ def test_unreadable_files_and_crashes_become_notifications(validator, tmp_path):
 
 def test_a_clean_run_is_valid_and_lists_no_rules(validator, monkeypatch, tmp_path):
     (tmp_path / "Gemfile").write_text("")
+    (tmp_path / "Gemfile.lock").write_text("GEM\n  specs:\n    solid_queue (1.1.0)\n")  # JL201 reports on it
     monkeypatch.chdir(tmp_path)
     document = sarif_of(".")
     assert_valid(validator, document)

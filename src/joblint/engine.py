@@ -53,6 +53,7 @@ class Report:
     linted: set[str] = field(default_factory=set)  # display paths of the files analysed
     baselined: int = 0  # findings hidden by the baseline
     baseline_fixed: int = 0  # baseline entries that no longer occur
+    partial: int = 0  # analysed Ruby files the parser could not read completely
 
     @property
     def failed(self) -> bool:
@@ -163,6 +164,8 @@ class _FileRun:
         if source.is_ruby and (wanted or not self.any_active):
             for rule in self.passive:
                 hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
+        if wanted and source.parsed and source.root.has_error:
+            report.partial += 1  # said in the summary even with JL001 off
         findings = _findings(source, display, hits, options.severity)
         findings = _suppress(source, display, findings, self.ignores, self.enabled, report)
         report.findings.extend(findings)
@@ -207,6 +210,7 @@ def _run_parallel(run: _FileRun, sources: list[SourceFile], workers: int, report
                 report.linted |= partial.linted
                 report.fixes.update(partial.fixes)
                 report.suppressed += partial.suppressed
+                report.partial += partial.partial
     finally:
         _parallel = None
 

@@ -33,6 +33,8 @@ JOB_CONFIG_FILES = frozenset(
         "config/sidekiq_cron_schedule.yml",
         "config/scheduler.yml",
         "config/cron.yml",
+        "config/resque_schedule.yml",
+        "config/resque-schedule.yml",
     }
 )
 

@@ -77,6 +77,10 @@ class MethodDef:
         return call_sites(self.source).reraises_in(self.start_byte, self.end_byte)
 
     @property
+    def body_bytes(self) -> bytes:
+        return self.source.data[self.start_byte : self.end_byte]
+
+    @property
     def calls(self) -> frozenset[str]:
         """Receiver-less method calls in the body, for one level of lookup."""
         return call_sites(self.source).calls_in(self.start_byte, self.end_byte)

@@ -42,10 +42,14 @@ class JobModel:
         return [n for n in self.classes.names() if self.kind(n) is not None]
 
     def is_abstract(self, name: str) -> bool:
-        """A base class for other project jobs that has no `perform` of its own."""
+        """A base class for other project jobs with no `perform` of its own, or one that
+        raises `NotImplementedError`."""
         if not any(self.kind(sub) for sub in self.classes.subclasses(name)):
             return False
-        return all("perform" not in d.methods for d in self.classes.definitions.get(name, ()))
+        performs = [
+            d.methods["perform"] for d in self.classes.definitions.get(name, ()) if "perform" in d.methods
+        ]
+        return all(b"NotImplementedError" in m.body_bytes for m in performs)
 
 
 def enqueue_family(call: Node) -> JobKind | None:

@@ -138,6 +138,11 @@ def _yaml_entries(  # type: ignore[type-arg]
             continue
         schedule_key = "schedule" if backend == "solid_queue" else "cron"
         class_name = _span(yaml_config.get(task, "class", "klass", ":class"))
+        if class_name is not None and class_name.text.endswith("::JobWrapper"):
+            # an ActiveJob adapter's wrapper scheduled directly: the job is `args: job_class:`
+            args = yaml_config.get(task, "args", ":args")
+            wrapped = _span(yaml_config.get(args, "job_class")) if isinstance(args, dict) else None
+            class_name = wrapped or class_name
         if class_name is None and backend == "sidekiq_scheduler" and not keys & {"class", "klass"}:
             class_name = _span(key)  # sidekiq-scheduler runs the class named by the key
         yield ScheduleEntry(
@@ -322,3 +327,19 @@ def scheduled_classes(app: App) -> dict[str, list[ScheduleEntry]]:
             table.setdefault(entry.class_name.text.removeprefix("::"), []).append(entry)
     return table
 
+
+
+def scheduled_jobs(app: App) -> frozenset[str]:
+    """Project classes that a schedule runs: named by `class:`, or by a `command:` or whenever
+    `runner` that starts with `Foo.` (resolved from the top level)."""
+    return app.fact("scheduled_jobs", _build_scheduled_jobs)
+
+
+def _build_scheduled_jobs(app: App) -> frozenset[str]:
+    names = set(scheduled_classes(app))
+    for entry in schedules(app):
+        if entry.command is not None:
+            match = _RUNNER_CLASS.match(entry.command.text)
+            if match:
+                names.add(match.group(1))
+    return frozenset(app.classes.resolve(n) for n in names)

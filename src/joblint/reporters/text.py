@@ -73,6 +73,12 @@ def summary(report: Report) -> Text:
         )
         noun = "finding" if total == 1 else "findings"
         text = Text.assemble((f"Found {total} {noun}", "bold"), f" ({parts}); {checked}.")
+    if report.partial:
+        noun = "file was" if report.partial == 1 else "files were"
+        text.append(
+            f" {report.partial} {noun} only partly analysed (the parser could not read"
+            " all of it; --extend-select JL001 shows where)."
+        )
     if report.baselined:
         text.append(f" {report.baselined} hidden by the baseline.")
     if report.baseline_fixed:

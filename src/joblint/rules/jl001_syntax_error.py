@@ -37,6 +37,7 @@ class SyntaxErrorRule(Rule):
     code = "JL001"
     name = "syntax-error"
     severity = Severity.INFO
+    default_enabled = False
     scope = "file"
     summary = "The file could not be parsed completely; analysis of it is partial"
     message = "Could not parse this Ruby (syntax error, or syntax the parser does not know); analysis of the file is partial"

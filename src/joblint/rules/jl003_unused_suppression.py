@@ -88,6 +88,11 @@ class UnusedSuppression(Rule):
                 """,
             },
             {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    solid_queue (1.1.0)
+                """,
                 "app/jobs/sync_job.rb": """
                 class SyncJob < ApplicationJob # joblint:disable JL201
                   def perform

@@ -98,7 +98,7 @@ class KeywordArgument(Rule):
             {
                 "app/sidekiq/sync_job.rb": """
                 class SyncJob
-                  include Sidekiq::Worker # expect: JL701
+                  include Sidekiq::Worker
 
                   def perform(id, **options) # expect: JL103
                     SyncJob.perform_in(10, id, retried: true) # expect: JL103

@@ -7,18 +7,13 @@ from ..rails.app import COMPONENT_DIRS, JOB_DIRS, App
 from ..rails.jobs import JobKind
 from ..source import SourceFile
 from . import Examples, Rule, register
-from .jl208_mixed_retry_strategies import sidekiq_retries
+from ..rails.retries import job_failure_policy
+from ..rails.schedules import scheduled_jobs
 
-FINAL_FAILURE = {
-    "solid_queue": "Solid Queue",
-    "good_job": "GoodJob",
-    "resque": "Resque",
-    "async": "the Async adapter",
-    "que": "Que",
-}
-ADAPTER_RETRIES = {"sidekiq": "Sidekiq", "delayed_job": "Delayed Job"}
 TEST_DIRS = ("spec", "test")  # jobs defined there are test doubles
 PATCH_DIRS = ("config",)  # a job class opened in an initializer patches a gem's job
+# `include ActiveJob::Retry` (a gem), Rails 8.1's `ActiveJob::Continuable` (declares retry_on)
+RETRY_MIXIN_WORDS = ("Retry", "Retries", "Retryable", "Continuable")
 
 
 def in_test_dir(path: str) -> bool:
@@ -37,19 +32,22 @@ class MissingRetryPolicy(Rule):
     in any of its project ancestors (`ApplicationJob` and included concerns count).
 
     ## Why is this bad?
-    On Solid Queue, GoodJob (default configuration), Resque and the Async adapter a job that
-    raises is not retried: one network blip and the work is lost. On Sidekiq and Delayed Job
-    the adapter retries, but every error the same way — a record that no longer exists is
-    retried for weeks, a timeout is given up after the same count as a bug.
+    Where the backend does not retry, a job that raises is simply lost: one network blip and
+    the work is gone. It is reported only where a failure really is final for that job:
+    Solid Queue, GoodJob without `retry_on_unhandled_error`, Resque, the Async and inline
+    adapters, Delayed Job with `Delayed::Worker.max_attempts = 1`, and Sidekiq with retries
+    turned off (`:max_retries: 0`, `default_job_options` or `sidekiq_options retry: false` on
+    the job or an ancestor). On Sidekiq, Delayed Job and Que with their default retries the
+    backend already retries the job, and an unknown adapter is not guessed at: not reported.
 
-    `ApplicationJob` itself, native Sidekiq jobs, abstract base jobs (subclassed by other
-    project jobs and without a `perform` of their own), anonymous classes and job classes
-    defined under `spec/` or `test/` (test doubles) are not reported, nor a job class opened
-    under `config/` (an initializer patching a gem's job, such as a reopened
-    `DelayedPaperclip::ProcessJob`: the gem owns its policy). On Sidekiq (or when the
-    adapter is not known) a job whose class or ancestor declares `sidekiq_options retry: …`
-    has chosen its retry policy and is not reported either.
-    The message names the backend found in `Gemfile.lock` and `config.active_job.queue_adapter`.
+    Not reported either: `ApplicationJob` itself, native Sidekiq jobs, abstract base jobs
+    (subclassed by other project jobs, with no `perform` of their own or one that raises
+    `NotImplementedError`), jobs that run on a recurring schedule (the next run is the
+    retry), jobs that include a retry module (`include ActiveJob::Retry`, any module whose
+    name says it retries, or a concern that declares handlers), anonymous classes, job
+    classes defined under `spec/` or `test/` (test doubles) and job classes opened under
+    `config/` (an initializer patching a gem's job: the gem owns its policy).
+    The message names the backend's actual behaviour for the job.
 
     ## Example
     ```ruby
@@ -102,6 +100,11 @@ class MissingRetryPolicy(Rule):
                 """,
             },
             {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    good_job (4.4.0)
+                """,
                 "app/jobs/reports/base_job.rb": """
                 module Reports
                   class BaseJob < ActiveJob::Base
@@ -116,9 +119,104 @@ class MissingRetryPolicy(Rule):
                 end
                 """,
             },
+            {
+                "config/application.rb": """
+                module Shop
+                  class Application < Rails::Application
+                    config.active_job.queue_adapter = :sidekiq
+                  end
+                end
+                """,
+                "app/jobs/application_job.rb": """
+                class ApplicationJob < ActiveJob::Base
+                  sidekiq_options retry: false
+                end
+                """,
+                "app/jobs/charge_job.rb": """
+                class ChargeJob < ApplicationJob # expect: JL201
+                  def perform(payment_id); end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    delayed_job (4.1.13)
+                    delayed_job_active_record (4.1.10)
+                """,
+                "config/initializers/delayed_job.rb": """
+                Delayed::Worker.max_attempts = 1
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob # expect: JL201
+                  def perform(id); end
+                end
+                """,
+            },
         ],
         good=[
             {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    sidekiq (7.3.0)
+                """,
+                "app/jobs/sync_job.rb": """
+                class SyncJob < ApplicationJob
+                  def perform(id); end
+                end
+                """,
+                "config/initializers/delayed_job.rb": """
+                # Sidekiq retries SyncJob 25 times; this file is not read for it
+                Delayed::Worker.max_attempts = 1
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    solid_queue (1.1.0)
+                """,
+                "config/recurring.yml": """
+                production:
+                  nightly_cleanup:
+                    class: CleanupJob
+                    schedule: every day at 3am
+                  digest:
+                    command: "DigestJob.perform_later"
+                    schedule: every hour
+                """,
+                "app/jobs/cleanup_job.rb": """
+                class CleanupJob < ApplicationJob
+                  def perform; end
+                end
+                """,
+                "app/jobs/digest_job.rb": """
+                class DigestJob < ApplicationJob
+                  def perform; end
+                end
+                """,
+                "app/jobs/base_sync_job.rb": """
+                class BaseSyncJob < ApplicationJob
+                  def perform(*)
+                    raise NotImplementedError
+                  end
+                end
+                """,
+                "app/jobs/crm_sync_job.rb": """
+                class CrmSyncJob < BaseSyncJob
+                  include ActiveJob::Retry
+                  def perform(id); end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    solid_queue (1.1.0)
+                """,
                 "app/jobs/application_job.rb": """
                 class ApplicationJob < ActiveJob::Base
                   retry_on ActiveRecord::Deadlocked
@@ -137,6 +235,11 @@ class MissingRetryPolicy(Rule):
                 """,
             },
             {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                """,
                 "app/jobs/concerns/retries_network_errors.rb": """
                 module RetriesNetworkErrors
                   extend ActiveSupport::Concern
@@ -184,31 +287,24 @@ class MissingRetryPolicy(Rule):
                 continue
             if definition.path.split("/", 1)[0] in PATCH_DIRS:
                 continue
-            if self._sidekiq_policy(name, app):
+            policy = job_failure_policy(app, name)
+            if policy.final is not True:
+                continue  # the backend retries it, or joblint cannot tell
+            if name in scheduled_jobs(app) or _includes_retry_module(name, app):
                 continue
             yield Hit(
                 definition.name_start,
                 definition.name_end,
-                {"job": name, "why": self._why(app.backend.adapter)},
+                {"job": name, "why": policy.why},
                 scope=name,
                 anchor=name,
             )
 
-    @staticmethod
-    def _sidekiq_policy(name: str, app: App) -> bool:
-        """`sidekiq_options retry: …` on the job or an ancestor, where Sidekiq runs it."""
-        if app.backend.adapter not in ("sidekiq", None):
-            return False  # on another adapter the Sidekiq option does nothing
-        retries = sidekiq_retries(app)
-        return any(owner in retries for owner in app.classes.lineage(name))
 
-    @staticmethod
-    def _why(adapter: str | None) -> str:
-        if adapter in FINAL_FAILURE:
-            return f"on {FINAL_FAILURE[adapter]} a failed job is not retried"
-        if adapter in ADAPTER_RETRIES:
-            return (
-                f"{ADAPTER_RETRIES[adapter]} retries every error the same way, "
-                "with no per-error policy"
-            )
-        return "on most backends a failed job is not retried"
+def _includes_retry_module(name: str, app: App) -> bool:
+    """A gem's retry module among the job's mixins (project concerns are read for handlers)."""
+    return any(
+        mixin not in app.classes and any(w in mixin for w in RETRY_MIXIN_WORDS)
+        for owner in app.classes.lineage(name)
+        for mixin in app.classes.mixins(owner)
+    )

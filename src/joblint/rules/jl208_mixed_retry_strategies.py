@@ -1,59 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.classes import qualified_name
 from ..rails.jobs import JobKind
+from ..rails.retries import SidekiqRetry, sidekiq_retries
 from ..source import SourceFile
 from . import Examples, Rule, register
-
-_SIDEKIQ_OPTIONS = ruby.compile_query(
-    '(call !receiver method: (identifier) @m (#eq? @m "sidekiq_options") arguments: (argument_list)) @call'
-)
-
-
-@dataclass(frozen=True)
-class SidekiqRetry:
-    """A `sidekiq_options retry: …` declaration: whether it leaves Sidekiq's retries on."""
-
-    enabled: bool | None  # None: a value joblint cannot read
-    path: str
-    line: int
-
-
-def sidekiq_retries(app: App) -> dict[str, SidekiqRetry]:
-    """class/module → its last `sidekiq_options retry:` declaration."""
-    return app.fact("sidekiq_retries", _build)
-
-
-def _build(app: App) -> dict[str, SidekiqRetry]:
-    found: dict[str, SidekiqRetry] = {}
-    for source in app.model_files:
-        if b"sidekiq_options" not in source.data:
-            continue
-        for _, caps in ruby.matches(_SIDEKIQ_OPTIONS, source.root):
-            call = caps["call"][0]
-            value = ruby.keyword_arguments(call).get("retry")
-            scope = ruby.enclosing(call, {"class", "module"})
-            owner = qualified_name(scope) if scope is not None else None
-            if value is None or owner is None or ruby.enclosing(call, ruby.METHOD_TYPES):
-                continue
-            found[owner] = SidekiqRetry(
-                _enabled(value), source.relpath, source.position(call.start_byte).line
-            )
-    return found
-
-
-def _enabled(value: ruby.Node) -> bool | None:
-    if value.type == "false" or (value.type == "integer" and ruby.text(value) in ("0", "0x0")):
-        return False
-    if value.type in ("true", "integer"):
-        return True
-    return None
 
 
 def mixed_retry_ons(app: App) -> dict[tuple[str, int], tuple[str, SidekiqRetry]]:

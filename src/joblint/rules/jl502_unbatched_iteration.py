@@ -61,6 +61,7 @@ class UnbatchedIteration(Rule):
     code = "JL502"
     name = "unbatched-iteration"
     severity = Severity.WARNING
+    default_enabled = False
     scope = "file"
     summary = "A job iterating a whole relation instead of in batches"
     message = "`{method}` on a `{model}` relation loads every row at once in a job"

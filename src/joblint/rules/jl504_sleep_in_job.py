@@ -52,6 +52,7 @@ class SleepInJob(Rule):
     code = "JL504"
     name = "sleep-in-job"
     severity = Severity.WARNING
+    default_enabled = False
     scope = "file"
     summary = "sleep inside a job, blocking a worker thread"
     message = "`{call}` blocks a worker thread while the job does nothing"

@@ -163,6 +163,7 @@ class NPlusOneInJob(Rule):
     code = "JL506"
     name = "n-plus-one-in-job"
     severity = Severity.WARNING
+    default_enabled = False
     scope = "project"
     summary = "An association read once per record while a job iterates a relation"
     message = "`{read}` loads `{model}#{association}` once per record of this loop: one query each"

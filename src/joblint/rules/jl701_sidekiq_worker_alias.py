@@ -57,6 +57,7 @@ class SidekiqWorkerAlias(Rule):
     code = "JL701"
     name = "sidekiq-worker-alias"
     severity = Severity.INFO
+    default_enabled = False
     scope = "file"
     summary = "`include Sidekiq::Worker` instead of `Sidekiq::Job`"
     message = "`{mixin}` is the old alias of `Sidekiq::Job`"

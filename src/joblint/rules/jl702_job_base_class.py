@@ -61,7 +61,7 @@ class JobBaseClass(Rule):
                 end
                 """,
                 "app/jobs/export_job.rb": """
-                class ExportJob < ActiveJob::Base # expect: JL702, JL201
+                class ExportJob < ActiveJob::Base # expect: JL702
                   def perform(id); end
                 end
                 """,
