@@ -194,40 +194,70 @@ def test_unlimited_retry_names_both_reasons_in_one_finding(tmp_path):
 # -- JL501 -----------------------------------------------------------------------------------
 
 
+BULK_APP = {
+    "Gemfile.lock": "GEM\n  specs:\n    rails (8.1.0)\n    solid_queue (1.2.0)\n",
+    "app/models/user.rb": "class User < ApplicationRecord\nend\n",
+    "app/models/account.rb": "class Account < ApplicationRecord\nend\n",
+}
+
+
 def test_enqueue_in_loop_reports_the_innermost_enqueue_once_and_ignores_the_receiver(tmp_path):
     files = {
-        "app/services/fan_out.rb": "class FanOut\n  def call(accounts)\n"
+        **BULK_APP,
+        "app/services/fan_out.rb": "class FanOut\n  def call\n"
         "    [Job.perform_later(1)].each { |x| x }\n"
-        "    accounts.each do |account|\n      account.users.each do |user|\n"
-        "        UserMailer.hello(user).deliver_later\n      end\n    end\n  end\nend\n"
+        "    Account.find_each do |account|\n      User.where(active: true).each do |user|\n"
+        "        UserMailer.hello(user).deliver_later\n      end\n    end\n  end\nend\n",
     }
     found = findings(tmp_path, files, "JL501")
     assert [line for _, line, _ in found] == [6]
-    assert "`deliver_later` inside `each`" in found[0][2] and "deliver_all_later" in found[0][2]
+    assert "`deliver_later` inside `each` over `User`" in found[0][2]
+    assert "deliver_all_later` (Rails 8.1.0)" in found[0][2]
 
 
-def test_enqueue_in_loop_stops_at_method_definitions_and_skips_small_ranges(tmp_path):
+def test_enqueue_in_loop_stops_at_method_definitions_and_ignores_literals(tmp_path):
     files = {
+        **BULK_APP,
         "app/services/fan_out.rb": "class FanOut\n  KINDS = %w[a b c d].freeze\n"
-        "  def call\n    (1..3).each { |n| Job.perform_later(n) }\n"
+        "  def call\n    (1..300).each { |n| Job.perform_later(n) }\n"
         "    KINDS.each { |k| Job.perform_later(k) }\n"
-        "    define_method(:x) { Job.perform_later }\n  end\nend\n"
+        "    User.find_each do |user|\n      def user.later = Job.perform_later(1)\n    end\n"
+        "    users = User.all\n    users.each { |u| Job.perform_later(u.id) }\n  end\nend\n",
     }
-    assert [line for _, line, _ in findings(tmp_path, files, "JL501")] == [5]
+    assert [line for _, line, _ in findings(tmp_path, files, "JL501")] == [10]
 
 
-def test_enqueue_in_loop_is_a_warning_only_over_a_whole_table(tmp_path):
+def test_enqueue_in_loop_reports_only_whole_tables_as_warnings(tmp_path):
     files = {
+        **BULK_APP,
         "app/services/fan_out.rb": "class FanOut\n  def call(users)\n"
         "    users.each { |u| Job.perform_later(u.id) }\n"
-        "    User.find_each { |u| Job.perform_later(u.id) }\n  end\nend\n"
+        "    User.find_each { |u| Job.perform_later(u.id) }\n  end\nend\n",
     }
     write_tree(tmp_path, files)
     report = run_tree(tmp_path, ("JL501",))
-    assert [(f.line, f.severity) for f in report.findings] == [
-        (3, Severity.INFO),
+    assert [(f.line, f.severity) for f in report.findings if f.code == "JL501"] == [
         (4, Severity.WARNING),
     ]
+
+
+@pytest.mark.parametrize(
+    "lock, reported",
+    [
+        ("rails (7.0.8)\n    sidekiq (7.3.0)\n", False),  # no perform_all_later before 7.1
+        ("rails (7.1.3)\n    sidekiq (7.3.0)\n", True),
+        ("rails (7.1.3)\n    resque (2.6.0)\n", False),  # Resque enqueues one by one anyway
+        ("sidekiq (7.3.0)\n", False),  # Rails version unknown
+    ],
+)
+def test_enqueue_in_loop_suggests_only_what_the_app_has(tmp_path, lock, reported):
+    files = {
+        **BULK_APP,
+        "Gemfile.lock": f"GEM\n  specs:\n    {lock}",
+        "app/services/fan_out.rb": "class FanOut\n  def call\n"
+        "    User.find_each { |u| Job.perform_later(u.id) }\n  end\nend\n",
+    }
+    assert bool(findings(tmp_path, files, "JL501")) is reported
 
 
 # -- JL502 -----------------------------------------------------------------------------------

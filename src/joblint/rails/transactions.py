@@ -10,6 +10,14 @@ The setting has changed meaning from release to release (rules.md, "Facts"):
 Raw Sidekiq (`perform_async`…) is never deferred. When neither the Rails version nor
 `load_defaults` is known, the behaviour of every Rails through 8.1 is assumed: not deferred,
 unless the app explicitly turns the setting on.
+
+Some adapters store jobs in the app's own database, in the same transaction: an ActiveJob
+enqueue then commits or rolls back with it, which is as good as deferring it (rules.md,
+"Precision revision"): GoodJob (unless `active_record_parent_class` names a class connected to
+another database), Delayed Job's ActiveRecord backend, que, and Solid Queue when the app shows
+it shares the primary database (`config/database.yml` has no `queue` database and no
+environment sets `config.solid_queue.connects_to`; without `database.yml`, Rails 8's default
+separate database is assumed).
 """
 
 from __future__ import annotations
@@ -93,6 +101,64 @@ class TransactionFacts:
         return bool(setting)
 
 
+_SOLID_QUEUE_CONNECTS = re.compile(r"^\s*(?:Rails\.application\.)?config\.solid_queue\.connects_to\b", re.MULTILINE)
+_GOOD_JOB_PARENT = re.compile(
+    r"^\s*(?:GoodJob|(?:Rails\.application\.)?config\.good_job)\.active_record_parent_class\s*=\s*[\"':]?([\w:]+)",
+    re.MULTILINE,
+)
+_DATABASE_KEY = re.compile(r"^ {2,4}(\w+):\s*(?:#.*)?$", re.MULTILINE)
+_CONNECTS_TO = re.compile(rb"^\s*connects_to\b", re.MULTILINE)
+PRIMARY_CLASSES = frozenset({"ApplicationRecord", "ActiveRecord::Base"})
+
+
+def transactional_store(app: App) -> bool:
+    """Does the adapter write jobs to the app's database inside the app's transaction?"""
+    return app.fact("transactional_store", _build_transactional_store)
+
+
+def _build_transactional_store(app: App) -> bool:
+    adapter = app.backend.adapter
+    if adapter == "que":
+        return True
+    if adapter == "delayed_job":
+        return "delayed_job_active_record" in app.gems or "delayed_job_mongoid" not in app.gems
+    if adapter == "good_job":
+        parents = [p for text in app_config_texts(app) for p in _GOOD_JOB_PARENT.findall(_active(text))]
+        if not parents or parents[-1] in PRIMARY_CLASSES:
+            return True
+        return not _connects_elsewhere(app, parents[-1])
+    if adapter == "solid_queue":
+        database = app.text("config/database.yml")
+        if database is None:
+            return False  # Rails 8's default: a separate queue database
+        if "queue" in _DATABASE_KEY.findall(database):
+            return False
+        return not any(_SOLID_QUEUE_CONNECTS.search(_active(t)) for t in _environment_texts(app))
+    return False
+
+
+def _connects_elsewhere(app: App, class_name: str) -> bool:
+    """Does the project class call `connects_to` (another database)? Unknown classes: yes."""
+    definitions = app.classes.definitions.get(app.classes.resolve(class_name), [])
+    if not definitions:
+        return True
+    return any(_CONNECTS_TO.search((app.text(d.path) or "").encode()) for d in definitions)
+
+
+def _environment_texts(app: App) -> list[str]:
+    texts = app_config_texts(app)
+    if app.root is not None:
+        for path in sorted((app.root / "config" / "environments").glob("*.rb")):
+            text = app.text(f"config/environments/{path.name}")
+            if text:
+                texts.append(text)
+    return texts
+
+
+def _active(text: str) -> str:
+    return "\n".join("" if line.lstrip().startswith("#") else line for line in text.splitlines())
+
+
 def transaction_facts(app: App) -> TransactionFacts:
     return app.fact("transaction_facts", _build)
 
@@ -173,9 +239,9 @@ def deferred_until_commit(call: Node, app: App) -> bool:
     """Inside a transaction, is this enqueue or delivery postponed until the commit?"""
     method = ruby.call_method(call)
     if method in ACTIVE_JOB_ENQUEUE:
-        return defers_job(app, enqueued_job(call, app))
+        return transactional_store(app) or defers_job(app, enqueued_job(call, app))
     if method in ("deliver_later", "deliver_later!"):
-        return defers_mail(app)
+        return transactional_store(app) or defers_mail(app)
     return False  # raw Sidekiq and synchronous delivery never wait for the commit
 
 

@@ -43,6 +43,11 @@ class EnqueueInTransaction(Rule):
 
     `deliver_later` runs `ActionMailer::MailDeliveryJob`, which inherits `ActiveJob::Base`, not
     `ApplicationJob`: only the global setting counts for it, and Rails 8.0–8.1 never defer it.
+    Adapters that store jobs in the app's own database, in the same transaction, make an
+    ActiveJob enqueue (`perform_later`, `deliver_later`) commit or roll back with it: GoodJob
+    (unless `active_record_parent_class` names a class connected to another database), Delayed
+    Job's ActiveRecord backend, que, and Solid Queue when `config/database.yml` has no `queue`
+    database and no environment sets `config.solid_queue.connects_to`. Those are not reported.
     Raw Sidekiq calls and `deliver_now` are always reported. Calls inside an `after_commit`
     (or `ActiveRecord.after_all_transactions_commit`) block or a lambda are not reported.
     Without a Gemfile.lock or `load_defaults`, the behaviour of Rails through 8.1 is assumed.
@@ -123,8 +128,102 @@ class EnqueueInTransaction(Rule):
                 end
                 """,
             },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    delayed_job (4.1.13)
+                    delayed_job_active_record (4.1.10)
+                    rails (7.1.3)
+                """,
+                "config/database.yml": """
+                production:
+                  database: shop_production
+                """,
+                "app/models/order.rb": """
+                class Order < ApplicationRecord
+                  def pay!
+                    transaction do
+                      update!(state: "paid")
+                      FulfilOrderJob.perform_later(id)
+                      OrderMailer.paid(self).deliver_now # expect: JL302
+                    end
+                  end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    solid_queue (1.1.0)
+                    rails (8.0.1)
+                """,
+                "config/database.yml": """
+                production:
+                  primary:
+                    database: shop_production
+                  queue:
+                    database: shop_production_queue
+                """,
+                "app/models/order.rb": """
+                class Order < ApplicationRecord
+                  def pay!
+                    transaction do
+                      update!(state: "paid")
+                      FulfilOrderJob.perform_later(id) # expect: JL302
+                    end
+                  end
+                end
+                """,
+            },
         ],
         good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    good_job (4.4.0)
+                    rails (7.1.3)
+                """,
+                "config/initializers/good_job.rb": """
+                GoodJob.active_record_parent_class = "ApplicationRecord"
+                """,
+                "app/models/order.rb": """
+                class Order < ApplicationRecord
+                  def pay!
+                    transaction do
+                      update!(state: "paid")
+                      FulfilOrderJob.perform_later(id)
+                      OrderMailer.paid(self).deliver_later
+                    end
+                  end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    solid_queue (1.1.0)
+                    rails (8.0.1)
+                """,
+                "config/database.yml": """
+                production:
+                  primary:
+                    database: shop_production
+                """,
+                "app/models/order.rb": """
+                class Order < ApplicationRecord
+                  def pay!
+                    transaction do
+                      update!(state: "paid")
+                      FulfilOrderJob.perform_later(id)
+                    end
+                  end
+                end
+                """,
+            },
             {
                 "Gemfile.lock": """
                 GEM
