@@ -14,12 +14,12 @@ from .conftest import write_tree
 CONTROLLER = """class UsersController < ApplicationController
   def create
     user = User.find(1)
-    WelcomeJob.perform_later(user)
+    WelcomeJob.perform_async(user)
   end
 
   def update
     user = User.find(2)
-    AuditJob.perform_later(user)
+    AuditJob.perform_async(user)
   end
 end
 """
@@ -82,8 +82,8 @@ def test_editing_another_method_keeps_findings_hidden(app):
 
 def test_a_duplicate_finding_in_the_same_method_shows(app):
     edit(app, CONTROLLER.replace(
-        "    WelcomeJob.perform_later(user)\n",
-        "    WelcomeJob.perform_later(user)\n    WelcomeJob.perform_later(user)\n",
+        "    WelcomeJob.perform_async(user)\n",
+        "    WelcomeJob.perform_async(user)\n    WelcomeJob.perform_async(user)\n",
     ))
     result = lint("--format", "concise")
     assert result.exit_code == 1
@@ -92,7 +92,7 @@ def test_a_duplicate_finding_in_the_same_method_shows(app):
 
 def test_a_new_violation_shows_exactly_once(app):
     edit(app, CONTROLLER.replace("  def update\n", "  def destroy(user)\n"
-                                 "    PurgeJob.perform_later(user)\n  end\n\n  def update\n"))
+                                 "    PurgeJob.perform_async(user)\n  end\n\n  def update\n"))
     result = lint("--format", "concise")
     lines = [line for line in result.output.splitlines() if "JL101" in line]
     assert lines == [lines[0]] and lines[0].startswith("app/controllers/users_controller.rb:8:")
@@ -105,7 +105,7 @@ def test_renamed_file_shows_its_findings_again(app):
 
 
 def test_fixed_findings_are_counted_for_pruning(app):
-    edit(app, CONTROLLER.replace("AuditJob.perform_later(user)", "AuditJob.perform_later(user.id)"))
+    edit(app, CONTROLLER.replace("AuditJob.perform_async(user)", "AuditJob.perform_async(user.id)"))
     result = lint()
     assert result.exit_code == 0
     assert "1 fixed — prune with --write-baseline" in result.output

@@ -22,7 +22,7 @@ APP = {
     ),
     "app/controllers/users_controller.rb": (
         "class UsersController < ApplicationController\n"
-        "  def create\n    user = User.find(1)\n    WelcomeJob.perform_later(user)\n  end\nend\n"
+        "  def create\n    user = User.find(1)\n    WelcomeJob.perform_async(user)\n  end\nend\n"
     ),
     "spec/models/user_spec.rb": "RSpec.describe User do\n  it { expect(1).to eq 1 }\nend\n",
 }
@@ -138,7 +138,7 @@ def test_output_does_not_depend_on_the_number_of_workers(tmp_path):
     for index in range(70):  # enough files for several batches
         write_tree(tmp_path, {f"app/jobs/j{index}_job.rb": (
             f"class J{index}Job < ApplicationJob\n  def perform(user)\n"
-            f"    user.increment!(:n)\n    J{index + 1}Job.perform_later(User.find(1))\n  end\nend\n")})
+            f"    user.increment!(:n)\n    J{index + 1}Job.perform_async(User.find(1))\n  end\nend\n")})
     one = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=1), cwd=tmp_path)
     two = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=2), cwd=tmp_path)
     assert one.findings and one.findings == two.findings

@@ -21,7 +21,7 @@ EXAMPLES = list(rules.iter_examples())
 )
 def test_example_yields_exactly_annotated_findings(tmp_path, rule, kind, index, files):
     write_tree(tmp_path, files)
-    report = run_tree(tmp_path, (rule.code,))
+    report = run_tree(tmp_path, (rule.code,), rule_options={rule.code: rule.examples.settings})
     assert not report.crashes
     found = {(f.path, f.line, f.code) for f in report.findings}
     expected = expectations(files)

@@ -17,8 +17,8 @@ def test_trailing_comment_suppresses_that_line_only(tmp_path):
     found, report = lint_controller(
         tmp_path,
         "class CController\n  def a(user)\n"
-        "    J.perform_later(user) # joblint:disable JL101\n"
-        "    J.perform_later(user)\n  end\nend\n",
+        "    J.perform_async(user) # joblint:disable JL101\n"
+        "    J.perform_async(user)\n  end\nend\n",
     )
     assert found == [("JL101", 4)]
     assert report.suppressed == 1
@@ -27,7 +27,7 @@ def test_trailing_comment_suppresses_that_line_only(tmp_path):
 def test_trailing_comment_on_the_line_a_multiline_call_points_at(tmp_path):
     found, _ = lint_controller(
         tmp_path,
-        "class CController\n  def a(user)\n    J.perform_later(\n"
+        "class CController\n  def a(user)\n    J.perform_async(\n"
         "      user, # joblint:disable record-argument -- GlobalID is fine\n"
         "      1\n    )\n  end\nend\n",
     )
@@ -38,8 +38,8 @@ def test_region_between_disable_and_enable(tmp_path):
     found, _ = lint_controller(
         tmp_path,
         "class CController\n  def a(user)\n    # joblint:disable JL101, JL201\n"
-        "    J.perform_later(user)\n    J.perform_later(user)\n"
-        "    # joblint:enable JL101\n    J.perform_later(user)\n  end\nend\n",
+        "    J.perform_async(user)\n    J.perform_async(user)\n"
+        "    # joblint:enable JL101\n    J.perform_async(user)\n  end\nend\n",
     )
     # JL201 stays disabled to the end of the file and suppressed nothing: JL003 for it
     assert found == [("JL003", 3), ("JL101", 7)]
@@ -48,7 +48,7 @@ def test_region_between_disable_and_enable(tmp_path):
 def test_disable_file_and_all(tmp_path):
     found, _ = lint_controller(
         tmp_path,
-        "class CController\n  def a(user)\n    J.perform_later(user)\n  end\n"
+        "class CController\n  def a(user)\n    J.perform_async(user)\n  end\n"
         "end\n# joblint:disable-file all\n",
     )
     assert found == []
@@ -58,7 +58,7 @@ def test_unknown_code_and_unused_code_are_reported(tmp_path):
     found, report = lint_controller(
         tmp_path,
         "class CController\n  def a(user)\n"
-        "    J.perform_later(user) # joblint:disable JL101, JL301, JL777\n  end\nend\n",
+        "    J.perform_async(user) # joblint:disable JL101, JL301, JL777\n  end\nend\n",
     )
     assert found == [("JL003", 3), ("JL003", 3)]
     messages = sorted(f.message for f in report.findings)
@@ -70,7 +70,7 @@ def test_unknown_code_and_unused_code_are_reported(tmp_path):
 
 def test_directive_for_a_rule_that_did_not_run_is_not_unused(tmp_path):
     write_tree(tmp_path, {**MODEL, "app/controllers/c_controller.rb":
-                          "class C\n  def a(user)\n    J.perform_later(user) # joblint:disable JL101\n  end\nend\n"})
+                          "class C\n  def a(user)\n    J.perform_async(user) # joblint:disable JL101\n  end\nend\n"})
     from joblint import rules
     from joblint.engine import Options, lint
 
@@ -83,7 +83,7 @@ def test_directive_text_inside_a_string_is_not_a_directive(tmp_path):
     found, _ = lint_controller(
         tmp_path,
         "class CController\n  def a(user)\n"
-        "    J.perform_later(user, \"# joblint:disable JL101\")\n  end\nend\n",
+        "    J.perform_async(user, \"# joblint:disable JL101\")\n  end\nend\n",
     )
     assert found == [("JL101", 3)]
 

@@ -71,6 +71,9 @@ def page(rule: type[Rule]) -> str:
         for name, option in rule.options.items():
             lines.append(f"| `{name}` | `{json.dumps(option.default)}` | {option.help} |")
         lines.append("")
+    if rule.examples.settings:
+        written = ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in rule.examples.settings.items())
+        lines += [f"The examples below run with {written} (`.joblint.yml`, under `{rule.code}`).", ""]
     lines += _trees("Examples that are reported", rule.examples.bad)
     lines += _trees("Examples that are not reported", rule.examples.good)
     lines += [

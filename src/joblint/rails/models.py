@@ -64,6 +64,8 @@ class Association:
     name: str
     path: str
     line: int
+    dependent: str | None = None  # `dependent: :destroy` → "destroy"
+    class_name: str | None = None  # `class_name: "Billing::Invoice"`
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,13 @@ def _build_model_facts(app: App) -> ModelFacts:
                     facts.scopes.setdefault(owner, set()).add(name)
                 else:
                     line = source.position(call.start_byte).line
+                    options = ruby.keyword_arguments(call)
+                    dependent = options.get("dependent")
+                    class_name = options.get("class_name")
                     facts.associations.setdefault(owner, {})[name] = Association(
-                        owner, macro, name, source.relpath, line
+                        owner, macro, name, source.relpath, line,
+                        dependent=ruby.string_value(dependent) if dependent is not None else None,
+                        class_name=ruby.string_value(class_name) if class_name is not None else None,
                     )
         for callback in save_callbacks(source, classes):
             facts.callback_methods.setdefault(callback.owner, set()).update(callback.methods)
@@ -167,3 +174,114 @@ def associations(app: App, model: str) -> dict[str, Association]:
 def scopes(app: App, model: str) -> set[str]:
     facts = model_facts(app)
     return {s for owner in app.classes.lineage(model) for s in facts.scopes.get(owner, ())}
+
+
+# -- deletion ------------------------------------------------------------------------------
+
+DELETE_METHODS = frozenset(
+    {"destroy", "destroy!", "delete", "destroy_all", "delete_all", "destroy_by", "delete_by"}
+)
+CASCADES = frozenset({"destroy", "delete_all", "destroy_async", "delete"})
+SOFT_DELETE_MACROS = frozenset({"acts_as_paranoid", "acts_as_archival", "soft_deletable"})
+SOFT_DELETE_MODULES = ("Discard::Model", "Paranoia", "SoftDeletion", "SoftDeletable")
+_DELETES = ruby.compile_query(
+    "(call method: (identifier) @m (#any-of? @m {})) @call".replace(
+        "{}", " ".join(f'"{m}"' for m in sorted(DELETE_METHODS))
+    )
+)
+_DELETE_WORDS = (b"destroy", b"delete")
+_SOFT_WORDS = tuple(m.encode() for m in SOFT_DELETE_MACROS) + (b"Discard", b"Paranoia", b"Soft")
+
+
+@dataclass(frozen=True)
+class DeletionFacts:
+    deleted: frozenset[str]  # models whose rows the project destroys or deletes somewhere
+    soft_deleted: frozenset[str]  # models (or their ancestors) that soft-delete
+
+
+def deletion_facts(app: App) -> DeletionFacts:
+    return app.fact("deletion_facts", _build_deletion_facts)
+
+
+def deletes_records_of(app: App, model: str) -> bool:
+    """Can a record of `model` be gone when a job runs? The project destroys or deletes it
+    (directly, or by a `dependent:` cascade from a model it deletes), and does not
+    soft-delete it."""
+    facts = deletion_facts(app)
+    if any(owner in facts.soft_deleted for owner in app.classes.lineage(model)):
+        return False
+    return model in facts.deleted
+
+
+def _build_deletion_facts(app: App) -> DeletionFacts:
+    direct: set[str] = set()
+    soft: set[str] = set()
+    names = app.model_names
+    for source in app.model_files:
+        if source.contains_any(_SOFT_WORDS):
+            for definition in app.definitions_in(source):
+                if any(m in SOFT_DELETE_MODULES or m.endswith("::Paranoid") for m in definition.includes):
+                    soft.add(definition.name)
+            for call in ruby.descendants(source.root, {"call", "identifier"}):
+                if ruby.text(call) in SOFT_DELETE_MACROS or (
+                    call.type == "call" and ruby.call_method(call) in SOFT_DELETE_MACROS
+                ):
+                    owner = app.enclosing_class(call)
+                    if owner is not None:
+                        soft.add(owner)
+        if not source.contains_any(_DELETE_WORDS):
+            continue
+        for _, caps in ruby.matches(_DELETES, source.root):
+            model = _deleted_model(caps["call"][0], app, names)
+            if model is not None:
+                direct.add(model)
+    return DeletionFacts(frozenset(_cascade(app, direct)), frozenset(soft))
+
+
+def _deleted_model(call: Node, app: App, names: dict[str, str]) -> str | None:
+    """The model whose rows `x.destroy` / `Model.where(…).delete_all` / `destroy` (inside a
+    model) removes, as far as the call shows."""
+    receiver = ruby.call_receiver(call)
+    if receiver is None or receiver.type == "self":
+        owner = app.enclosing_class(call)
+        return owner if owner in app.model_classes else None
+    root = ruby.chain_root(call)
+    written = ruby.constant_path(root)
+    if written is not None:
+        model = app.classes.resolve(written, app.lexical_scope(call))
+        return model if model in app.model_classes else None
+    if root.type in ("identifier", "instance_variable") or (
+        root.type == "call" and ruby.call_receiver(root) is None
+    ):
+        name = ruby.text(root if root.type != "call" else root.child_by_field_name("method"))
+        bare = name.lstrip("@")
+        return names.get(bare) or names.get(_singular(bare))
+    return None
+
+
+def _singular(name: str) -> str:
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith(("ses", "xes")):
+        return name[:-2]
+    return name[:-1] if name.endswith("s") else name
+
+
+def _cascade(app: App, deleted: set[str]) -> set[str]:
+    """Add the models that `dependent: :destroy`/`:delete_all` associations of deleted models
+    remove with them, transitively."""
+    names = app.model_names
+    result = set(deleted)
+    frontier = list(deleted)
+    while frontier:
+        owner = frontier.pop()
+        for association in associations(app, owner).values():
+            if association.kind == "belongs_to" or association.dependent not in CASCADES:
+                continue
+            target = association.class_name or names.get(_singular(association.name))
+            if target is not None:
+                target = app.classes.resolve(target)
+            if target in app.model_classes and target not in result:
+                result.add(target)
+                frontier.append(target)
+    return result

@@ -46,10 +46,13 @@ class Option:
 
 @dataclass(frozen=True)
 class Examples:
-    """Mini Rails trees. Lines of `bad` trees carry `# expect: JLnnn`; `good` trees none."""
+    """Mini Rails trees. Lines of `bad` trees carry `# expect: JLnnn`; `good` trees none.
+    `settings` are the rule options the examples run with (`.joblint.yml` under the code),
+    for a rule whose examples show a case that is off by default."""
 
     bad: list[ExampleTree] = field(default_factory=list)
     good: list[ExampleTree] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)
 
 
 def dedent(text: str) -> str:
@@ -150,7 +153,11 @@ def register(cls: type[Rule]) -> type[Rule]:
     cls.examples = Examples(
         bad=[{p: dedent(t) for p, t in ex.items()} for ex in cls.examples.bad],
         good=[{p: dedent(t) for p, t in ex.items()} for ex in cls.examples.good],
+        settings=dict(cls.examples.settings),
     )
+    unknown = set(cls.examples.settings) - set(cls.options)
+    if unknown:
+        raise ValueError(f"rule {code}: examples use unknown options {sorted(unknown)}")
     _REGISTRY[code] = cls
     return cls
 

@@ -5,7 +5,8 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.jobs import ENQUEUE_METHODS, JobKind, enqueue_family, job_arguments
+from ..rails.jobs import ENQUEUE_METHODS, JobKind, enqueue_family, enqueued_class, job_arguments
+from ..rails.models import deletes_records_of
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
@@ -49,9 +50,19 @@ class RecordArgument(Rule):
     Sidekiq arguments must be native JSON: Sidekiq 7 raises on a record (strict arguments),
     so the call is an error. ActiveJob serializes a record as a GlobalID and loads it again when
     the job runs; if the record was deleted meanwhile the job fails with
-    `ActiveJob::DeserializationError`, and if it changed, the job sees the new state. That case
-    is a warning. Mailer `deliver_later` arguments are not checked: GlobalID is the Rails idiom
-    there.
+    `ActiveJob::DeserializationError`, and if it changed, the job sees the new state.
+
+    GlobalID arguments are the documented Rails idiom, so the ActiveJob case is off by default
+    (`allow-global-id: true`): on twenty real apps, even reported only where the harm can
+    happen, fewer than a third of those findings were worth changing. With
+    `allow-global-id: false` it is a warning, reported only when the record can really be
+    gone: the target job is a project class that does not handle
+    `ActiveJob::DeserializationError` (`discard_on`/`retry_on`/`rescue_from` naming it, in the
+    job or an ancestor), the project destroys or deletes records of that model somewhere
+    (`destroy`/`delete`/`destroy_all`… on it or on a variable named after it, or a
+    `dependent: :destroy` cascade from a model it deletes), and the model is not soft-deleted
+    (`acts_as_paranoid`, `include Discard::Model`). Mailer `deliver_later` arguments are not
+    checked: GlobalID is the Rails idiom there.
 
     A variable counts as a record by its name only when nothing visible says it holds something
     else: the method does not assign it other data (`user = params.require(:user)` is request
@@ -82,7 +93,9 @@ class RecordArgument(Rule):
     triggers = ENQUEUE_METHODS
     options = {
         "allow-global-id": Option(
-            False, "Do not report records passed to ActiveJob `perform_later` (GlobalID)"
+            True,
+            "Do not report records passed to ActiveJob `perform_later` (GlobalID); set false "
+            "to report those whose record can be gone when the job runs",
         )
     }
 
@@ -93,12 +106,24 @@ class RecordArgument(Rule):
                 class User < ApplicationRecord
                 end
                 """,
+                "app/jobs/welcome_job.rb": """
+                class WelcomeJob < ApplicationJob
+                  def perform(user); end
+                end
+                class AuditJob < ApplicationJob
+                  def perform(actor:); end
+                end
+                """,
                 "app/controllers/users_controller.rb": """
                 class UsersController < ApplicationController
                   def create
                     user = User.create!(user_params)
                     WelcomeJob.perform_later(user) # expect: JL101
                     AuditJob.set(wait: 5.minutes).perform_later(actor: current_user) # expect: JL101
+                  end
+
+                  def destroy
+                    User.find(params[:id]).destroy
                   end
                 end
                 """,
@@ -122,6 +147,51 @@ class RecordArgument(Rule):
             },
         ],
         good=[
+            {
+                "app/models/account.rb": """
+                class Account < ApplicationRecord
+                  has_many :users, dependent: :destroy
+                end
+                """,
+                "app/models/project.rb": """
+                class Project < ApplicationRecord
+                  acts_as_paranoid
+                end
+                """,
+                "app/models/invoice.rb": """
+                class Invoice < ApplicationRecord
+                end
+                """,
+                "app/jobs/application_job.rb": """
+                class ApplicationJob < ActiveJob::Base
+                end
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob
+                  discard_on ActiveJob::DeserializationError
+                  def perform(record); end
+                end
+                class SyncJob < ApplicationJob
+                  def perform(record); end
+                end
+                """,
+                "app/controllers/accounts_controller.rb": """
+                class AccountsController < ApplicationController
+                  def export
+                    account = Account.find(params[:id])
+                    ExportJob.perform_later(account.users.first)  # the job discards a gone record
+                    SyncJob.perform_later(Invoice.find(params[:invoice_id]))  # never deleted
+                    SyncJob.perform_later(Project.find(params[:project_id]))  # soft-deleted
+                    Ahoy::GeocodeV2Job.perform_later(account)  # a gem's job: it may handle it
+                  end
+
+                  def destroy
+                    Account.find(params[:id]).destroy
+                    Project.find(params[:project_id]).destroy
+                  end
+                end
+                """,
+            },
             {
                 "app/models/user.rb": """
                 class User < ApplicationRecord
@@ -155,6 +225,7 @@ class RecordArgument(Rule):
                 """,
             },
         ],
+        settings={"allow-global-id": False},  # the ActiveJob case is opt-in
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
@@ -164,7 +235,9 @@ class RecordArgument(Rule):
             if family is JobKind.ACTIVE_JOB and self.settings["allow-global-id"]:
                 continue
             for argument in job_arguments(call):
-                for record in self._records(argument, app):
+                for record, model in self._records(argument, app):
+                    if family is JobKind.ACTIVE_JOB and not _can_be_gone(call, model, app):
+                        continue
                     yield Hit.at(
                         record,
                         severity=Severity.ERROR if family is JobKind.SIDEKIQ else None,
@@ -174,8 +247,9 @@ class RecordArgument(Rule):
                         why=_WHY[family],
                     )
 
-    def _records(self, node: Node, app: App) -> Iterator[Node]:
-        """The record-valued expressions in an argument, descending into arrays and hashes."""
+    def _records(self, node: Node, app: App) -> Iterator[tuple[Node, str]]:
+        """The record-valued expressions in an argument, descending into arrays and hashes,
+        with the model of each."""
         if node.type in ("array", "argument_list"):
             for child in node.named_children:
                 yield from self._records(child, app)
@@ -186,10 +260,29 @@ class RecordArgument(Rule):
             value = node.child_by_field_name("value")
             if value is not None:
                 yield from self._records(value, app)
-            elif _names_record(ruby.pair_key(node) or "", "identifier", node, app, 0):
-                yield node  # `user:` shorthand for `user: user` (Ruby 3.1)
-        elif is_record(node, app):
-            yield node
+            else:  # `user:` shorthand for `user: user` (Ruby 3.1)
+                model = _names_record(ruby.pair_key(node) or "", "identifier", node, app, 0)
+                if model is not None:
+                    yield node, model
+        else:
+            model = record_model(node, app)
+            if model is not None:
+                yield node, model
+
+
+DESERIALIZATION_ERRORS = frozenset({"ActiveJob::DeserializationError", "DeserializationError"})
+
+
+def _can_be_gone(call: Node, model: str, app: App) -> bool:
+    """Can the GlobalID argument fail to load when the job runs? Only when the target job
+    (a project class) does not handle `ActiveJob::DeserializationError` and the project deletes
+    records of that model (without soft-deleting them)."""
+    job = enqueued_class(call, app.classes, app.lexical_scope(call))
+    if job is None or job not in app.classes:
+        return False  # a job joblint cannot read may well handle it
+    if any(DESERIALIZATION_ERRORS & set(h.exceptions) for h in app.classes.handlers(job)):
+        return False
+    return deletes_records_of(app, model)
 
 
 _WHY = {
@@ -201,76 +294,85 @@ _WHY = {
 
 def is_record(node: Node, app: App, depth: int = 0) -> bool:
     """Does this expression evaluate to one Active Record object, as far as one file shows?"""
+    return record_model(node, app, depth) is not None
+
+
+def record_model(node: Node, app: App, depth: int = 0) -> str | None:
+    """The model of the one Active Record object this expression evaluates to, or None."""
     if depth > _MAX_DEPTH:
-        return False
+        return None
     kind = node.type
     if kind == "parenthesized_statements" and node.named_child_count == 1:
-        return is_record(node.named_children[0], app, depth + 1)
+        return record_model(node.named_children[0], app, depth + 1)
     if kind == "self":
         if ruby.enclosing(node, {"singleton_method", "singleton_class"}) is not None:
-            return False  # `def self.x` / `class << self`: self is the class, not a record
+            return None  # `def self.x` / `class << self`: self is the class, not a record
         owner = app.enclosing_class(node)
-        return owner is not None and owner in app.model_classes
+        return owner if owner is not None and owner in app.model_classes else None
     if kind == "call":
-        return _is_finder_call(node, app) or _is_current_record(node, app)
+        if ruby.call_method(node) in FINDERS:
+            return _model_chain(node, app)
+        return _current_record(node, app)
     if kind in ("identifier", "instance_variable"):
         return _names_record(ruby.text(node), kind, node, app, depth)
-    return False
+    return None
 
 
-def _names_record(name: str, kind: str, node: Node, app: App, depth: int) -> bool:
-    """Does the variable `name`, read at `node`, hold a record?"""
+def _names_record(name: str, kind: str, node: Node, app: App, depth: int) -> str | None:
+    """The model of the record the variable `name`, read at `node`, holds (None: not one)."""
     if kind == "identifier":
         binding = ruby.block_binding(name, node)
         if binding is not None:
             call, index = binding
-            return index == 0 and _iterates_records(call, app)
+            return _iterated_model(call, app) if index == 0 else None
     assigned = ruby.last_assignment(name, node)
     if assigned is not None:
-        if is_record(assigned, app, depth + 1):
-            return True
+        model = record_model(assigned, app, depth + 1)
+        if model is not None:
+            return model
         if _plainly_data(assigned):
-            return False
+            return None
     elif kind == "identifier" and name in ruby.method_parameter_names(node):
         if _holds_data(name, node):
-            return False  # a parameter whose default value is a string, number…
+            return None  # a parameter whose default value is a string, number…
     elif _stored_data(name if kind == "instance_variable" else f"@{name}", node):
-        return False  # an attribute whose every assignment in the class is plain data
+        return None  # an attribute whose every assignment in the class is plain data
     bare = name.lstrip("@")
-    return bare == "current_user" or bare in app.model_names
+    if bare == "current_user":
+        return app.model_names.get("user", "User")
+    return app.model_names.get(bare)
 
 
-def _model_chain(call: Node, app: App) -> bool:
-    """A method chain rooted at a model constant through relation-returning methods only."""
+def _model_chain(call: Node, app: App) -> str | None:
+    """The model a method chain is rooted at, through relation-returning methods only."""
     root = ruby.chain_root(call)
     written = ruby.constant_path(root)
     if written is None:
-        return False
-    if not app.is_model_constant(written, app.lexical_scope(call)):
-        return False
-    return not (set(ruby.chain_methods(call)) & NOT_RECORDS)
+        return None
+    model = app.classes.resolve(written, app.lexical_scope(call))
+    if model not in app.model_classes:
+        return None
+    return None if set(ruby.chain_methods(call)) & NOT_RECORDS else model
 
 
-def _is_finder_call(call: Node, app: App) -> bool:
-    return ruby.call_method(call) in FINDERS and _model_chain(call, app)
-
-
-def _is_current_record(call: Node, app: App) -> bool:
+def _current_record(call: Node, app: App) -> str | None:
     """`current_user`, or `Current.user` where `user` names a model."""
     receiver = ruby.call_receiver(call)
     method = ruby.call_method(call)
     if receiver is None:
-        return method == "current_user" and not ruby.call_arguments(call)
-    return ruby.constant_path(receiver) == "Current" and method in app.model_names
+        if method == "current_user" and not ruby.call_arguments(call):
+            return app.model_names.get("user", "User")
+        return None
+    if ruby.constant_path(receiver) == "Current":
+        return app.model_names.get(method)
+    return None
 
 
-def _iterates_records(call: Node, app: App) -> bool:
+def _iterated_model(call: Node, app: App) -> str | None:
     receiver = ruby.call_receiver(call)
-    return (
-        ruby.call_method(call) in ITERATORS
-        and receiver is not None
-        and _model_chain(receiver, app)
-    )
+    if ruby.call_method(call) not in ITERATORS or receiver is None:
+        return None
+    return _model_chain(receiver, app)
 
 
 DATA_TYPES = frozenset(
