@@ -192,12 +192,15 @@ def _sidekiq_policy(app: App) -> FailurePolicy:
 
 
 def job_failure_policy(app: App, job: str) -> FailurePolicy:
-    """The backend's behaviour for this job: the app's, unless the job or an ancestor sets
-    `sidekiq_options retry:` on the Sidekiq adapter."""
+    """The backend's behaviour for this job: the app's, unless an ancestor sets
+    `sidekiq_options retry:` on the Sidekiq adapter. A job that sets it itself has made a
+    deliberate choice about retries: unknown (nothing to report)."""
     policy = app_failure_policy(app)
     if app.backend.adapter != "sidekiq":
         return policy
     retries = sidekiq_retries(app)
+    if job in retries:
+        return FailurePolicy(None, "")  # the job itself chose its Sidekiq retries: deliberate
     option = next((retries[o] for o in app.classes.lineage(job) if o in retries), None)
     if option is None:
         return policy

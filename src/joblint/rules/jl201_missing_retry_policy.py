@@ -37,7 +37,8 @@ class MissingRetryPolicy(Rule):
     Solid Queue, GoodJob without `retry_on_unhandled_error`, Resque, the Async and inline
     adapters, Delayed Job with `Delayed::Worker.max_attempts = 1`, and Sidekiq with retries
     turned off (`:max_retries: 0`, `default_job_options` or `sidekiq_options retry: false` on
-    the job or an ancestor). On Sidekiq, Delayed Job and Que with their default retries the
+    an ancestor such as `ApplicationJob`; a job that sets `sidekiq_options retry:` itself has
+    chosen its retries deliberately and is not reported). On Sidekiq, Delayed Job and Que with their default retries the
     backend already retries the job, and an unknown adapter is not guessed at: not reported.
 
     Not reported either: `ApplicationJob` itself, native Sidekiq jobs, abstract base jobs
