@@ -73,6 +73,12 @@ class SilentRescue(Rule):
     exception object itself (not just `e.message`) to a method joblint cannot find in the
     project (it may report).
 
+    Only rescues in `perform` (or a block inside it) are reported, where the job then ends as
+    a success; a helper that rescues hands its result back to `perform`, which decides. And only
+    bodies that are empty, only log (`Rails.logger`, `logger`, `puts`, `p`, `warn`) or only give
+    a literal back: a rescue that records the failure, falls back to other work or calls
+    anything else is handling, not swallowing.
+
     ## Example
     ```ruby
     def perform(id)
@@ -137,8 +143,8 @@ class SilentRescue(Rule):
                       end
                     end
                     cleanup
-                  rescue # expect: JL203
-                    mark_failed
+                  rescue
+                    mark_failed  # records the failure: handling, not swallowing
                   end
 
                   private
@@ -261,7 +267,11 @@ class SilentRescue(Rule):
             method = ruby.enclosing(rescue, ruby.METHOD_TYPES)
             if method is None or not _in_job(source, rescue, app):
                 continue
+            if method.type != "method" or ruby.method_name(method) != "perform":
+                continue  # a helper that rescues returns to `perform`, which decides
             body = rescue_body(rescue)
+            if not _only_logs(body):
+                continue  # it records the failure, falls back or does other work: handling
             if _is_fallback(rescue, body) and not _swallows_perform(rescue, method):
                 continue
             if reraises(body) or self._reports(rescue, body, app, reporters):
@@ -281,6 +291,8 @@ class SilentRescue(Rule):
             if _is_report(call, reporters):
                 return True
             if call.type == "identifier" or ruby.call_receiver(call) is None:
+                if method in LOG_CALLS:
+                    continue
                 if self._helper_reports(owner, method, app, reporters):
                     return True
                 if (
@@ -305,6 +317,46 @@ class SilentRescue(Rule):
         if node is None:
             return False
         return any(_is_report(call, reporters) for call in ruby.descendants(node, {"call"}))
+
+
+LOG_CALLS = frozenset({"puts", "p", "pp", "print", "warn", "logger", "log"})
+INERT_TYPES = frozenset(
+    {"nil", "true", "false", "integer", "float", "string", "simple_symbol", "array", "hash",
+     "comment", "self", "identifier"}
+)
+
+
+def _only_logs(body: Node | None) -> bool:
+    """The rescue body is empty, only logs (`Rails.logger`, `logger`, `puts`, `p`, `warn`) or
+    only gives a literal back (`nil`, `false`, `next`, `return :failed`)."""
+    if body is None:
+        return True
+    for statement in body.named_children:
+        kind = statement.type
+        if kind in ("return", "next", "break"):
+            values = [c for c in statement.named_children if c.type != "comment"]
+            if all(_inert(v) for v in values):
+                continue
+            return False
+        if kind == "identifier" and ruby.text(statement) not in LOG_CALLS:
+            return False  # a receiver-less call such as `mark_failed`
+        if not _inert(statement):
+            return False
+    return True
+
+
+def _inert(node: Node) -> bool:
+    if node.type == "argument_list":
+        return all(_inert(c) for c in node.named_children)
+    if node.type in INERT_TYPES:
+        return True
+    if node.type == "call":
+        if ruby.call_receiver(node) is None:
+            return ruby.call_method(node) in LOG_CALLS
+        root = ruby.chain_root(node)
+        names = {ruby.text(root)} | set(ruby.chain_methods(node))
+        return bool(names & LOG_CALLS) or ruby.text(root) == "Rails" and "logger" in names
+    return False
 
 
 def _is_report(call: Node, reporters: list[str]) -> bool:
