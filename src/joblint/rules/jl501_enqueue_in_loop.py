@@ -251,9 +251,7 @@ def unbounded_collection(loop: Node, app: App) -> str | None:
             return None
         return unbounded_collection(binding[0], app)
     if receiver.type in ("constant", "scope_resolution"):
-        written = ruby.constant_path(receiver)
-        model = app.classes.resolve(written, app.lexical_scope(loop)) if written else None
-        return model if model in app.model_classes else None
+        return _model_constant(receiver, app)
     if receiver.type != "call":
         return None
     if ruby.call_method(receiver) in ("pluck", "ids"):
@@ -261,14 +259,19 @@ def unbounded_collection(loop: Node, app: App) -> str | None:
         if base is None:
             return None
         if base.type in ("constant", "scope_resolution"):
-            written = ruby.constant_path(base)
-            model = app.classes.resolve(written, app.lexical_scope(loop)) if written else None
-            return model if model in app.model_classes else None
+            return _model_constant(base, app)
         receiver = base
     model = model_relation(receiver, app)
     if model is None or is_bounded(receiver) or _filtered_by_variable(receiver):
         return None
     return model
+
+
+def _model_constant(constant: Node, app: App) -> str | None:
+    """The project model a constant names at its place (`User`, `Billing::Invoice`)."""
+    written = ruby.constant_path(constant)
+    model = app.classes.resolve(written, app.lexical_scope(constant)) if written else None
+    return model if model in app.model_classes else None
 
 
 LITERAL_TYPES = frozenset(
