@@ -90,9 +90,38 @@ def test_sidekiq_queue_list_depending_on_erb_is_unknown(tmp_path):
     assert queues.queue_config(app).sidekiq is None
 
 
-def test_sidekiq_yml_without_queues_leaves_the_command_line_to_decide(tmp_path):
+def test_sidekiq_yml_without_queues_processes_default_unless_the_command_line_says(tmp_path):
     app = app_with(tmp_path, {"config/sidekiq.yml": ":concurrency: 5\n"})
-    assert queues.queue_config(app).sidekiq is None
+    assert queues.queue_config(app).sidekiq.patterns == {"default"}
+    launched = app_with(tmp_path / "b", {
+        "config/sidekiq.yml": ":concurrency: 5\n",
+        "Procfile": "worker: bundle exec sidekiq -q critical -q low\n",
+        "bin/worker": "#!/bin/sh\nexec sidekiq --queue=imports\n",
+    })
+    assert queues.queue_config(launched).sidekiq.patterns == {"critical", "low", "imports"}
+    from_env = app_with(tmp_path / "c", {
+        "config/sidekiq.yml": ":concurrency: 5\n",
+        "Procfile": "worker: bundle exec sidekiq -q $SIDEKIQ_QUEUES\n",
+    })
+    assert queues.queue_config(from_env).sidekiq is None
+
+
+def test_sidekiq_capsule_queues_in_an_initializer_are_processed(tmp_path):
+    app = app_with(tmp_path, {
+        "config/sidekiq.yml": ":queues:\n  - default\n",
+        "config/initializers/sidekiq.rb": (
+            "Sidekiq.configure_server do |config|\n"
+            "  config.capsule(\"throttled\") do |capsule|\n"
+            "    capsule.queues = %w[metrics reports]\n    capsule.concurrency = 2\n  end\nend\n"),
+    })
+    assert queues.queue_config(app).sidekiq.patterns == {"default", "metrics", "reports"}
+    computed = app_with(tmp_path / "b", {
+        "config/sidekiq.yml": ":queues:\n  - default\n",
+        "config/initializers/sidekiq.rb": (
+            "Sidekiq.configure_server do |config|\n"
+            "  config.queues = ENV.fetch(\"QUEUES\").split(\",\")\nend\n"),
+    })
+    assert queues.queue_config(computed).sidekiq is None
 
 
 def test_solid_queue_wildcards_and_default_worker(tmp_path):

@@ -161,11 +161,14 @@ def _literal(expression: str) -> str | None:
 
 
 def _sidekiq_queues(app: App) -> WorkerQueues | None:
+    extra = _launched_queues(app)
+    if extra is None:
+        return None  # a queue list from the environment: unknown
     for relpath in SIDEKIQ_FILES:
         document = yaml_config.app_document(app, relpath)
         if document is None:
             continue
-        if isinstance(document, yaml_config.YamlError):
+        if isinstance(document, yaml_config.YamlError) or not isinstance(document, dict):
             return None
         names: set[str] = set()
         found = False
@@ -178,9 +181,9 @@ def _sidekiq_queues(app: App) -> WorkerQueues | None:
             if listed is None:
                 return None
             names |= listed
-        if not found:
-            return None  # no list in the file: the command line decides (`-q`), unknown
-        return WorkerQueues("sidekiq", relpath, frozenset(names | _procfile_queues(app)))
+        if not found and not extra:
+            names = {DEFAULT_QUEUE}  # no list anywhere: Sidekiq processes `default` only
+        return WorkerQueues("sidekiq", relpath, frozenset(names | extra))
     return None
 
 
@@ -205,16 +208,57 @@ def _sidekiq_list(queues: yaml_config.YValue) -> set[str] | None:
     return names
 
 
-def _procfile_queues(app: App) -> set[str]:
-    """Queues added on the command line (`sidekiq -q critical`) in the app's Procfiles."""
+LAUNCH_GLOBS = ("Procfile*", "bin/*", "Dockerfile*", "docker-compose*.yml", "docker-compose*.yaml")
+_RUBY_QUEUES = re.compile(r"^\s*(?:\w+\.queues|\w+\[:queues\])\s*=\s*(.+)$", re.MULTILINE)
+_WORD_LIST = re.compile(r"^%[wi][\[(]([^\])]*)[\])]")
+_STRING_LIST = re.compile(r"^\[([^\]]*)\]")
+
+
+def _launched_queues(app: App) -> set[str] | None:
+    """Queues named where Sidekiq is started or configured in Ruby: `-q name` in Procfiles,
+    `bin/*`, Dockerfiles and docker-compose files, and `queues =` in initializers (Sidekiq 7
+    capsules: `config.capsule("x") { |c| c.queues = %w[a b] }`). None when a list comes from
+    the environment (`-q $QUEUE`, `ENV.fetch(…)`): then the set is unknown."""
     if app.root is None:
         return set()
     names: set[str] = set()
-    for path in sorted(app.root.glob("Procfile*")):
-        text = app.text(path.name) or ""
-        for line in text.splitlines():
-            if "sidekiq" in line:
+    for pattern in LAUNCH_GLOBS:
+        for path in sorted(app.root.glob(pattern)):
+            if not path.is_file():
+                continue
+            text = app.text(path.relative_to(app.root).as_posix()) or ""
+            for line in text.splitlines():
+                if "sidekiq" not in line:
+                    continue
+                if re.search(r"(?:^|\s)(?:-q|--queue)[\s=]+[\"']?\$", line):
+                    return None
                 names.update(q.split(",")[0] for q in _PROCFILE_QUEUE.findall(line))
+    for text in _ruby_config_texts(app):
+        if "sidekiq" not in text.lower():
+            continue
+        for value in _RUBY_QUEUES.findall(text):
+            listed = _ruby_list(value.strip())
+            if listed is None:
+                return None
+            names |= listed
+    return names
+
+
+def _ruby_list(value: str) -> set[str] | None:
+    """`%w[a b]`, `["a", "b"]` or `"a"` → names; None for anything computed."""
+    if "ENV" in value:
+        return None
+    match = _WORD_LIST.match(value)
+    if match:
+        return set(match.group(1).split())
+    match = _STRING_LIST.match(value)
+    items = match.group(1).split(",") if match else [value]
+    names = set()
+    for item in items:
+        literal = _literal(item.strip())
+        if literal is None:
+            return None
+        names.add(literal)
     return names
 
 

@@ -36,8 +36,9 @@ class KeywordArgument(Rule):
     `perform` declared with keywords raises `ArgumentError` (missing or unknown keyword) on
     every run and the job goes to the retry queue.
 
-    A `perform` with a required keyword fails on every run (error); one with only optional
-    keywords or `**options` works until a caller tries to pass them (warning).
+    A `perform` with a required keyword fails on every run (error). One with only optional
+    keywords or `**options` keeps its defaults, which is harmless: it is not reported, and a
+    caller that tries to pass keywords is reported at the call.
 
     ActiveJob jobs are not checked: ActiveJob supports keyword arguments. A braced hash argument
     (`perform_async(id, { force: true })`) is JL102's. Unbraced string keys
@@ -83,7 +84,7 @@ class KeywordArgument(Rule):
                 class ExportWorker
                   include Sidekiq::Job
 
-                  def perform(account_id, full: false) # expect: JL103
+                  def perform(account_id, full:) # expect: JL103
                   end
                 end
                 """,
@@ -100,7 +101,7 @@ class KeywordArgument(Rule):
                 class SyncJob
                   include Sidekiq::Worker
 
-                  def perform(id, **options) # expect: JL103
+                  def perform(id, **options)
                     SyncJob.perform_in(10, id, retried: true) # expect: JL103
                   end
                 end
@@ -160,7 +161,9 @@ class KeywordArgument(Rule):
                 continue
             if app.job_kind_at(source, param) is JobKind.SIDEKIQ:
                 reported.add(method.id)
-                yield self._perform_hit(param)
+                hit = self._perform_hit(param)
+                if hit is not None:
+                    yield hit
         for _, caps in ruby.matches(_CALLS, source.root):
             call = caps["call"][0]
             if not is_sidekiq_call(call, app):
@@ -171,8 +174,9 @@ class KeywordArgument(Rule):
                 yield Hit.at(keywords[0], what=f"`{method}` is passed keyword-style arguments")
 
     @staticmethod
-    def _perform_hit(first: Node) -> Hit:
-        """Required keywords make every run raise; optional ones can only never be passed."""
+    def _perform_hit(first: Node) -> Hit | None:
+        """Required keywords make every run raise. Optional ones keep their defaults, which is
+        harmless: a caller that passes keywords is reported at the call."""
         params = first.parent.named_children if first.parent is not None else [first]
         required = next(
             (p for p in params
@@ -182,9 +186,4 @@ class KeywordArgument(Rule):
         if required is not None:
             what = f"`perform` requires keyword argument `{ruby.text(required)}`"
             return Hit.at(required, what=what)
-        return Hit.at(
-            first,
-            severity=Severity.WARNING,
-            what=f"`perform` takes keyword argument `{ruby.text(first)}`, which no Sidekiq caller "
-            "can pass",
-        )
+        return None

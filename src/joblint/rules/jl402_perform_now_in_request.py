@@ -31,6 +31,11 @@ class PerformNowInRequest(Rule):
     `Job` or `Worker` — service objects with a `perform` method are not jobs. Calls inside job
     or mailer classes, tests and rake tasks are out of scope.
 
+    Synchronous by design, and not reported: a call whose result the request uses (assigned,
+    passed on as in `render json: Job.perform_now(…)`, returned with `return`, or tested in a
+    condition), and a call in one branch of a conditional (`if`/`case`/`respond_to` formats)
+    whose other branch enqueues the same job.
+
     ## Example
     ```ruby
     def create
@@ -99,6 +104,23 @@ class PerformNowInRequest(Rule):
                     ImportWorker.perform_async(params[:file_id])
                     CsvImporter.new(params[:file]).perform
                   end
+
+                  def preview
+                    @rows = PreviewJob.perform_now(params[:file_id])
+                    render json: SummaryJob.perform_now(params[:file_id])
+                  end
+
+                  def replace
+                    respond_to do |format|
+                      format.html { ReplaceWorker.new.perform(params[:id]) && redirect_to(imports_path) }
+                      format.js { ReplaceWorker.perform_async(params[:id]) }
+                    end
+                    if params[:now]
+                      RefreshJob.perform_now(params[:id])
+                    else
+                      RefreshJob.perform_later(params[:id])
+                    end
+                  end
                 end
                 """,
             },
@@ -143,6 +165,8 @@ class PerformNowInRequest(Rule):
                 continue
             if in_job_or_mailer(call, app):
                 continue
+            if result_used(call) or _other_branch_enqueues(call):
+                continue  # synchronous by design: the request needs the job's result
             yield Hit.at(call, call=_head(call))
 
     @staticmethod
@@ -152,6 +176,53 @@ class PerformNowInRequest(Rule):
             return False
         written = ruby.constant_path(ruby.call_receiver(receiver))
         return written is not None and is_job_class(written, receiver, app)
+
+
+VALUE_PARENTS = frozenset(
+    {"assignment", "operator_assignment", "argument_list", "pair", "return", "if_modifier",
+     "unless_modifier", "conditional", "binary", "unary", "array", "interpolation",
+     "element_reference"}
+)
+CONDITIONS = frozenset({"if", "unless", "while", "until", "elsif"})
+ENQUEUES = frozenset({"perform_later", "perform_async", "perform_in", "perform_at"})
+
+
+def result_used(call: Node) -> bool:
+    """Is the call's value used: assigned, passed on, returned with `return`, or tested?"""
+    node = call
+    parent = node.parent
+    while parent is not None and parent.type == "parenthesized_statements":
+        node, parent = parent, parent.parent
+    if parent is None:
+        return False
+    if parent.type in CONDITIONS:
+        return parent.child_by_field_name("condition") == node
+    if parent.type in ("if_modifier", "unless_modifier"):
+        return parent.child_by_field_name("condition") == node
+    return parent.type in VALUE_PARENTS
+
+
+def _other_branch_enqueues(call: Node) -> bool:
+    """The call is one branch of a conditional (`if`/`case`/`respond_to` formats) whose other
+    branch enqueues the same job: the synchronous branch is chosen on purpose."""
+    job = _job_text(call)
+    branching = ruby.enclosing(call, {"if", "unless", "case", "conditional", "call"})
+    while branching is not None and branching.type == "call" and ruby.call_method(branching) != "respond_to":
+        branching = ruby.enclosing(branching, {"if", "unless", "case", "conditional", "call"})
+    if branching is None or ruby.enclosing(call, ruby.METHOD_TYPES) != ruby.enclosing(branching, ruby.METHOD_TYPES):
+        return False
+    for other in ruby.descendants(branching, {"call"}):
+        if ruby.call_method(other) in ENQUEUES and _job_text(other) == job:
+            return True
+    return False
+
+
+def _job_text(call: Node) -> str:
+    """The job a call runs or enqueues, as written (`FeedReplacer`, `Foo::SyncJob`)."""
+    receiver = ruby.call_receiver(call)
+    while receiver is not None and receiver.type == "call" and ruby.call_method(receiver) in ("new", "set"):
+        receiver = ruby.call_receiver(receiver)
+    return ruby.text(receiver).lstrip(":") if receiver is not None else ""
 
 
 def _head(call: Node) -> str:
