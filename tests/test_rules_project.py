@@ -295,6 +295,7 @@ def test_mixed_retries_need_the_sidekiq_adapter(app_tree):
 
 def test_mail_delivery_gap_is_closed_by_an_active_job_on_load_block(app_tree):
     files = {
+        "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",  # failures are final
         "app/jobs/application_job.rb": (
             "class ApplicationJob < ActiveJob::Base\n  retry_on Timeout::Error\nend\n"
         ),
@@ -304,6 +305,17 @@ def test_mail_delivery_gap_is_closed_by_an_active_job_on_load_block(app_tree):
     initializer = "ActiveSupport.on_load(:active_job) do\n  retry_on Timeout::Error\nend\n"
     closed = app_tree({**files, "config/initializers/jobs.rb": initializer})
     assert found(closed, "JL209") == []
+
+
+def test_mail_delivery_gap_is_not_reported_where_the_backend_retries(app_tree):
+    files = {
+        "Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.3.0)\n",
+        "app/jobs/application_job.rb": (
+            "class ApplicationJob < ActiveJob::Base\n  retry_on Timeout::Error\nend\n"
+        ),
+        "app/services/x.rb": "class X\n  def call = UserMailer.hi.deliver_later\nend\n",
+    }
+    assert found(app_tree(files), "JL209") == []
 
 
 def test_untested_job_is_off_by_default_and_skips_jobs_defined_in_tests(app_tree):

@@ -182,6 +182,48 @@ def model_scopes(app: App, model: str) -> frozenset[str]:
 
 # -- rescue clauses ------------------------------------------------------------------------
 
+LOG_CALLS = frozenset({"puts", "p", "pp", "print", "warn", "logger", "log"})
+INERT_TYPES = frozenset(
+    {"nil", "true", "false", "integer", "float", "string", "simple_symbol", "array", "hash",
+     "comment", "self", "identifier"}
+)
+
+
+def only_logs(body: Node | None) -> bool:
+    """The rescue body is empty, only logs (`Rails.logger`, `logger`, `puts`, `p`, `warn`) or
+    only gives a literal back (`nil`, `false`, `next`, `return :failed`)."""
+    while body is not None and body.type in ("block", "do_block"):
+        body = body.child_by_field_name("body")  # a lambda's `{ … }`: its statements
+    if body is None:
+        return True
+    for statement in body.named_children:
+        kind = statement.type
+        if kind in ("return", "next", "break"):
+            values = [c for c in statement.named_children if c.type != "comment"]
+            if all(inert(v) for v in values):
+                continue
+            return False
+        if kind == "identifier" and ruby.text(statement) not in LOG_CALLS:
+            return False  # a receiver-less call such as `mark_failed`
+        if not inert(statement):
+            return False
+    return True
+
+
+def inert(node: Node) -> bool:
+    if node.type == "argument_list":
+        return all(inert(c) for c in node.named_children)
+    if node.type in INERT_TYPES:
+        return True
+    if node.type == "call":
+        if ruby.call_receiver(node) is None:
+            return ruby.call_method(node) in LOG_CALLS
+        root = ruby.chain_root(node)
+        names = {ruby.text(root)} | set(ruby.chain_methods(node))
+        return bool(names & LOG_CALLS) or ruby.text(root) == "Rails" and "logger" in names
+    return False
+
+
 RESCUES = ruby.compile_query("(rescue) @rescue")
 
 

@@ -10,6 +10,7 @@ from ..rails.mailers import is_mailer
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
+from ._loops import only_logs
 
 _RESCUE_FROM = ruby.compile_query(
     '(call method: (identifier) @method (#eq? @method "rescue_from")) @call'
@@ -35,7 +36,10 @@ class RescueFromSwallows(Rule):
     When the handler calls a method joblint cannot find in the project, it stays silent. An
     explicitly empty handler (`rescue_from(Net::SMTPFatalError) {}`, `with: -> {}`, or a block
     holding only `true`/`nil`) says "drop it" as clearly as `discard_on` — and is the only way
-    to say it in a mailer, which has no `discard_on` — so it is not reported.
+    to say it in a mailer, which has no `discard_on` — so it is not reported. Nor is a handler
+    for specific exception classes (not `StandardError`, `Exception` or `RuntimeError`) that
+    does work beyond logging — records the failure, notifies someone, falls back: that is
+    deliberate handling of a failure the code names.
 
     ## Example
     ```ruby
@@ -100,6 +104,29 @@ class RescueFromSwallows(Rule):
         ],
         good=[
             {
+                "app/mailers/application_mailer.rb": """
+                class ApplicationMailer < ActionMailer::Base
+                  rescue_from Postmark::InactiveRecipientError do |error|
+                    EmailBounce.record!(error.recipients)
+                  end
+                end
+                """,
+                "app/jobs/verify_link_job.rb": """
+                class VerifyLinkJob < ApplicationJob
+                  rescue_from InsecureURLError, with: :mark_insecure
+
+                  def perform(link) = link.verify!
+
+                  private
+
+                  def mark_insecure(error)
+                    Rails.logger.info(error.message)
+                    link.update!(state: :insecure)
+                  end
+                end
+                """,
+            },
+            {
                 "app/jobs/sync_job.rb": """
                 class SyncJob < ApplicationJob
                   rescue_from(Faraday::Error) do |error|
@@ -156,6 +183,8 @@ class RescueFromSwallows(Rule):
             job = app.jobs.kind(owner) is not None
             if not job and not is_mailer(classes, owner):
                 continue
+            if _acts_on_specific_errors(call, owner, classes):
+                continue  # deliberate handling of a named failure, as discard_on would be
             if self._handler_swallows(call, owner, classes):
                 yield Hit.at(call, what="the job" if job else "the delivery job")
 
@@ -179,6 +208,39 @@ class RescueFromSwallows(Rule):
             return False
         calls = receiverless_calls(body)
         return not _method_reraises(False, calls, owner, classes)
+
+
+BROAD_ERRORS = frozenset({"StandardError", "Exception", "RuntimeError", "ScriptError"})
+
+
+def _acts_on_specific_errors(call: Node, owner: str, classes: ClassIndex) -> bool:
+    """`rescue_from` of specific exception classes whose handler does work beyond logging
+    (records the failure, notifies, falls back)."""
+    written = [ruby.constant_path(a) for a in ruby.call_arguments(call) if a.type != "pair"]
+    if not written or None in written:
+        return False
+    if any(name.removeprefix("::") in BROAD_ERRORS for name in written if name is not None):
+        return False
+    handler = _handler_body(call, owner, classes)
+    return handler is not None and not only_logs(handler)
+
+
+def _handler_body(call: Node, owner: str, classes: ClassIndex) -> Node | None:
+    """The handler's statements: the block's or lambda's body, or the `with:` method's."""
+    for arg in ruby.call_arguments(call):
+        if arg.type == "pair" and ruby.pair_key(arg) == "with":
+            value = arg.child_by_field_name("value")
+            if value is not None and value.type == "lambda":
+                return value.child_by_field_name("body")
+            if value is not None and value.type == "simple_symbol":
+                method = classes.find_method(owner, ruby.string_value(value) or "")
+                if method is None:
+                    return None
+                node = method.source.root.descendant_for_byte_range(method.start_byte, method.end_byte)
+                return node.child_by_field_name("body") if node is not None else None
+            return None
+    block = ruby.call_block(call)
+    return block.child_by_field_name("body") if block is not None else None
 
 
 LITERALS = frozenset({"true", "false", "nil", "integer", "symbol", "simple_symbol", "comment"})

@@ -12,6 +12,8 @@ from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
 from ._loops import (
+    LOG_CALLS,
+    only_logs,
     RESCUES,
     call_path,
     path_matches,
@@ -270,7 +272,7 @@ class SilentRescue(Rule):
             if method.type != "method" or ruby.method_name(method) != "perform":
                 continue  # a helper that rescues returns to `perform`, which decides
             body = rescue_body(rescue)
-            if not _only_logs(body):
+            if not only_logs(body):
                 continue  # it records the failure, falls back or does other work: handling
             if _is_fallback(rescue, body) and not _swallows_perform(rescue, method):
                 continue
@@ -317,46 +319,6 @@ class SilentRescue(Rule):
         if node is None:
             return False
         return any(_is_report(call, reporters) for call in ruby.descendants(node, {"call"}))
-
-
-LOG_CALLS = frozenset({"puts", "p", "pp", "print", "warn", "logger", "log"})
-INERT_TYPES = frozenset(
-    {"nil", "true", "false", "integer", "float", "string", "simple_symbol", "array", "hash",
-     "comment", "self", "identifier"}
-)
-
-
-def _only_logs(body: Node | None) -> bool:
-    """The rescue body is empty, only logs (`Rails.logger`, `logger`, `puts`, `p`, `warn`) or
-    only gives a literal back (`nil`, `false`, `next`, `return :failed`)."""
-    if body is None:
-        return True
-    for statement in body.named_children:
-        kind = statement.type
-        if kind in ("return", "next", "break"):
-            values = [c for c in statement.named_children if c.type != "comment"]
-            if all(_inert(v) for v in values):
-                continue
-            return False
-        if kind == "identifier" and ruby.text(statement) not in LOG_CALLS:
-            return False  # a receiver-less call such as `mark_failed`
-        if not _inert(statement):
-            return False
-    return True
-
-
-def _inert(node: Node) -> bool:
-    if node.type == "argument_list":
-        return all(_inert(c) for c in node.named_children)
-    if node.type in INERT_TYPES:
-        return True
-    if node.type == "call":
-        if ruby.call_receiver(node) is None:
-            return ruby.call_method(node) in LOG_CALLS
-        root = ruby.chain_root(node)
-        names = {ruby.text(root)} | set(ruby.chain_methods(node))
-        return bool(names & LOG_CALLS) or ruby.text(root) == "Rails" and "logger" in names
-    return False
 
 
 def _is_report(call: Node, reporters: list[str]) -> bool:

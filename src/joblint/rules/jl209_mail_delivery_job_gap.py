@@ -7,6 +7,7 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.transactions import app_config_texts
 from ..source import SourceFile
+from ..rails.retries import app_failure_policy
 from . import Examples, Rule, register
 
 # ways an app gives the mail delivery job its own error handling
@@ -53,8 +54,12 @@ class MailDeliveryJobGap(Rule):
     ## Why is this bad?
     `ActionMailer::MailDeliveryJob` inherits `ActiveJob::Base`, not `ApplicationJob`: the
     retries and discards the team wrote for "all jobs" do not apply to mail. An SMTP timeout is
-    not retried on Solid Queue or GoodJob, and a `DeserializationError` for a deleted record is
-    retried forever on Sidekiq.
+    not retried on Solid Queue or GoodJob, and the mail is lost.
+
+    Reported only where a failed job is not retried (Solid Queue, GoodJob without
+    `retry_on_unhandled_error`, Resque, Async, Delayed Job with `max_attempts = 1`, Sidekiq with
+    retries off app-wide): where the backend retries, the delivery job is retried too, and the
+    remaining gap (a `DeserializationError` retried instead of discarded) is noise, not loss.
 
     Any of these counts as handling it: `config.action_mailer.delivery_job` (or a mailer's
     `self.delivery_job =`) set to a project job, a reopened or `class_eval`ed
@@ -90,6 +95,11 @@ class MailDeliveryJobGap(Rule):
     examples = Examples(
         bad=[
             {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    solid_queue (1.1.0)
+                """,
                 "app/jobs/application_job.rb": """
                 class ApplicationJob < ActiveJob::Base # expect: JL209
                   retry_on Net::OpenTimeout, attempts: 5
@@ -105,6 +115,11 @@ class MailDeliveryJobGap(Rule):
                 """,
             },
             {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    good_job (4.4.0)
+                """,
                 "app/jobs/concerns/reports_errors.rb": """
                 module ReportsErrors
                   extend ActiveSupport::Concern
@@ -184,6 +199,8 @@ class MailDeliveryJobGap(Rule):
             return
         if delivery_job_handled(app):
             return
+        if app_failure_policy(app).final is not True:
+            return  # the backend retries the delivery job anyway: no mail is lost
         methods = sorted({h.method for h in handlers})
         yield Hit(
             first.name_start,

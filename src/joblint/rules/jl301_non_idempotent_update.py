@@ -40,6 +40,11 @@ class NonIdempotentUpdate(Rule):
     self-referencing SQL expression (`"count = count + 1"`), `update(x: x + n)` or
     `update_column(:x, x + n)`, and `record.x += n` followed by `save`.
 
+    Not reported inside failure handling — a `rescue` body, a `rescue_from`/`retry_on`/
+    `discard_on`/`after_discard` block, a `with:` handler method, or a method only called from
+    those: counting failures per attempt is what that code is for. `x + "text"` is a
+    concatenation, not a counter.
+
     ## Why is this bad?
     Jobs are retried — after an exception later in `perform`, a worker crash, a deploy that
     kills the process — and every backend delivers at least once. A relative update applied
@@ -120,6 +125,35 @@ class NonIdempotentUpdate(Rule):
         ],
         good=[
             {
+                "app/jobs/verify_link_job.rb": """
+                class VerifyLinkJob < ApplicationJob
+                  rescue_from Faraday::ConnectionFailed do |error|
+                    record_failure
+                    retry_job(wait: 5.minutes) if link.failures < 3
+                  end
+                  rescue_from Faraday::SSLError, with: :give_up
+
+                  def perform(link)
+                    link.check!
+                  rescue Timeout::Error
+                    link.increment!(:timeouts)
+                    raise
+                  end
+
+                  private
+
+                  def record_failure
+                    link.increment!(:failures)
+                  end
+
+                  def give_up(error)
+                    link.increment!(:failures)
+                    link.update!(path: link.path + "/broken")
+                  end
+                end
+                """,
+            },
+            {
                 "app/jobs/count_order_job.rb": """
                 class CountOrderJob < ApplicationJob
                   discard_on ActiveRecord::RecordNotFound
@@ -173,6 +207,8 @@ class NonIdempotentUpdate(Rule):
             target, what, identity = hit
             if app.job_kind_at(source, node) is None or _guarded(node, identity):
                 continue
+            if in_failure_handling(node, source):
+                continue  # counting failures is what it is there for
             yield Hit.at(target, what=what)
 
     def _call(self, call: Node) -> tuple[Node, str, set[str]] | None:
@@ -233,6 +269,9 @@ def _adds_to_itself(attribute: str | None, value: Node | None) -> bool:
     operator = value.child_by_field_name("operator")
     if ruby.text(operator) not in ("+", "-"):
         return False
+    right = value.child_by_field_name("right")
+    if right is not None and right.type in ("string", "array"):
+        return False  # `key + "index.m3u8"`: a concatenation, not a counter
     left = value.child_by_field_name("left")
     if left is None:
         return False
@@ -265,6 +304,45 @@ def _is_method_name(identifier: Node) -> bool:
 
 
 GUARD_JUMPS = frozenset({"return", "next", "break"})
+
+
+HANDLER_BLOCKS = frozenset({"rescue_from", "retry_on", "discard_on", "after_discard"})
+
+
+def in_failure_handling(node: Node, source: SourceFile, depth: int = 0) -> bool:
+    """Inside a `rescue` body, a `rescue_from`/`retry_on`/`discard_on`/`after_discard` block, a
+    `with:` handler method, or a method of the class that is only called from those."""
+    for ancestor in ruby.ancestors(node):
+        if ancestor.type == "rescue":
+            return True
+        if ancestor.type in ruby.BLOCK_TYPES and ancestor.parent is not None:
+            if ruby.call_method(ancestor.parent) in HANDLER_BLOCKS:
+                return True
+        if ancestor.type in ruby.METHOD_TYPES:
+            return depth == 0 and _only_called_in_failure_handling(ancestor, source, depth)
+    return False
+
+
+def _only_called_in_failure_handling(method: Node, source: SourceFile, depth: int) -> bool:
+    name = ruby.method_name(method)
+    owner = ruby.enclosing(method, {"class", "module"})
+    if owner is None:
+        return False
+    handlers = [
+        ruby.string_value(value)
+        for call in ruby.descendants(owner, {"call"})
+        if ruby.call_method(call) in HANDLER_BLOCKS
+        and (value := ruby.keyword_arguments(call).get("with")) is not None
+    ]
+    if name in handlers:
+        return True
+    sites = [
+        n for n in ruby.descendants(owner, {"call", "identifier"})
+        if (ruby.call_method(n) if n.type == "call" else ruby.text(n)) == name
+        and (n.type == "identifier" or ruby.call_receiver(n) is None)
+        and not (n.parent is not None and n.parent.type in ruby.METHOD_TYPES)
+    ]
+    return bool(sites) and all(in_failure_handling(site, source, depth + 1) for site in sites)
 
 
 def _guarded(node: Node, identity: set[str]) -> bool:
