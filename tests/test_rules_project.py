@@ -21,6 +21,7 @@ CHECKOUT = {
         "      FulfilJob.perform_later(order.id)\n"
         "      LedgerWorker.perform_async(order.id)\n"
         "      OrderMailer.with(id: order.id).paid.deliver_later\n"
+        "      order.update!(state: \"paid\")\n"
         "    end\n"
         "  end\n"
         "end\n"
@@ -28,17 +29,20 @@ CHECKOUT = {
 }
 
 
+# JL302 and JL303 are off by default: these tests turn them on
+
+
 def found(report, code):
     return sorted((f.path, f.line) for f in report.findings if f.code == code)
 
 
 def test_rails_8_2_defers_perform_later_in_a_transaction_but_not_perform_async(app_tree):
-    report = app_tree({**RAILS_82, **CHECKOUT})
+    report = app_tree({**RAILS_82, **CHECKOUT}, "JL302", "JL303")
     assert found(report, "JL302") == [("app/services/checkout.rb", 5)]
 
 
 def test_rails_7_1_defers_nothing(app_tree):
-    report = app_tree({**RAILS_71, **CHECKOUT})
+    report = app_tree({**RAILS_71, **CHECKOUT}, "JL302", "JL303")
     assert found(report, "JL302") == [("app/services/checkout.rb", n) for n in (4, 5, 6)]
     messages = {f.line: f.message for f in report.findings if f.code == "JL302"}
     assert "Rails 7.1.3 does not defer it" in messages[4]
@@ -60,7 +64,7 @@ def test_a_job_that_opts_out_of_deferral_is_reported_even_on_rails_8_2(app_tree)
             "class LedgerWorker\n  include Sidekiq::Job\n  def perform(id); end\nend\n"
         ),
     }
-    report = app_tree({**RAILS_82, **CHECKOUT, **jobs})
+    report = app_tree({**RAILS_82, **CHECKOUT, **jobs}, "JL302", "JL303")
     assert found(report, "JL302") == [
         ("app/services/checkout.rb", 4),
         ("app/services/checkout.rb", 5),
@@ -80,7 +84,7 @@ def test_enqueues_in_after_commit_blocks_and_lambdas_inside_a_transaction_are_no
         "  end\n"
         "end\n"
     )
-    report = app_tree({**RAILS_71, "app/services/checkout.rb": code})
+    report = app_tree({**RAILS_71, "app/services/checkout.rb": code}, "JL302", "JL303")
     assert found(report, "JL302") == []
 
 
@@ -94,13 +98,13 @@ def test_save_callbacks_follow_the_same_version_awareness(app_tree):
         "  end\n"
         "end\n"
     )
-    on_82 = app_tree({**RAILS_82, "app/models/user.rb": model})
+    on_82 = app_tree({**RAILS_82, "app/models/user.rb": model}, "JL302", "JL303")
     assert found(on_82, "JL303") == [("app/models/user.rb", 5)]
 
 
 def test_save_callbacks_on_non_models_are_not_read(app_tree):
     code = "class Builder\n  after_save { SyncWorker.perform_async(1) }\nend\n"
-    assert found(app_tree({"app/services/builder.rb": code}), "JL303") == []
+    assert found(app_tree({"app/services/builder.rb": code}, "JL302", "JL303"), "JL303") == []
 
 
 def test_arity_ignores_a_splat_that_carries_the_schedule(app_tree):
@@ -393,3 +397,23 @@ def test_arity_message_shows_a_multi_line_signature_on_one_line(app_tree):
     [finding] = [f for f in app_tree(files).findings if f.code == "JL106"]
     assert "`perform(id, url = default_url(1))`" in finding.message
     assert "0 arguments given, 1 to 2 expected" in finding.message
+
+
+def test_enqueues_delayed_by_a_minute_or_more_cannot_race_the_commit(app_tree):
+    code = (
+        "class Checkout\n"
+        "  def call(order, delay)\n"
+        "    order.with_lock do\n"
+        "      order.update!(state: 'paid')\n"
+        "      PollWorker.perform_in(30, order.id)\n"
+        "      PollWorker.perform_in(2.minutes, order.id)\n"
+        "      PollWorker.perform_at(1.hour.from_now, order.id)\n"
+        "      PollWorker.perform_in(delay, order.id)\n"
+        "      PollJob.set(wait: 5.seconds).perform_later(order.id)\n"
+        "      PollJob.set(wait: 1.day).perform_later(order.id)\n"
+        "    end\n"
+        "  end\n"
+        "end\n"
+    )
+    report = app_tree({**RAILS_71, "app/services/checkout.rb": code}, "JL302")
+    assert found(report, "JL302") == [("app/services/checkout.rb", n) for n in (5, 8, 9)]

