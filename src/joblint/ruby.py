@@ -341,3 +341,25 @@ def method_parameter_names(node: Node) -> set[str]:
             if name is not None:
                 names.add(text(name))
     return names
+
+
+VALUE_PARENTS = frozenset(
+    {"assignment", "operator_assignment", "argument_list", "pair", "return", "conditional",
+     "binary", "unary", "array", "interpolation", "element_reference"}
+)
+VALUE_CONDITIONS = frozenset({"if", "unless", "while", "until", "elsif"})
+
+
+def value_used(call: Node) -> bool:
+    """Is the call's value used: assigned, passed on, returned with `return`, or tested?"""
+    node = call
+    parent = node.parent
+    while parent is not None and parent.type == "parenthesized_statements":
+        node, parent = parent, parent.parent
+    if parent is None:
+        return False
+    if parent.type in VALUE_CONDITIONS:
+        return parent.child_by_field_name("condition") == node
+    if parent.type in ("if_modifier", "unless_modifier"):
+        return parent.child_by_field_name("condition") == node
+    return parent.type in VALUE_PARENTS

@@ -6,6 +6,7 @@ functions over nodes and the App; nothing here reports findings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from .. import ruby
@@ -13,6 +14,7 @@ from ..rails.app import App
 from ..rails.jobs import JobKind, enqueued_class
 from ..rails.mailers import is_mailer
 from ..ruby import Node
+from ..source import SourceFile
 
 _MAX_DEPTH = 4  # variable assignments followed before giving up
 
@@ -31,6 +33,27 @@ def is_job_class(written: str, node: Node, app: App) -> bool:
     """A constant as written names a job: a project job, or a class named `…Job`/`…Worker`."""
     name = app.classes.resolve(written, app.lexical_scope(node))
     return app.jobs.kind(name) is not None or written.endswith(JOB_CLASS_SUFFIXES)
+
+
+_DELIBERATE = re.compile(
+    r"\b(?:synchronous(?:ly)?|immediately|right away|on purpose|intentional(?:ly)?"
+    r"|deliberate(?:ly)?)\b",
+    re.IGNORECASE,
+)
+
+
+def said_deliberate(call: Node, source: SourceFile) -> bool:
+    """A comment on the call's line or the line above says it runs now on purpose
+    (`# deliver synchronously to avoid a backed-up queue`)."""
+    line = source.position(call.start_byte).line
+    for number in (line - 1, line):
+        text = source.line_text(number)
+        comment = text.split("#", 1)[1] if "#" in text else ""
+        if number == line - 1 and not text.lstrip().startswith("#"):
+            continue
+        if comment and _DELIBERATE.search(comment):
+            return True
+    return False
 
 
 def in_job_or_mailer(node: Node, app: App) -> bool:

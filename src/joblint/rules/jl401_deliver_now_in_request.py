@@ -9,7 +9,7 @@ from ..rails.mailers import mailer_constant
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import in_job_or_mailer
+from ._arguments import in_job_or_mailer, said_deliberate
 
 DELIVER_NOW = ("deliver_now", "deliver_now!", "deliver", "deliver!")
 _DELIVERIES = ruby.calls_query(DELIVER_NOW)
@@ -34,6 +34,10 @@ class DeliverNowInRequest(Rule):
     request deliberately handles is not reported either: its result is tested or assigned
     (`if TestMailer.ping(u).deliver_now`), or it sits inside a `begin`/`def` with a `rescue`
     (an SMTP settings page that sends a test mail and shows the error).
+
+    A call whose line, or the comment line above it, says it is sent now on purpose
+    ("synchronously", "immediately", "on purpose", "deliberately", "intentionally") is a
+    documented choice and is not reported.
 
     ## Example
     ```ruby
@@ -97,6 +101,11 @@ class DeliverNowInRequest(Rule):
                     @notifier.deliver
                   end
 
+                  def confirm
+                    # deliver synchronously: a backed-up mail queue must not delay sign-up
+                    UserMailer.confirmation(current_user).deliver_now
+                  end
+
                   def test_smtp
                     if SettingsMailer.test_email(current_user).deliver_now
                       redirect_to settings_path, notice: "Sent"
@@ -144,7 +153,7 @@ class DeliverNowInRequest(Rule):
             receiver = ruby.call_receiver(call)
             if receiver is None or not self._is_message(receiver, app):
                 continue
-            if _result_used(call) or _rescued(call):
+            if ruby.value_used(call) or _rescued(call) or said_deliberate(call, source):
                 continue  # a deliberate synchronous send whose outcome the request handles
             if in_job_or_mailer(call, app):
                 continue
@@ -156,23 +165,6 @@ class DeliverNowInRequest(Rule):
             assigned = ruby.last_assignment(ruby.text(receiver), receiver)
             return assigned is not None and mailer_constant(assigned, app.classes) is not None
         return mailer_constant(receiver, app.classes) is not None
-
-
-CONDITIONS = frozenset({"if", "unless", "if_modifier", "unless_modifier", "conditional", "while"})
-
-
-def _result_used(call: Node) -> bool:
-    """`if Mailer.test(u).deliver_now` / `sent = ….deliver_now`: the request wants the result."""
-    parent = call.parent
-    if parent is None:
-        return False
-    if parent.type in CONDITIONS:
-        condition = parent.child_by_field_name("condition")
-        return condition is not None and condition.id == call.id
-    if parent.type == "assignment":
-        right = parent.child_by_field_name("right")
-        return right is not None and right.id == call.id
-    return False
 
 
 def _rescued(call: Node) -> bool:

@@ -8,7 +8,7 @@ from ..rails.app import App
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import in_job_or_mailer, is_job_class
+from ._arguments import in_job_or_mailer, is_job_class, said_deliberate
 
 SYNCHRONOUS = ("perform_now", "perform_inline")
 _CALLS = ruby.calls_query(SYNCHRONOUS + ("perform",))
@@ -33,8 +33,11 @@ class PerformNowInRequest(Rule):
 
     Synchronous by design, and not reported: a call whose result the request uses (assigned,
     passed on as in `render json: Job.perform_now(…)`, returned with `return`, or tested in a
-    condition), and a call in one branch of a conditional (`if`/`case`/`respond_to` formats)
-    whose other branch enqueues the same job.
+    condition); a call in one branch of a conditional (`if`/`case`/`respond_to` formats)
+    whose other branch enqueues the same job; a job given a record the action shows in its view
+    (`FeedRefresh.perform_now(@feed.id)` in an action that renders rather than redirects); and
+    a call whose line, or the comment line above it, says it runs now on purpose
+    ("synchronously", "immediately", "on purpose", "deliberately", "intentionally").
 
     ## Example
     ```ruby
@@ -116,10 +119,21 @@ class PerformNowInRequest(Rule):
                       format.js { ReplaceWorker.perform_async(params[:id]) }
                     end
                     if params[:now]
-                      RefreshJob.perform_now(params[:id])
+                      RefreshJob.perform_now(params[:id])  # the user asked for it now
                     else
                       RefreshJob.perform_later(params[:id])
                     end
+                  end
+
+                  def show
+                    @import = Import.find(params[:id])
+                    StatusJob.perform_now(@import.id) if @import.stale?
+                  end
+
+                  def retry
+                    # run synchronously: support staff wait for the outcome on the phone
+                    RetryJob.perform_now(params[:id])
+                    redirect_to imports_path
                   end
                 end
                 """,
@@ -165,8 +179,10 @@ class PerformNowInRequest(Rule):
                 continue
             if in_job_or_mailer(call, app):
                 continue
-            if result_used(call) or _other_branch_enqueues(call):
+            if ruby.value_used(call) or _other_branch_enqueues(call) or _shows_its_record(call):
                 continue  # synchronous by design: the request needs the job's result
+            if said_deliberate(call, source):
+                continue  # a comment says the call runs now on purpose
             yield Hit.at(call, call=_head(call))
 
     @staticmethod
@@ -178,28 +194,25 @@ class PerformNowInRequest(Rule):
         return written is not None and is_job_class(written, receiver, app)
 
 
-VALUE_PARENTS = frozenset(
-    {"assignment", "operator_assignment", "argument_list", "pair", "return", "if_modifier",
-     "unless_modifier", "conditional", "binary", "unary", "array", "interpolation",
-     "element_reference"}
-)
-CONDITIONS = frozenset({"if", "unless", "while", "until", "elsif"})
 ENQUEUES = frozenset({"perform_later", "perform_async", "perform_in", "perform_at"})
 
 
-def result_used(call: Node) -> bool:
-    """Is the call's value used: assigned, passed on, returned with `return`, or tested?"""
-    node = call
-    parent = node.parent
-    while parent is not None and parent.type == "parenthesized_statements":
-        node, parent = parent, parent.parent
-    if parent is None:
+def _shows_its_record(call: Node) -> bool:
+    """The job works on a record the action hands to its view (`@feed`, `@feed.id`) and the
+    action renders rather than redirects: the page shows what the job just did."""
+    if not any(
+        leaf.type == "instance_variable"
+        for argument in ruby.call_arguments(call)
+        for leaf in ruby.walk(argument)
+    ):
         return False
-    if parent.type in CONDITIONS:
-        return parent.child_by_field_name("condition") == node
-    if parent.type in ("if_modifier", "unless_modifier"):
-        return parent.child_by_field_name("condition") == node
-    return parent.type in VALUE_PARENTS
+    method = ruby.enclosing(call, ruby.METHOD_TYPES)
+    if method is None:
+        return False
+    return not any(
+        ruby.call_method(later) == "redirect_to" and later.start_byte > call.end_byte
+        for later in ruby.descendants(method, {"call"})
+    )
 
 
 def _other_branch_enqueues(call: Node) -> bool:
