@@ -24,9 +24,10 @@ APP = {
     "backend/Gemfile": 'source "https://rubygems.org"\n',
     "backend/Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",
     "backend/config/application.rb": "module Shop\n  class Application < Rails::Application\n  end\nend\n",
-    "backend/app/jobs/sync_job.rb": "class SyncJob < ActiveJob::Base\n  def perform; end\nend\n",
+    "backend/app/jobs/application_job.rb": "class ApplicationJob < ActiveJob::Base\nend\n",
+    "backend/app/jobs/sync_job.rb": "class SyncJob < ApplicationJob\n  def perform; end\nend\n",
     "backend/app/jobs/ping_job.rb": (
-        "class PingJob < ActiveJob::Base\n  retry_on Timeout::Error\n  def perform; end\nend\n"),
+        "class PingJob < ApplicationJob\n  retry_on Timeout::Error\n  def perform; end\nend\n"),
     "backend/spec/jobs/sync_job_spec.rb": "# not exported\n",
     "README.md": "not exported\n",
 }
@@ -69,8 +70,8 @@ def test_export_writes_only_what_joblint_reads_at_the_pinned_commit(ecosystem):
         for p in (tmp_path / "apps" / "shop").rglob("*") if p.is_file()
     )
     assert exported == [
-        ".ecosystem-commit", "Gemfile", "Gemfile.lock", "app/jobs/ping_job.rb",
-        "app/jobs/sync_job.rb", "config/application.rb",
+        ".ecosystem-commit", "Gemfile", "Gemfile.lock", "app/jobs/application_job.rb",
+        "app/jobs/ping_job.rb", "app/jobs/sync_job.rb", "config/application.rb",
     ]
 
 

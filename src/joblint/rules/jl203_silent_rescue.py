@@ -8,6 +8,7 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import JobKind
+from ..rails.retries import sidekiq_retries
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
@@ -79,7 +80,8 @@ class SilentRescue(Rule):
     a success; a helper that rescues hands its result back to `perform`, which decides. And only
     bodies that are empty, only log (`Rails.logger`, `logger`, `puts`, `p`, `warn`) or only give
     a literal back: a rescue that records the failure, falls back to other work or calls
-    anything else is handling, not swallowing.
+    anything else is handling, not swallowing. A job that sets `sidekiq_options retry: false`
+    itself does best-effort work by choice: logging its failures is its policy.
 
     ## Example
     ```ruby
@@ -159,6 +161,20 @@ class SilentRescue(Rule):
             },
         ],
         good=[
+            {
+                "app/workers/favicon_worker.rb": """
+                class FaviconWorker
+                  include Sidekiq::Job
+                  sidekiq_options retry: false  # best effort: many sites have no icon
+
+                  def perform(host)
+                    Favicon.fetch!(host)
+                  rescue => error
+                    Sidekiq.logger.info("no favicon for #{host}: #{error.message}")
+                  end
+                end
+                """,
+            },
             {
                 "app/jobs/sync_invoice_job.rb": """
                 class SyncInvoiceJob < ApplicationJob
@@ -271,6 +287,8 @@ class SilentRescue(Rule):
                 continue
             if method.type != "method" or ruby.method_name(method) != "perform":
                 continue  # a helper that rescues returns to `perform`, which decides
+            if _retries_off_by_choice(rescue, app):
+                continue  # the job chose no retries: logging the failure is its whole policy
             body = rescue_body(rescue)
             if not only_logs(body):
                 continue  # it records the failure, falls back or does other work: handling
@@ -319,6 +337,13 @@ class SilentRescue(Rule):
         if node is None:
             return False
         return any(_is_report(call, reporters) for call in ruby.descendants(node, {"call"}))
+
+
+def _retries_off_by_choice(node: Node, app: App) -> bool:
+    """The job's own class sets `sidekiq_options retry: false` (best-effort work)."""
+    owner = app.enclosing_class(node)
+    option = sidekiq_retries(app).get(owner) if owner is not None else None
+    return option is not None and option.enabled is False
 
 
 def _is_report(call: Node, reporters: list[str]) -> bool:

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from ..findings import Hit, Severity
 from ..rails.app import App
+from ..rails.classes import ClassDef
 from ..source import SourceFile
 from . import Examples, Rule, register
 
@@ -25,10 +26,14 @@ class JobBaseClass(Rule):
     it silently misses all of them — a failure in it is handled differently from every other job.
 
     `ApplicationJob` and `ApplicationMailer` themselves (also inside an engine's namespace, such
-    as `Billing::ApplicationJob`) are not reported. The rule stays silent when no
-    `ApplicationJob` (resp. `ApplicationMailer`) is reachable from the class — from its
-    namespace or at top level — because then there is nothing app-wide to miss — and in
-    `test/`, `spec/` and `features/`, where a throwaway job opts out on purpose.
+    as `Billing::ApplicationJob`) are not reported. When the app has no `ApplicationJob` (resp.
+    `ApplicationMailer`) at all and several classes inherit the framework base directly, the
+    finding says to create one, as rubocop-rails' `Rails/ApplicationJob` does. It is silent
+    when the class is itself the base of other project classes (the app's base under another
+    name), when it is the only such class (it is already the one place for its defaults), when
+    an `ApplicationJob` exists only in another namespace (an engine's), and for classes opened
+    under `config/` (an initializer reopening a gem's class). Not reported either: classes in `test/`, `spec/` and `features/`,
+    where a throwaway job opts out on purpose, and a mailer that only mailer previews use.
 
     ## Example
     ```ruby
@@ -48,12 +53,26 @@ class JobBaseClass(Rule):
     severity = Severity.WARNING
     scope = "file"
     summary = "A job or mailer inheriting the framework base class directly"
-    message = "`{name}` inherits `{base}` directly and misses `{application_base}`"
+    message = "`{name}` inherits `{base}` directly: {why}"
     help = "Inherit the application base class so app-wide retries, logging and defaults apply"
     triggers = tuple(APPLICATION_BASES)
 
     examples = Examples(
         bad=[
+            {
+                "app/mailers/ping_mailer.rb": """
+                class PingMailer < ActionMailer::Base # expect: JL702
+                  def ping(email)
+                    mail(to: email, body: "pong")
+                  end
+                end
+                """,
+                "app/mailers/digest_mailer.rb": """
+                class DigestMailer < ActionMailer::Base # expect: JL702
+                  default from: "digest@example.com"
+                end
+                """,
+            },
             {
                 "app/jobs/application_job.rb": """
                 class ApplicationJob < ActiveJob::Base
@@ -108,11 +127,16 @@ class JobBaseClass(Rule):
                   end
                 end
                 """,
-                "lib/legacy/ping_mailer.rb": """
-                class PingMailer < ActionMailer::Base
-                  def ping(email)
-                    mail(to: email)
+                "lib/mailers/debug_preview_mailer.rb": """
+                class DebugPreviewMailer < ActionMailer::Base
+                  def no_data(kind)
+                    mail(body: "No #{kind} to preview")
                   end
+                end
+                """,
+                "lib/mailers/previews/user_mailer_preview.rb": """
+                class UserMailerPreview < ActionMailer::Preview
+                  def welcome = User.first ? UserMailer.welcome(User.first) : DebugPreviewMailer.no_data("user")
                 end
                 """,
             },
@@ -122,6 +146,8 @@ class JobBaseClass(Rule):
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         if source.in_dir(*TEST_DIRS):
             return  # a test's throwaway job opts out of app-wide behaviour on purpose
+        if source.in_dir("config"):
+            return  # an initializer reopening a gem's class (`DelayedPaperclip::ProcessJob`)
         for definition in app.definitions_in(source):
             if definition.is_module or definition.superclass is None:
                 continue
@@ -132,12 +158,59 @@ class JobBaseClass(Rule):
             if definition.name.rsplit("::", 1)[-1] == application_base:
                 continue
             scope = definition.lexical_scope
-            if app.classes.resolve(application_base, scope) not in app.classes:
-                continue
+            if app.classes.resolve(application_base, scope) in app.classes:
+                why = f"it misses `{application_base}`"
+            elif _base_exists_elsewhere(app, application_base):
+                continue  # an engine's own base class is not this class's to inherit
+            elif app.classes.subclasses(definition.name):
+                continue  # it is the app's base class under another name (`SchoolMailer`)
+            elif len(_direct_heirs(app, base)) < 2:
+                continue  # the one job or mailer is itself the one place for its defaults
+            else:
+                why = (
+                    f"the app has no `{application_base}` yet; create `class {application_base} "
+                    f"< {base}` and inherit it, so app-wide defaults have one place"
+                )
+            if base == "ActionMailer::Base" and _preview_only(app, definition):
+                continue  # a helper mailer that only mailer previews use
             yield Hit(
                 definition.name_start,
                 definition.name_end,
-                {"name": definition.name, "base": base, "application_base": application_base},
+                {"name": definition.name, "base": base, "why": why},
                 scope=definition.name,
                 anchor=definition.name,
             )
+
+
+def _direct_heirs(app: App, base: str) -> list[str]:
+    """Project classes (outside tests and config) that inherit the framework base directly."""
+    return [
+        name
+        for name, definitions in app.classes.definitions.items()
+        if any(
+            d.superclass in (base, f"::{base}")
+            and not d.path.split("/", 1)[0] in ("config", *TEST_DIRS)
+            for d in definitions
+        )
+    ]
+
+
+def _base_exists_elsewhere(app: App, application_base: str) -> bool:
+    """An `ApplicationJob` in another namespace (an engine's `Billing::ApplicationJob`)."""
+    return any(name.rsplit("::", 1)[-1] == application_base for name in app.classes.names())
+
+
+PREVIEW_DIRS = ("/previews/", "mailer_previews/")
+
+
+def _preview_only(app: App, definition: ClassDef) -> bool:
+    """Is the mailer named in no app or lib file but its own and mailer previews? (Config
+    files are not usage: an initializer may name it to filter it out.)"""
+    short = definition.name.rsplit("::", 1)[-1].encode()
+    users = [
+        source.relpath
+        for source in app.model_files
+        if source.relpath != definition.path and short in source.data
+        and source.relpath.split("/", 1)[0] not in ("config", *TEST_DIRS)
+    ]
+    return bool(users) and all(any(d in f"/{path}" for d in PREVIEW_DIRS) for path in users)
