@@ -17,12 +17,11 @@ from . import ruby
 from .files import walk_files
 from .rails import queues, schedules
 from .rails.app import App, find_root
-from .rails.jobs import ENQUEUE_METHODS, JobKind
+from .rails.jobs import JobKind
 from .source import SourceFile
 
 SKIPPED_PARTS = frozenset({"spec", "test", "features", "db", "vendor", "node_modules", "tmp"})
 JOB_WORDS = (b"Job", b"Sidekiq", b"Worker")
-SKIPPED_TOP_DIRS = ("spec/", "test/", "features/", "db/", "vendor/", "node_modules/", "tmp/")
 _CLASS_SETTINGS = ruby.compile_query(
     """
     (call !receiver method: (identifier) @method
@@ -152,24 +151,8 @@ def job_files_outside_model_dirs(app: App) -> list[SourceFile]:
 
 
 def enqueue_sites(app: App) -> Counter[str]:
-    """How many calls enqueue each project class, over the app's Ruby and rake files (tests,
-    migrations and vendored code excluded)."""
-    counts: Counter[str] = Counter()
-    if app.root is None:
-        return counts
-    accept = lambda p: p.endswith((".rb", ".rake")) and not p.startswith(SKIPPED_TOP_DIRS)
-    words = tuple(m.encode() for m in ENQUEUE_METHODS)
-    for path in walk_files(app.root, app.root, accept):
-        source = app.source(path)
-        if source is None or not source.contains_any(words):
-            continue
-        counts.update(_enqueued_classes(source, app))
-    return counts
-
-
-def _enqueued_classes(source: SourceFile, app: App) -> list[str]:
-    return [app.classes.resolve(written, app.lexical_scope(receiver))
-            for receiver, written in queues.enqueued_constants(source)]
+    """How many calls enqueue each project class (see `queues.enqueue_calls`)."""
+    return Counter({name: len(calls) for name, calls in queues.enqueue_calls(app).items()})
 
 
 # -- rendering -------------------------------------------------------------------------------

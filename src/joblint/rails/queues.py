@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ruby
+from ..files import walk_files
 from ..ruby import Node
 from ..source import SourceFile
 from . import yaml_config
@@ -426,6 +427,35 @@ _ENQUEUE = ruby.compile_query(
         " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
     )
 )
+
+
+SKIPPED_TOP_DIRS = ("spec/", "test/", "features/", "db/", "vendor/", "node_modules/", "tmp/")
+
+
+def enqueue_calls(app: App) -> dict[str, list[Node]]:
+    """Every call that enqueues each project class, over the app's Ruby and rake files (tests,
+    migrations and vendored code excluded): class name → the enqueue calls."""
+    return app.fact("enqueue_calls", _build_enqueue_calls)
+
+
+def _build_enqueue_calls(app: App) -> dict[str, list[Node]]:
+    table: dict[str, list[Node]] = {}
+    if app.root is None:
+        return table
+    accept = lambda p: p.endswith((".rb", ".rake")) and not p.startswith(SKIPPED_TOP_DIRS)  # noqa: E731
+    words = tuple(m.encode() for m in ENQUEUE_METHODS)
+    for path in walk_files(app.root, app.root, accept):
+        source = app.source(path)
+        if source is None or not source.contains_any(words):
+            continue
+        for receiver, written in enqueued_constants(source):
+            call = receiver.parent
+            while call is not None and not (call.type == "call" and ruby.call_method(call) in ENQUEUE_METHODS):
+                call = call.parent
+            if call is not None:
+                name = app.classes.resolve(written, app.lexical_scope(receiver))
+                table.setdefault(name, []).append(call)
+    return table
 
 
 def enqueued_constants(source: SourceFile) -> Iterator[tuple[Node, str]]:

@@ -8,6 +8,7 @@ from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS, job_arguments
 from ..ruby import Node
 from ..source import SourceFile
+from ..rails.queues import enqueue_calls
 from . import Examples, Option, Rule, register
 from ._arguments import argument_name, assigned_value, name_matches
 
@@ -45,6 +46,12 @@ class SensitiveArgument(Rule):
     Values nested in arrays and hashes are checked; method calls with a receiver
     (`user.api_key`) are not, since their name says little about what is passed. Mailer
     `deliver_later` arguments are not checked.
+
+    The value decides when it is visible: a number, a time or date, or a `.to_i`/`.to_f`
+    conversion is not a secret (`perform_later(token_ttl: 1.hour.to_i)`). A `perform`
+    parameter is reported only when some caller may fill it with a secret: when every enqueue
+    call in the project passes it a value named like something else (`payload`) or visibly
+    not a secret, the parameter's name alone is not reported.
 
     Options: `names` replaces the list of secret words; `allow` lists argument names that
     are never reported (`push_token`).
@@ -108,6 +115,30 @@ class SensitiveArgument(Rule):
         ],
         good=[
             {
+                "app/workers/app_store_notification_worker.rb": """
+                class AppStoreNotificationWorker
+                  include Sidekiq::Job
+
+                  def perform(token, user_id = nil); end
+                end
+                """,
+                "app/jobs/session_cleanup_job.rb": """
+                class SessionCleanupJob < ApplicationJob
+                  retry_on Timeout::Error
+                  def perform(session_token_ttl:, refresh_token:); end
+                end
+                """,
+                "app/controllers/app_store_controller.rb": """
+                class AppStoreController < ApplicationController
+                  def create
+                    payload = request.raw_post
+                    AppStoreNotificationWorker.perform_async(payload, current_user&.id)
+                    SessionCleanupJob.perform_later(session_token_ttl: 3600, refresh_token: 1.day.to_i)
+                  end
+                end
+                """,
+            },
+            {
                 "app/controllers/signups_controller.rb": """
                 class SignupsController < ApplicationController
                   def create
@@ -149,7 +180,7 @@ class SensitiveArgument(Rule):
             for argument in job_arguments(caps["call"][0]):
                 for node, name in _named_values(argument):
                     word = sensitive(name)
-                    if word is not None and not constructed_object(node):
+                    if word is not None and not constructed_object(node) and not _plainly_not_secret(node):
                         yield Hit.at(node, argument=ruby.text(node), word=word)
         for _, caps in ruby.matches(_PERFORMS, source.root):
             params = caps["params"][0]
@@ -160,8 +191,60 @@ class SensitiveArgument(Rule):
                     param if param.type == "identifier" else param.child_by_field_name("name")
                 )
                 word = sensitive(ruby.text(name_node)) if name_node is not None else None
-                if word is not None:
-                    yield Hit.at(param, argument=ruby.text(name_node), word=word)
+                if word is None:
+                    continue
+                if _callers_pass_no_secret(app, params, param, sensitive):
+                    continue  # every caller fills it with something that is not a secret
+                yield Hit.at(param, argument=ruby.text(name_node), word=word)
+
+
+NUMERIC_METHODS = frozenset({"to_i", "to_f", "to_r", "to_d", "count", "size", "length", "iso8601",
+                             "to_date", "to_time", "ago", "from_now", "since", "current", "now",
+                             "today"})
+
+
+def _plainly_not_secret(node: Node) -> bool:
+    """A hash key whose value, or a value, that is visibly not a secret: a number, a time or
+    date, or a numeric conversion (`expires_in: 1.hour.to_i`, `token_count: 3`)."""
+    value = node
+    if node.parent is not None and node.parent.type == "pair" and node.parent.child_by_field_name("key") == node:
+        value = node.parent.child_by_field_name("value") or node
+    if value.type in ("integer", "float", "true", "false", "nil"):
+        return True
+    return value.type == "call" and ruby.call_method(value) in NUMERIC_METHODS
+
+
+def _callers_pass_no_secret(app: App, params: Node, param: Node, sensitive) -> bool:  # type: ignore[no-untyped-def]
+    """Do the project's enqueue calls of this job all fill `param` with a value that is
+    neither named like a secret nor of unknown name? (No callers: unknown → False.)"""
+    job = app.enclosing_class(params)
+    calls = enqueue_calls(app).get(job or "", [])
+    if not calls:
+        return False
+    positional = [p for p in params.named_children if p.type in ("identifier", "optional_parameter")]
+    for call in calls:
+        arguments = job_arguments(call)
+        if any(a.type in ("splat_argument", "hash_splat_argument") for a in arguments):
+            return False
+        if param.type == "keyword_parameter":
+            key = ruby.text(param.child_by_field_name("name"))
+            values = [
+                a.child_by_field_name("value") for a in arguments
+                if a.type == "pair" and ruby.pair_key(a) == key
+            ]
+        elif param in positional:
+            plain = [a for a in arguments if a.type != "pair"]
+            index = positional.index(param)
+            values = [plain[index]] if index < len(plain) else []
+        else:
+            return False
+        for value in values:
+            if value is None:
+                return False
+            name = argument_name(value)
+            if not _plainly_not_secret(value) and (name is None or sensitive(name)):
+                return False
+    return True
 
 
 def _named_values(node: Node) -> Iterator[tuple[Node, str | None]]:
