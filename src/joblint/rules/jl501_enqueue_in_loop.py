@@ -63,6 +63,11 @@ class EnqueueInLoop(Rule):
     `perform_in` / `perform_at` are not reported: staggering enqueues in time is usually the
     point.
 
+    Off by default (`--extend-select JL501`): even over a whole table the cost depends on how
+    many rows it has, which joblint cannot see — a loop over a handful of configured providers
+    is harmless. On twenty real apps 85 % of its findings were worth changing, below the 95 %
+    that default rules must meet.
+
     ## Example
     ```ruby
     User.where(digest: true).find_each do |user|
@@ -81,6 +86,7 @@ class EnqueueInLoop(Rule):
     code = "JL501"
     name = "enqueue-in-loop"
     severity = Severity.WARNING
+    default_enabled = False  # the cost depends on table sizes joblint cannot see
     scope = "project"
     summary = "One enqueue per iteration of a loop instead of a bulk enqueue"
     message = "`{method}` inside `{loop}` over `{model}` enqueues one job per row: use {instead}"
