@@ -119,6 +119,7 @@ def test_github_paths_are_relative_to_the_repository_root(monkeypatch, tmp_path)
         tmp_path / "shop",
         {
             "Gemfile": "",
+            "Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.3.0)\n",
             "app/controllers/a_controller.rb": (
                 "class AController\n  def show\n    UserMailer.hi.deliver_now\n  end\nend\n"
             ),

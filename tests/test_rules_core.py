@@ -272,6 +272,7 @@ def test_non_idempotent_update_only_in_jobs(tmp_path):
 
 def test_deliver_now_needs_a_mailer_message(tmp_path):
     result = found(tmp_path, {
+        "Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.3.0)\n",
         "app/mailers/notifier.rb": "class Notifier < ApplicationMailer\n  def ping; end\nend\n",
         "app/controllers/c_controller.rb": (
             "class CController < ApplicationController\n  def a\n"

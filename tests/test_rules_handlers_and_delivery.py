@@ -3,6 +3,8 @@ deliberate synchronous sends are not reported."""
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import run_tree, write_tree
 
 
@@ -23,8 +25,11 @@ def test_rescue_from_with_an_empty_or_literal_handler_is_explicit_intent(tmp_pat
     assert lines == [5, 6]
 
 
+SIDEKIQ_LOCK = {"Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.3.0)\n"}  # a backend to defer to
+
+
 def test_deliver_now_whose_result_is_used_or_rescued_is_deliberate(tmp_path):
-    lines = codes_at(tmp_path, {"app/controllers/c_controller.rb": (
+    lines = codes_at(tmp_path, {**SIDEKIQ_LOCK, "app/controllers/c_controller.rb": (
         "class CController < ApplicationController\n"
         "  def a\n"
         "    ok = TestMailer.ping(1).deliver_now\n"
@@ -39,3 +44,37 @@ def test_deliver_now_whose_result_is_used_or_rescued_is_deliberate(tmp_path):
         "  end\n"
         "end\n")}, "JL401")
     assert lines == [4]
+
+
+def test_shadowed_handler_is_reported_once_even_when_shadowed_twice(tmp_path):
+    files = {
+        "app/jobs/application_job.rb": (
+            "class ApplicationJob < ActiveJob::Base\n  retry_on Timeout::Error\nend\n"),
+        "app/jobs/sync_job.rb": (
+            "class SyncJob < ApplicationJob\n"
+            "  retry_on StandardError\n"  # shadows the parent's handler, and is shadowed below
+            "  discard_on Exception\n"
+            "end\n"),
+    }
+    assert codes_at(tmp_path, files, "JL205") == [2, 3]  # line 2 once, not twice
+
+
+@pytest.mark.parametrize(
+    "lock, config, reported",
+    [
+        ("", "", False),  # no backend at all
+        ("    rails (7.2.1)\n", "", False),
+        ("    sidekiq (7.3.0)\n", "", True),
+        ("    sidekiq (7.3.0)\n", "config.active_job.queue_adapter = :async\n", False),
+        ("", "config.active_job.queue_adapter = :solid_queue\n", True),
+    ],
+)
+def test_deliver_now_is_reported_only_where_a_backend_can_deliver_later(tmp_path, lock, config, reported):
+    files = {
+        "Gemfile.lock": f"GEM\n  specs:\n{lock}",
+        "config/application.rb": f"module Shop\n  class Application < Rails::Application\n    {config}  end\nend\n",
+        "app/controllers/c_controller.rb": (
+            "class CController < ApplicationController\n  def a\n"
+            "    TestMailer.ping(1).deliver_now\n  end\nend\n"),
+    }
+    assert bool(codes_at(tmp_path, files, "JL401")) is reported

@@ -42,7 +42,11 @@ DELIVERY_METHODS = (
     "deliver_later", "deliver_later!", "deliver_now", "deliver_now!", "deliver", "deliver!",
 )  # fmt: skip
 # keys of `mail(...)` that make it render without looking up `<path>/<action>` templates
-INLINE_BODY_KEYS = frozenset({"body", "html", "text", "template_name"})
+# (`template:`/`template_alias:`… name a template the mail provider renders)
+INLINE_BODY_KEYS = frozenset(
+    {"body", "html", "text", "template_name", "template", "template_alias", "template_id",
+     "template_model"}
+)
 # framework modules that add no actions to a mailer
 FRAMEWORK_PREFIXES = (
     "ActionMailer::", "ActionView::", "ActionDispatch::", "AbstractController::",

@@ -146,8 +146,12 @@ class ShadowedHandler(Rule):
                 continue
             if app.jobs.kind(name) is None and not is_mailer(app.classes, name):
                 continue
-            yield from self._within_class(definition, hierarchy, app)
-            yield from self._over_parent(definition, hierarchy, app)
+            reported: set[int] = set()  # one finding per handler, never two
+            for hit in (*self._within_class(definition, hierarchy, app),
+                        *self._over_parent(definition, hierarchy, app)):
+                if hit.start_byte not in reported:
+                    reported.add(hit.start_byte)
+                    yield hit
 
     def _within_class(
         self, definition: ClassDef, hierarchy: ExceptionHierarchy, app: App

@@ -39,6 +39,12 @@ class DeliverNowInRequest(Rule):
     ("synchronously", "immediately", "on purpose", "deliberately", "intentionally") is a
     documented choice and is not reported.
 
+    Not reported in an app with no background backend to deliver later with (no adapter
+    configured, or `:async`/`:inline`, and no job backend gem in `Gemfile.lock`): there
+    `deliver_later` would be wrong advice. Nor when a record handed to the mailer is destroyed
+    later in the same action (`UserMailer.goodbye(user).deliver_now; user.destroy`): a
+    `deliver_later` job would find it gone, so sending now is the correct form.
+
     ## Example
     ```ruby
     UserMailer.welcome(@user).deliver_now
@@ -62,6 +68,11 @@ class DeliverNowInRequest(Rule):
     examples = Examples(
         bad=[
             {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    sidekiq (7.3.0)
+                """,
                 "app/controllers/users_controller.rb": """
                 class UsersController < ApplicationController
                   def create
@@ -73,6 +84,11 @@ class DeliverNowInRequest(Rule):
                 """,
             },
             {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    sidekiq (7.3.0)
+                """,
                 "app/mailers/receipt_mailer.rb": """
                 class ReceiptMailer < ApplicationMailer
                   def receipt(order); end
@@ -91,6 +107,36 @@ class DeliverNowInRequest(Rule):
             },
         ],
         good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.2.1)
+                """,
+                "app/controllers/contact_controller.rb": """
+                class ContactController < ApplicationController
+                  def create
+                    ContactMailer.message(params[:email], params[:body]).deliver_now  # no job backend
+                  end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    sidekiq (7.3.0)
+                """,
+                "app/controllers/accounts_controller.rb": """
+                class AccountsController < ApplicationController
+                  def destroy
+                    account = current_user.account
+                    AccountMailer.goodbye(account).deliver_now
+                    account.destroy
+                  end
+                end
+                """,
+            },
             {
                 "app/controllers/users_controller.rb": """
                 class UsersController < ApplicationController
@@ -146,7 +192,7 @@ class DeliverNowInRequest(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        if not app.in_request_path(source):
+        if not app.in_request_path(source) or not _has_background_backend(app):
             return
         for _, caps in ruby.matches(_DELIVERIES, source.root):
             call = caps["call"][0]
@@ -155,6 +201,8 @@ class DeliverNowInRequest(Rule):
                 continue
             if ruby.value_used(call) or _rescued(call) or said_deliberate(call, source):
                 continue  # a deliberate synchronous send whose outcome the request handles
+            if _record_destroyed_after(call):
+                continue  # deliver_later would find the record gone: now is the right time
             if in_job_or_mailer(call, app):
                 continue
             yield Hit.at(call, method=ruby.call_method(call))
@@ -165,6 +213,50 @@ class DeliverNowInRequest(Rule):
             assigned = ruby.last_assignment(ruby.text(receiver), receiver)
             return assigned is not None and mailer_constant(assigned, app.classes) is not None
         return mailer_constant(receiver, app.classes) is not None
+
+
+FOREGROUND_ADAPTERS = frozenset({"async", "inline"})
+
+
+def _has_background_backend(app: App) -> bool:
+    """A real job backend to deliver later with: an adapter other than `:async`/`:inline`, or a
+    job backend gem in Gemfile.lock."""
+    if app.backend.adapter is not None:
+        return app.backend.adapter not in FOREGROUND_ADAPTERS
+    return bool(app.backend.gems)
+
+
+DESTROYS = frozenset({"destroy", "destroy!", "delete", "really_destroy!"})
+
+
+def _record_destroyed_after(call: Node) -> bool:
+    """A variable handed to the mailer is destroyed later in the same method."""
+    names = {
+        ruby.text(leaf)
+        for argument in _chain_arguments(call)
+        for leaf in ruby.walk(argument)
+        if leaf.type in ("identifier", "instance_variable")
+    }
+    method = ruby.enclosing(call, ruby.METHOD_TYPES)
+    if not names or method is None:
+        return False
+    return any(
+        later.start_byte > call.end_byte
+        and ruby.call_method(later) in DESTROYS
+        and (receiver := ruby.call_receiver(later)) is not None
+        and ruby.text(receiver) in names
+        for later in ruby.descendants(method, {"call"})
+    )
+
+
+def _chain_arguments(call: Node) -> list[Node]:
+    """The arguments along `Mailer.with(a).action(b).deliver_now`."""
+    found: list[Node] = []
+    node: Node | None = call
+    while node is not None and node.type == "call":
+        found.extend(ruby.call_arguments(node))
+        node = ruby.call_receiver(node)
+    return found
 
 
 def _rescued(call: Node) -> bool:

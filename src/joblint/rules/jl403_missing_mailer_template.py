@@ -56,6 +56,11 @@ class MissingMailerTemplate(Rule):
     mailers whose actions or views are not static (`method_missing`, `define_method`, `alias`,
     `class << self`, a custom `mailer_name`, a view path outside `app/views` or computed).
 
+    Not reported either: `mail(template: …)` (and `template_alias:`, `template_id:`,
+    `template_model:`), which name a template the mail provider renders, and mailers that
+    define or override `mail` themselves or in a project ancestor: their own `mail` decides
+    what is rendered.
+
     ## Example
     ```ruby
     class UserMailer < ApplicationMailer
@@ -124,6 +129,30 @@ class MissingMailerTemplate(Rule):
         ],
         good=[
             {
+                "app/mailers/application_mailer.rb": """
+                class ApplicationMailer < ActionMailer::Base
+                  def mail(headers = {}, &block)
+                    headers[:template_path] ||= "mailers/shared"
+                    super
+                  end
+                end
+                """,
+                "app/mailers/receipt_mailer.rb": """
+                class ReceiptMailer < ApplicationMailer
+                  def paid(order)
+                    mail(to: order.email)
+                  end
+                end
+                """,
+                "app/mailers/postmark_mailer.rb": """
+                class PostmarkMailer < ApplicationMailer
+                  def welcome(user)
+                    mail(to: user.email, template_alias: "welcome", template_model: { name: user.name })
+                  end
+                end
+                """,
+            },
+            {
                 "app/mailers/application_mailer.rb": "class ApplicationMailer < ActionMailer::Base\nend\n",
                 "app/mailers/user_mailer.rb": """
                 class UserMailer < ApplicationMailer
@@ -186,6 +215,8 @@ class MissingMailerTemplate(Rule):
             actions = [m for m in definition.methods.values() if m.visibility == "public"]
             if not actions or has_dynamic_actions(app, name):
                 continue
+            if app.classes.find_method(name, "mail") is not None:
+                continue  # the mailer's own `mail` decides what is rendered
             if templates is None:
                 templates = view_templates(app)
                 if templates is None:

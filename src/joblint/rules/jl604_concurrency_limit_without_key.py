@@ -34,6 +34,9 @@ class ConcurrencyLimitWithoutKey(Rule):
 
     A `to:` or `key:` given by a variable or constant is not judged.
 
+    A job whose `perform` takes no arguments has nothing to key on — one limit for the whole
+    class is what it wants — and is not reported.
+
     ## Example
     ```ruby
     class SyncAccountJob < ApplicationJob
@@ -96,6 +99,17 @@ class ConcurrencyLimitWithoutKey(Rule):
         ],
         good=[
             {
+                "app/jobs/nightly_rollup_job.rb": """
+                class NightlyRollupJob < ApplicationJob
+                  limits_concurrency to: 1
+
+                  def perform
+                    Rollup.rebuild!
+                  end
+                end
+                """,
+            },
+            {
                 "app/jobs/sync_account_job.rb": """
                 class SyncAccountJob < ApplicationJob
                   retry_on Net::ReadTimeout
@@ -139,7 +153,7 @@ class ConcurrencyLimitWithoutKey(Rule):
             options = ruby.keyword_arguments(call)
             method = ruby.call_method(call)
             key = options.get("key")
-            if key is None or key.type == "nil":
+            if (key is None or key.type == "nil") and not _perform_takes_nothing(call, app):
                 yield Hit.at(call, method=method, what=f"has no `key:`: {_WITHOUT_KEY[method]}")
             limit = options.get("to") if method == "limits_concurrency" else None
             if limit is not None and _below_one(limit):
@@ -157,6 +171,17 @@ _WITHOUT_KEY = {
     "good_job_control_concurrency_with": "every job of the class shares one limit, whatever its "
     "arguments",
 }
+
+
+def _perform_takes_nothing(call: Node, app: App) -> bool:
+    """A job whose `perform` takes no arguments has nothing to key on: the class-wide limit is
+    what it wants."""
+    owner = app.enclosing_class(call)
+    perform = app.classes.find_method(owner, "perform") if owner is not None else None
+    if perform is None:
+        return False
+    signature = perform.signature
+    return not (signature.required or signature.optional or signature.splat or signature.has_keywords)
 
 
 def _below_one(value: Node) -> bool:
