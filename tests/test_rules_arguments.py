@@ -71,10 +71,23 @@ def test_non_json_argument_ignores_the_schedule_of_perform_in_and_perform_at(tmp
     assert found == []
 
 
-def test_non_json_argument_leaves_keyword_style_arguments_to_jl103(tmp_path):
-    files = service("SyncWorker.perform_async(record.id, at: Time.current, mode: :full)")
-    assert findings(tmp_path, files, "JL102") == []
+def test_non_json_argument_checks_the_values_of_keyword_style_arguments(tmp_path):
+    # JL103 reports the keywords; the values are still not JSON once the keys are strings
+    files = service("SyncWorker.perform_async(record.id, at: Time.current, mode: :full, n: 1)")
+    assert [text for _, _, text in findings(tmp_path, files, "JL102")] == [
+        "`Time.current` is a time, not a native JSON type: Sidekiq strict arguments reject it",
+        "`:full` is a symbol, not a native JSON type: Sidekiq strict arguments reject it",
+    ]
     assert lines(findings(tmp_path, files, "JL103")) == [3]
+
+
+def test_non_json_argument_knows_duration_constructions(tmp_path):
+    files = service(
+        "delay = 5\n"
+        "SyncWorker.perform_async(ActiveSupport::Duration.build(90), delay.minutes, delay)"
+    )
+    assert [text.split(" is ")[1].split(",")[0] for _, _, text in findings(tmp_path, files, "JL102")] == [
+        "a duration", "a duration"]
 
 
 def test_non_json_argument_ignores_perform_async_of_an_activejob_class(tmp_path):
@@ -349,13 +362,15 @@ def test_dynamic_job_class_reports_one_lookup_once(tmp_path):
     assert lines(found) == [3] and "request data" in found[0][2]
 
 
-def test_dynamic_job_class_reports_new_perform_of_an_interpolated_class(tmp_path):
+def test_dynamic_job_class_reports_a_class_name_built_from_request_data_only(tmp_path):
     files = {
-        "app/services/runner.rb": "class Runner\n  def call(kind)\n"
-        "    \"#{kind}Job\".constantize.new.perform\n    \"#{kind}Job\".constantize.name\n  end\nend\n",
+        "app/controllers/runs_controller.rb": "class RunsController\n  def create(kind)\n"
+        "    name = \"#{params[:kind]}Job\"\n    name.constantize.new.perform\n"
+        "    \"#{kind}Job\".constantize.new.perform\n"
+        "    \"#{@report.kind}Job\".constantize.perform_later(1)\n  end\nend\n",
     }
     found = findings(tmp_path, files, "JL703")
-    assert lines(found) == [3] and "interpolated" in found[0][2]
+    assert lines(found) == [4] and "built from request data" in found[0][2]
 
 
 # -- robustness --------------------------------------------------------------------------------

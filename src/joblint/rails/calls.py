@@ -50,6 +50,15 @@ def arity_problem(
     without keyword parameters — or through Sidekiq's JSON — arrive as one positional hash."""
     positional = shape.positional
     keywords = shape.keywords
+    if not keywords_as_hash and not signature.has_keywords:
+        named = [name for name in keywords if name in signature.positional_names]
+        if named:  # `perform_later(event_id: 1)` for `def perform(event_id)`: legal, but wrong
+            first = signature.positional_names[0]
+            return (
+                f"keyword `{named[0]}:` names a positional parameter: `{first}` receives the "
+                "whole hash",
+                keywords[named[0]],
+            )
     if keywords_as_hash or not signature.has_keywords:
         positional += 1 if keywords else 0
         keywords = {}

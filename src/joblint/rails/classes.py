@@ -29,6 +29,7 @@ class Signature:
     required_keywords: frozenset[str] = frozenset()
     optional_keywords: frozenset[str] = frozenset()
     double_splat: bool = False
+    positional_names: tuple[str, ...] = ()  # required and optional positional parameters
 
     @classmethod
     def of(cls, method: Node) -> Signature:
@@ -37,12 +38,16 @@ class Signature:
         splat = double_splat = False
         required_kw: set[str] = set()
         optional_kw: set[str] = set()
+        names: list[str] = []
         for param in params.named_children if params is not None else ():
             kind = param.type
             if kind in ("identifier", "destructured_parameter"):
                 required += 1
+                if kind == "identifier":
+                    names.append(ruby.text(param))
             elif kind == "optional_parameter":
                 optional += 1
+                names.append(ruby.text(param.child_by_field_name("name")))
             elif kind == "splat_parameter":
                 splat = True
             elif kind == "hash_splat_parameter" or kind == "forward_parameter":
@@ -52,7 +57,8 @@ class Signature:
                 name = ruby.text(param.child_by_field_name("name"))
                 (optional_kw if param.child_by_field_name("value") else required_kw).add(name)
         return cls(
-            required, optional, splat, frozenset(required_kw), frozenset(optional_kw), double_splat
+            required, optional, splat, frozenset(required_kw), frozenset(optional_kw), double_splat,
+            tuple(names),
         )
 
     @property

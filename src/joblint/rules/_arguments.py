@@ -115,7 +115,7 @@ def assigned_value(node: Node, depth: int = 0) -> Node:
 
 # -- request data --------------------------------------------------------------------------
 
-REQUEST_ROOTS = frozenset({"params", "request"})
+REQUEST_ROOTS = frozenset({"params", "request", "cookies"})
 # Methods that pick a value out of params without turning it into something else.
 PARAMS_ACCESS = frozenset(
     {"[]", "fetch", "dig", "require", "permit", "slice", "values_at", "to_unsafe_h", "to_h",

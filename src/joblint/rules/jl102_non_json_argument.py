@@ -58,6 +58,11 @@ class NonJsonArgument(Rule):
     (`perform_async(id, force: true)`) are reported by JL103 only, values included.
     `perform_async` on a project class known to be an ActiveJob or SuckerPunch job is ignored.
 
+    Keyword-style arguments (`perform_async(id, since: 1.week.ago)`) are JL103's for the
+    keywords, and their values are still checked here: a Time stays a Time once the keys
+    become strings. `ActiveSupport::Duration.build(…)` and `n.minutes` with `n` a number
+    assigned earlier are durations.
+
     ## Example
     ```ruby
     ReportWorker.perform_async(account.id, :weekly, { notify: true }, Time.current)
@@ -88,6 +93,7 @@ class NonJsonArgument(Rule):
                     ReportWorker.perform_async({ full: true }) # expect: JL102
                     ReportWorker.perform_in(5.minutes, 1.day.ago, Date.today) # expect: JL102
                     ReportWorker.perform_at(1.hour.from_now, [1..5, BigDecimal("1.5")]) # expect: JL102
+                    ReportWorker.perform_async(params[:id], since: 1.week.ago) # expect: JL102, JL103
                   end
                 end
                 """,
@@ -140,10 +146,11 @@ class NonJsonArgument(Rule):
             if not is_sidekiq_call(call, app):
                 continue
             arguments = job_arguments(call)
-            if any(a.type == "pair" and symbol_key(a) for a in arguments):
-                arguments = [a for a in arguments if a.type != "pair"]  # keyword style: JL103's
             for argument in arguments:
-                if argument.type == "pair":  # `"key" => value` without braces: a string-keyed hash
+                if argument.type == "pair":
+                    # `"key" => value` without braces is a string-keyed hash; `key: value` is
+                    # JL103's for the key, and its value is still checked here (a Time stays a
+                    # Time once the keys become strings)
                     argument = argument.child_by_field_name("value") or argument
                 if argument.type == "hash_splat_argument":
                     continue
@@ -208,6 +215,8 @@ def non_json_kind(node: Node) -> str | None:
         return "a duration"
     if ruby.constant_path(receiver) == "BigDecimal":
         return "a BigDecimal"
+    if ruby.constant_path(receiver) in ("ActiveSupport::Duration", "::ActiveSupport::Duration"):
+        return "a duration" if method in ("new", "build", "parse", *DURATION_UNITS) else None
     root = ruby.constant_path(ruby.chain_root(node))
     if root in TIME_CLASSES:
         direct = ruby.constant_path(receiver) in TIME_CLASSES
@@ -228,4 +237,7 @@ def _is_duration(node: Node) -> bool:
         return False
     if receiver.type in ("integer", "float"):
         return True
+    if receiver.type == "identifier":  # `delay.minutes` with `delay = 5` earlier
+        value = assigned_value(receiver)
+        return value is not receiver and value.type in ("integer", "float")
     return receiver.type == "parenthesized_statements" or _is_duration(receiver)

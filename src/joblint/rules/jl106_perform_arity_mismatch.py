@@ -49,6 +49,11 @@ class PerformArityMismatch(Rule):
     checked, nor are jobs whose `perform` is not found in the project, or that define their
     own class-level `perform_later`/`perform_async`.
 
+    Keyword-style arguments whose names are the positional parameters of a `perform` without
+    keyword parameters (`perform_later(event_id: 1, code_id: 2)` for
+    `def perform(event_id, code_id = nil)`) are legal Ruby 3 and still wrong: the first
+    parameter receives the whole hash. They are reported at the first such keyword.
+
     ## Example
     ```ruby
     class InvoiceJob < ApplicationJob
@@ -75,6 +80,27 @@ class PerformArityMismatch(Rule):
 
     examples = Examples(
         bad=[
+            {
+                "app/jobs/application_job.rb": """
+                class ApplicationJob < ActiveJob::Base
+                  retry_on Timeout::Error
+                end
+                """,
+                "app/jobs/sync_code_job.rb": """
+                class SyncCodeJob < ApplicationJob
+                  def perform(event_id, code_id = nil); end
+                end
+                """,
+                "app/controllers/codes_controller.rb": """
+                class CodesController < ApplicationController
+                  def update
+                    SyncCodeJob.perform_later(event_id: 1, code_id: 2) # expect: JL106
+                    SyncCodeJob.perform_later(1, 2)
+                    SyncCodeJob.perform_later(1, { code_id: 2 })
+                  end
+                end
+                """,
+            },
             {
                 "app/jobs/invoice_job.rb": """
                 class InvoiceJob < ApplicationJob

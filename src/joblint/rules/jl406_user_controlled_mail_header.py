@@ -77,6 +77,10 @@ class UserControlledMailHeader(Rule):
     `require`/`permit`/`fetch`/`dig` and strong-parameter methods named `*_params`) and
     `request.*`, used directly or through a local variable of the calling method.
 
+    A membership guard earlier in the action (`raise … unless ALLOWED.include?(params[:to])`,
+    `return head(:bad_request) unless params[:to].in?(TEAM)`) sanitises the value: the mailer
+    gets one of a fixed list, and the call is not reported.
+
     ## Example
     ```ruby
     # app/controllers/invites_controller.rb
@@ -162,6 +166,28 @@ class UserControlledMailHeader(Rule):
             },
         ],
         good=[
+            {
+                "app/controllers/support_controller.rb": """
+                class SupportController < ApplicationController
+                  TEAMS = %w[billing@example.com help@example.com].freeze
+
+                  def create
+                    team = params[:team]
+                    return head(:bad_request) unless TEAMS.include?(team)
+                    SupportMailer.ticket(team, params[:body]).deliver_later
+                  end
+                end
+                """,
+                "app/mailers/support_mailer.rb": """
+                class SupportMailer < ApplicationMailer
+                  def ticket(team, body)
+                    @body = body
+                    mail(to: team, subject: "Support request")
+                  end
+                end
+                """,
+                "app/views/support_mailer/ticket.text.erb": "<%= @body %>\n",
+            },
             {
                 "app/mailers/invite_mailer.rb": """
                 class InviteMailer < ApplicationMailer
@@ -331,12 +357,37 @@ def request_mailer_fills(app: App) -> list[RequestFill]:
                 with_args = _call_slots(caps["with_call"][0])
                 slots += [(("with", key), v) for (kind, key), v in with_args if kind == "keyword"]
             for slot, value in slots:
-                if contains_request_value(value):
+                if contains_request_value(value) and not _membership_checked(value, call):
                     line = source.position(value.start_byte).line
                     fills.append(
                         RequestFill(mailer, action, slot, source.relpath, line, _shown(value))
                     )
     return fills
+
+
+MEMBERSHIP = frozenset({"include?", "in?", "member?", "key?", "has_key?"})
+
+
+def _membership_checked(value: Node, call: Node) -> bool:
+    """Before the call, the method checks the value against a fixed list
+    (`raise unless ALLOWED.include?(params[:to])`, `params[:to].in?(TEAM)`): the value that
+    reaches the mailer is one of those, not whatever the user typed."""
+    method = ruby.enclosing(call, ruby.METHOD_TYPES)
+    if method is None:
+        return False
+    names = {ruby.text(value)}
+    if value.type == "identifier":
+        assigned = ruby.last_assignment(ruby.text(value), value)
+        if assigned is not None:
+            names.add(ruby.text(assigned))
+    for check in ruby.descendants(method, {"call"}):
+        if check.start_byte >= call.start_byte or ruby.call_method(check) not in MEMBERSHIP:
+            continue
+        receiver = ruby.call_receiver(check)
+        checked = [*ruby.call_arguments(check), *([receiver] if receiver is not None else [])]
+        if any(ruby.text(node) in names for node in checked):
+            return True
+    return False
 
 
 def _call_slots(call: Node) -> Iterator[tuple[Slot, Node]]:

@@ -30,8 +30,8 @@ class DynamicJobClass(Rule):
     """
     ## What it does
     Finds a job or mailer class chosen at run time from request data: `constantize`,
-    `safe_constantize` or `const_get` applied to `params[...]`/`request.*` or to an interpolated
-    string, whose result is then enqueued or performed (`perform_later`, `perform_async`,
+    `safe_constantize` or `const_get` applied to request data (`params[...]`, `request.*`,
+    `cookies[...]`) or to a string interpolating it, whose result is then enqueued or performed (`perform_later`, `perform_async`,
     `perform_now`, `set(...)`, `new.perform`) — directly or through a local variable; and
     `send`/`public_send` of a `params` value to a job or mailer class.
 
@@ -41,9 +41,9 @@ class DynamicJobClass(Rule):
     of a mailer or job (`destroy_all`-style methods of ancestors included).
 
     Constant class names are fine. A `constantize` whose result is not enqueued or performed is
-    left to general-purpose security scanners; an interpolated string is reported whatever it
-    interpolates, because the set of reachable classes is not visible at the call — map the
-    allowed names to classes explicitly instead.
+    left to general-purpose security scanners. A string interpolating something other than
+    request data (a record's attribute, a method's parameter) is not reported: the user does
+    not choose it.
 
     ## Example
     ```ruby
@@ -61,7 +61,7 @@ class DynamicJobClass(Rule):
     name = "dynamic-job-class"
     severity = Severity.WARNING
     scope = "file"
-    summary = "A job or mailer class chosen from request data or an interpolated string"
+    summary = "A job or mailer class chosen from request data"
     message = "{what}: whoever controls the string chooses which {chosen} runs"
     help = "Map the allowed names to job classes explicitly (a constant hash)"
     triggers = ("constantize", "const_get", "send")
@@ -94,6 +94,15 @@ class DynamicJobClass(Rule):
             },
         ],
         good=[
+            {
+                "app/services/report_runner.rb": """
+                class ReportRunner
+                  def call(report)
+                    "#{report.kind.camelize}ReportJob".constantize.perform_later(report.id)
+                  end
+                end
+                """,
+            },
             {
                 "app/controllers/exports_controller.rb": """
                 class ExportsController < ApplicationController
@@ -192,8 +201,9 @@ def _dynamic(lookup: Node) -> str | None:
         return None
     if contains_request_value(name):
         return f"`{method}` on request data picks the class that is enqueued"
-    if is_interpolated_string(assigned_value(name)):
-        return f"`{method}` on an interpolated string picks the class that is enqueued"
+    value = assigned_value(name)
+    if is_interpolated_string(value) and contains_request_value(value):
+        return f"`{method}` on a string built from request data picks the class that is enqueued"
     return None
 
 
