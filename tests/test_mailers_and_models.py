@@ -18,7 +18,8 @@ from joblint.rails.mailers import (
     mailer_path,
     view_templates,
 )
-from joblint.rails.models import associations, is_model, model_facts, save_callbacks, scopes
+from joblint.rails.classes import is_model
+from joblint.rails.models import associations, model_facts, save_callbacks, scopes
 
 from .conftest import write_tree
 

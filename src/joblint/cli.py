@@ -19,6 +19,7 @@ from rich.text import Text
 from . import __version__, baseline, catalogue, config, fixes, reporters, rules
 from .engine import Options, Report, lint
 from .findings import Severity
+from .console import make_console
 from .inventory import jobs_command
 from .rails.app import find_root
 from .reporters import text as text_reporter
@@ -33,20 +34,6 @@ class DefaultToCheck(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
-
-
-def make_console(stream=None, width: int | None = None) -> Console:  # type: ignore[no-untyped-def]
-    """Colour only on a terminal and never with NO_COLOR; Ruby text is never markup."""
-    no_color = bool(os.environ.get("NO_COLOR"))
-    return Console(
-        file=stream or sys.stdout,
-        no_color=no_color,
-        highlight=False,
-        markup=False,
-        emoji=False,
-        width=width,
-        color_system=None if no_color else "auto",
-    )
 
 
 def _split(values: tuple[str, ...]) -> list[str]:

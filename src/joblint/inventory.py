@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from . import ruby
+from .console import make_console
 from .files import walk_files
 from .rails import queues, schedules
 from .rails.app import App, find_root
@@ -220,7 +221,6 @@ def render_table(rows: list[JobRow]) -> Table:
               default="text", show_default=True, help="Output format.")
 def jobs_command(path: Path, output_format: str) -> None:
     """The job inventory of the Rails app at PATH: backend, queue, retries, schedules, enqueues."""
-    from .cli import make_console  # the CLI owns the console settings (colour, NO_COLOR)
 
     absolute = Path(os.path.abspath(path))
     app = App(find_root(absolute) or (absolute if absolute.is_dir() else absolute.parent))

@@ -18,11 +18,11 @@ from .classes import (
     ClassIndex,
     extract_definitions,
     lexical_names,
+    model_names,
     qualified_name,
     scopes_of,
 )
 from .jobs import JobKind, JobModel
-from .models import model_names
 
 T = TypeVar("T")
 MODEL_DIRS = ("app", "lib")

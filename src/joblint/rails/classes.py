@@ -7,7 +7,7 @@ outlive the trees they came from.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from .. import ruby
@@ -438,3 +438,25 @@ class ClassIndex:
             return None
         with_super = [d for d in defs if d.superclass is not None]
         return (with_super or defs)[0]
+
+
+# -- Active Record models (the class-index part: which classes are records) ------------------
+
+RECORD_BASES = frozenset({"ActiveRecord::Base", "ApplicationRecord"})
+
+
+def is_model(classes: ClassIndex, name: str) -> bool:
+    if name == "ApplicationRecord":
+        return False  # the abstract base, not a table
+    return bool(set(classes.ancestors(name)) & RECORD_BASES)
+
+
+def model_names(classes: ClassIndex, where: Callable[[ClassDef], bool]) -> list[str]:
+    """Models with a definition matching `where` (e.g. defined under app/models)."""
+    return [
+        name
+        for name in classes.names()
+        if not any(d.is_module for d in classes.definitions[name])
+        and any(where(d) for d in classes.definitions[name])
+        and is_model(classes, name)
+    ]

@@ -3,37 +3,16 @@ the callbacks that run inside the save transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import ruby
 from ..ruby import Node
 from ..source import SourceFile
-from .classes import ClassDef, ClassIndex, qualified_name
+from .classes import ClassIndex, is_model, qualified_name
 
 if TYPE_CHECKING:
     from .app import App
-
-RECORD_BASES = frozenset({"ActiveRecord::Base", "ApplicationRecord"})
-
-
-def is_model(classes: ClassIndex, name: str) -> bool:
-    if name == "ApplicationRecord":
-        return False  # the abstract base, not a table
-    return bool(set(classes.ancestors(name)) & RECORD_BASES)
-
-
-def model_names(classes: ClassIndex, where: Callable[[ClassDef], bool]) -> list[str]:
-    """Models with a definition matching `where` (e.g. defined under app/models)."""
-    return [
-        name
-        for name in classes.names()
-        if not any(d.is_module for d in classes.definitions[name])
-        and any(where(d) for d in classes.definitions[name])
-        and is_model(classes, name)
-    ]
-
 
 ASSOCIATION_MACROS = ("has_many", "has_one", "belongs_to", "has_and_belongs_to_many")
 # callbacks that run inside the save/destroy transaction (the `*_commit` ones run after it)
