@@ -156,7 +156,7 @@ def export_app(git_dir: Path, app: AppEntry, into: Path) -> int:
 def lint_app(app_dir: Path, extra: tuple[str, ...] = ()) -> list[dict]:
     """The default-rule findings on one exported app, as `--format json` gives them."""
     command = [sys.executable, "-m", "joblint", ".", "--format", "json", "--exit-zero", *extra]
-    done = subprocess.run(command, cwd=app_dir, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=app_dir, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"joblint failed on {app_dir.name}: {done.stderr.strip()[-2000:]}")
     if "Traceback" in done.stderr or "internal error" in done.stderr:
@@ -194,8 +194,22 @@ class Comparison:
         return [r for fp, r in sorted(self.reviewed.items()) if fp not in present]
 
 
-def compare(app: str, findings: list[dict], reviewed: dict[str, dict]) -> Comparison:
+def compare(
+    app: str, findings: list[dict], reviewed: dict[str, dict], codes: frozenset[str] | None = None
+) -> Comparison:
+    """Compare one app's findings with its reviews; reviews of rules that did not run
+    (`codes`: the rules that did) are set aside, neither matched nor vanished."""
+    if codes is not None:
+        reviewed = {fp: r for fp, r in reviewed.items() if r["code"] in codes}
     return Comparison(app, findings, reviewed)
+
+
+def selected_codes(extend: str) -> frozenset[str]:
+    """The codes joblint runs by default, plus `extend` (a comma-separated selector list)."""
+    from joblint import rules
+
+    extra = [c for c in extend.split(",") if c.strip()]
+    return frozenset(r.code for r in rules.select(extend_select=extra))
 
 
 def table(comparisons: list[Comparison]) -> list[tuple[str, int, int, int, int, str]]:
@@ -299,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--pending", type=Path, help="write unreviewed findings here (JSON lines)")
     run.add_argument("--markdown", action="store_true", help="print the table as markdown")
     run.add_argument("--prune", action="store_true", help="drop vanished findings from reviewed/")
+    run.add_argument("--extend-select", default="", help="opt-in rules to measure too (JL302,JL501)")
     record_command = commands.add_parser("record", help="file judged findings into reviewed/")
     record_command.add_argument("verdicts", type=Path, nargs="+")
     args = parser.parse_args(argv)
@@ -321,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
 
     comparisons = []
     missing = []
+    codes = selected_codes(args.extend_select)
     for app in apps:
         app_dir = args.apps_dir / app.name
         if not app_dir.is_dir():
@@ -331,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{app.name}: export is not at the pinned commit; export again", file=sys.stderr)
             return 2
         reviewed = load_reviewed(args.reviewed / f"{app.name}.jsonl")
-        comparisons.append(compare(app.name, lint_app(app_dir), reviewed))
+        extra = ("--extend-select", args.extend_select) if args.extend_select else ()
+        comparisons.append(compare(app.name, lint_app(app_dir, extra), reviewed, codes))
     if missing:
         print(f"not exported (skipped): {', '.join(missing)}", file=sys.stderr)
     if not comparisons:
@@ -350,9 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.prune:
         for comparison in comparisons:
             if comparison.vanished:
-                present = {f["fingerprint"] for f in comparison.findings}
-                kept = {fp: r for fp, r in comparison.reviewed.items() if fp in present}
-                write_reviewed(args.reviewed / f"{comparison.app}.jsonl", kept)
+                gone = {r["fingerprint"] for r in comparison.vanished}
+                target = args.reviewed / f"{comparison.app}.jsonl"
+                kept = {fp: r for fp, r in load_reviewed(target).items() if fp not in gone}
+                write_reviewed(target, kept)
     if args.pending is not None:
         with args.pending.open("w", encoding="utf-8") as handle:
             for app, finding in new:

@@ -106,14 +106,16 @@ def test_a_vanished_finding_is_listed_and_pruned(ecosystem, capsys):
     run(tmp_path, apps_toml, "export", "--mirror", str(tmp_path / "mirror"), "--into", apps)
     reviewed = tmp_path / "reviewed"
     reviewed.mkdir()
-    gone = {"fingerprint": "0" * 64, "code": "JL501", "path": "app/x.rb", "line": 3,
-            "verdict": "fp", "reason": "a loop over three ids"}
-    (reviewed / "shop.jsonl").write_text(json.dumps(gone) + "\n")
+    gone = {"fingerprint": "0" * 64, "code": "JL401", "path": "app/x.rb", "line": 3,
+            "verdict": "fp", "reason": "a deliberate synchronous send"}
+    opt_in = {"fingerprint": "1" * 64, "code": "JL501", "path": "app/y.rb", "line": 4,
+              "verdict": "tp", "reason": "an enqueue per user"}  # its rule did not run: kept
+    (reviewed / "shop.jsonl").write_text(json.dumps(gone) + "\n" + json.dumps(opt_in) + "\n")
     capsys.readouterr()
     assert run(tmp_path, apps_toml, "run", "--apps-dir", apps, "--prune") == 1
     out = capsys.readouterr().out
-    assert "vanished findings (1)" in out and "JL501 app/x.rb:3  [fp]" in out
-    assert (reviewed / "shop.jsonl").read_text() == ""
+    assert "vanished findings (1)" in out and "JL401 app/x.rb:3  [fp]" in out
+    assert (reviewed / "shop.jsonl").read_text() == json.dumps(opt_in) + "\n"
 
 
 def test_a_verdict_needs_a_reason(ecosystem):

@@ -181,7 +181,7 @@ def _sidekiq_policy(app: App) -> FailurePolicy:
             if value == "0":
                 return FailurePolicy(True, f"`max_retries` is 0 in {relpath}: Sidekiq does not retry")
     document = yaml_config.app_document(app, "config/sidekiq.yml")
-    if isinstance(document, dict) or isinstance(document, list):
+    if isinstance(document, (dict, list)):
         for section in yaml_config.sections(document):
             value = yaml_config.get(section, ":max_retries", "max_retries")
             if value is not None and str(value).strip() == "0":

@@ -6,9 +6,9 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS, job_arguments
+from ..rails.queues import enqueue_calls
 from ..ruby import Node
 from ..source import SourceFile
-from ..rails.queues import enqueue_calls
 from . import Examples, Option, Rule, register
 from ._arguments import argument_name, assigned_value, name_matches
 

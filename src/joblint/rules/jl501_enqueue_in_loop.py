@@ -321,7 +321,10 @@ def _in_block_of(call: Node, methods: frozenset[str], stop: Node | None = None) 
             return False
         if ancestor.type in ruby.METHOD_TYPES:
             return False
-        if ancestor.type in ruby.BLOCK_TYPES and ancestor.parent is not None:
-            if ruby.call_method(ancestor.parent) in methods:
-                return True
+        if (
+            ancestor.type in ruby.BLOCK_TYPES
+            and ancestor.parent is not None
+            and ruby.call_method(ancestor.parent) in methods
+        ):
+            return True
     return False
