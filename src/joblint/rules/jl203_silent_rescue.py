@@ -81,7 +81,9 @@ class SilentRescue(Rule):
     bodies that are empty, only log (`Rails.logger`, `logger`, `puts`, `p`, `warn`) or only give
     a literal back: a rescue that records the failure, falls back to other work or calls
     anything else is handling, not swallowing. A job that sets `sidekiq_options retry: false`
-    itself does best-effort work by choice: logging its failures is its policy.
+    itself does best-effort work by choice: logging its failures is its policy. An empty
+    clause holding only a comment that says why is a documented choice, as RuboCop's
+    `Lint/SuppressedException` allows by default.
 
     ## Example
     ```ruby
@@ -161,6 +163,21 @@ class SilentRescue(Rule):
             },
         ],
         good=[
+            {
+                "app/jobs/audit_job.rb": """
+                class AuditJob < ApplicationJob
+                  retry_on Timeout::Error
+
+                  def perform(urls)
+                    urls.each do |url|
+                      Auditor.check(url)
+                    rescue StandardError
+                      # one unreachable page must not stop the audit of the others
+                    end
+                  end
+                end
+                """,
+            },
             {
                 "app/workers/favicon_worker.rb": """
                 class FaviconWorker
@@ -290,6 +307,8 @@ class SilentRescue(Rule):
             if _retries_off_by_choice(rescue, app):
                 continue  # the job chose no retries: logging the failure is its whole policy
             body = rescue_body(rescue)
+            if body is None and _explained(rescue):
+                continue  # an empty clause with a comment saying why: a documented choice
             if not only_logs(body):
                 continue  # it records the failure, falls back or does other work: handling
             if _is_fallback(rescue, body) and not _swallows_perform(rescue, method):
@@ -337,6 +356,16 @@ class SilentRescue(Rule):
         if node is None:
             return False
         return any(_is_report(call, reporters) for call in ruby.descendants(node, {"call"}))
+
+
+def _explained(rescue: Node) -> bool:
+    """An empty `rescue` clause whose lines hold a comment (as RuboCop's
+    Lint/SuppressedException allows): the author wrote down why nothing happens."""
+    first_line = rescue.start_point[0]
+    return any(
+        child.type == "comment" and child.start_point[0] > first_line
+        for child in rescue.named_children
+    )
 
 
 def _retries_off_by_choice(node: Node, app: App) -> bool:
