@@ -363,3 +363,24 @@ def value_used(call: Node) -> bool:
     if parent.type in ("if_modifier", "unless_modifier"):
         return parent.child_by_field_name("condition") == node
     return parent.type in VALUE_PARENTS
+
+
+def in_block_of(
+    node: Node, methods: frozenset[str], stop: Node | None = None, lambdas: bool = False
+) -> bool:
+    """Is `node` inside the block of a call to one of `methods` (or, with `lambdas`, inside a
+    lambda), below `stop` when given and within its method?"""
+    for ancestor in ancestors(node):
+        if stop is not None and ancestor.id == stop.id:
+            return False
+        if ancestor.type in METHOD_TYPES:
+            return False
+        if lambdas and ancestor.type == "lambda":
+            return True
+        if (
+            ancestor.type in BLOCK_TYPES
+            and ancestor.parent is not None
+            and call_method(ancestor.parent) in methods
+        ):
+            return True
+    return False

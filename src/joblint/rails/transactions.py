@@ -288,18 +288,7 @@ def transaction_around(call: Node) -> Node | None:
 
 def in_after_commit_block(node: Node, container: Node) -> bool:
     """Is `node` inside an after-commit block or a lambda that lies within `container`?"""
-    for ancestor in ruby.ancestors(node):
-        if ancestor.id == container.id:
-            return False
-        if ancestor.type == "lambda":
-            return True
-        if (
-            ancestor.type in ruby.BLOCK_TYPES
-            and ancestor.parent is not None
-            and ruby.call_method(ancestor.parent) in AFTER_COMMIT_BLOCKS
-        ):
-            return True
-    return False
+    return ruby.in_block_of(node, AFTER_COMMIT_BLOCKS, stop=container, lambdas=True)
 
 
 # -- scheduled enqueues -------------------------------------------------------------------------

@@ -223,7 +223,7 @@ class EnqueueInLoop(Rule):
                 continue
             method = ruby.call_method(call)
             instead = bulk_replacement(method, app)
-            if instead is None or _in_block_of(call, BULK_BLOCKS) or _in_block_of(call, CONTEXT_BLOCKS, loop):
+            if instead is None or ruby.in_block_of(call, BULK_BLOCKS) or ruby.in_block_of(call, CONTEXT_BLOCKS, loop):
                 continue
             model = unbounded_collection(loop, app)
             if model is None:
@@ -312,19 +312,3 @@ def _literal(node: Node) -> bool:
             _literal(p.child_by_field_name("value")) for p in node.named_children if p.type == "pair"
         )
     return node.type in LITERAL_TYPES
-
-
-def _in_block_of(call: Node, methods: frozenset[str], stop: Node | None = None) -> bool:
-    """Is `call` inside the block of a call to one of `methods` (below `stop`, if given)?"""
-    for ancestor in ruby.ancestors(call):
-        if stop is not None and ancestor.id == stop.id:
-            return False
-        if ancestor.type in ruby.METHOD_TYPES:
-            return False
-        if (
-            ancestor.type in ruby.BLOCK_TYPES
-            and ancestor.parent is not None
-            and ruby.call_method(ancestor.parent) in methods
-        ):
-            return True
-    return False
