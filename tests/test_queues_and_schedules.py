@@ -310,14 +310,41 @@ def test_a_schedule_file_using_sidekiq_scheduler_keys_is_read_as_sidekiq_schedul
     assert found == {("sidekiq_scheduler", "ClearLocksJob"), ("sidekiq_scheduler", "NightlyJob")}
 
 
-def test_mail_delivery_queue_follows_the_rails_version_and_the_setting(tmp_path):
-    app = app_with(tmp_path, {})
-    config = queues.queue_config(app)
-    assert config.mailer_queue((7, 1)) == "default" and config.mailer_queue((6, 0)) == "mailers"
-    configured = app_with(tmp_path / "b", {
+def test_mail_delivery_queue_follows_the_framework_defaults_and_the_setting(tmp_path):
+    config = queues.queue_config(app_with(tmp_path, {}))
+    assert config.implicit_mail_queue((7, 1)) == "default"
+    assert config.implicit_mail_queue((6, 0)) == config.implicit_mail_queue(()) == "mailers"
+    assert config.implicit_mail_queue(None) is None  # defaults unknown
+    named = app_with(tmp_path / "b", {
         "config/application.rb": "config.action_mailer.deliver_later_queue_name = :mail\n",
     })
-    assert queues.queue_config(configured).mailer_queue((7, 1)) == "mail"
+    assert queues.queue_config(named).mailer_queue_name == "mail"
+    assert queues.queue_config(named).implicit_mail_queue((7, 1)) is None  # checked where written
+    nil = app_with(tmp_path / "c", {
+        "config/initializers/new_framework_defaults_6_1.rb": (
+            "Rails.application.config.action_mailer.deliver_later_queue_name = nil\n"
+            "Rails.application.config.active_job.default_queue_name = :normal\n"
+        ),
+    })
+    assert queues.queue_config(nil).implicit_mail_queue((6, 0)) == "normal"
+    custom = app_with(tmp_path / "d", {
+        "config/application.rb": "config.action_mailer.delivery_job = \"MailJob\"\n",
+    })
+    assert queues.queue_config(custom).implicit_mail_queue((7, 1)) is None
+
+
+def test_framework_defaults_come_from_load_defaults_or_an_old_rails(tmp_path):
+    lock = "GEM\n  specs:\n    rails ({})\n"
+    cases = [
+        ({"Gemfile.lock": lock.format("7.1.3"), "config/application.rb": "config.load_defaults 6.0\n"}, (6, 0)),
+        ({"Gemfile.lock": lock.format("6.0.4"), "config/application.rb": "x\n"}, (6, 0, 4)),
+        ({"Gemfile.lock": lock.format("7.1.3"), "config/application.rb": "module A; end\n"}, ()),
+        ({"Gemfile.lock": lock.format("7.1.3"),
+          "config/application.rb": "config.load_defaults Rails::VERSION::STRING.to_f\n"}, None),
+        ({"config/application.rb": "module A; end\n"}, None),
+    ]
+    for index, (files, expected) in enumerate(cases):
+        assert queues.framework_defaults(app_with(tmp_path / str(index), files)) == expected, files
 
 
 def test_schedule_classes_are_not_judged_in_an_app_without_any_job(app_tree):
@@ -370,3 +397,213 @@ def test_odd_yaml_shapes_are_unknown_and_never_crash(app_tree):
     })
     assert not report.crashes
     assert [f.code for f in report.findings] == []
+
+
+# -- queues used without being named ---------------------------------------------------------
+
+SOLID_QUEUE_APP = {
+    "Gemfile.lock": "GEM\n  specs:\n    solid_queue (1.1.0)\n",
+    "app/jobs/report_job.rb": "class ReportJob < ApplicationJob\n  retry_on Timeout::Error\n  def perform; end\nend\n",
+}
+
+
+@pytest.mark.parametrize("queue_yml, expected", [
+    ("production:\n  workers:\n    - queues: [default, reports]\n", [("config/recurring.yml", 3)]),
+    ("production:\n  workers:\n    - queues: [default, solid_queue_recurring]\n", []),
+    ("production:\n  workers:\n    - queues: \"*\"\n", []),
+    ("production:\n  workers:\n    - queues: <%= ENV['QUEUES'] %>\n", []),
+])
+def test_recurring_command_without_queue_runs_on_solid_queue_recurring(app_tree, queue_yml, expected):
+    report = app_tree({
+        **SOLID_QUEUE_APP,
+        "config/queue.yml": queue_yml,
+        "config/recurring.yml": (
+            "production:\n"
+            "  sweep:\n    command: \"Session.sweep\"\n    schedule: every hour\n"
+            "  pinned:\n    command: \"Session.sweep\"\n    queue: default\n    schedule: every hour\n"
+            "  report:\n    class: ReportJob\n    schedule: every hour\n"
+        ),
+    }, "JL601")
+    assert [(f.path, f.line) for f in report.findings if f.code == "JL601"] == expected
+
+
+def test_recurring_command_queue_is_unknown_without_worker_config(app_tree):
+    report = app_tree({
+        **SOLID_QUEUE_APP,
+        "config/recurring.yml": "production:\n  sweep:\n    command: \"Session.sweep\"\n    schedule: every hour\n",
+    })
+    assert [f.code for f in report.findings] == []
+
+
+MAIL_APP = {
+    "Gemfile.lock": "GEM\n  specs:\n    rails (7.1.3)\n    sidekiq (7.2.0)\n",
+    "config/sidekiq.yml": ":queues:\n  - default\n  - low\n",
+    "app/mailers/application_mailer.rb": "class ApplicationMailer < ActionMailer::Base\nend\n",
+    "app/mailers/user_mailer.rb": (
+        "class UserMailer < ApplicationMailer\n  def welcome\n    mail(to: \"a@example.com\")\n  end\nend\n"
+    ),
+    "app/controllers/users_controller.rb": (
+        "class UsersController < ApplicationController\n"
+        "  def create\n"
+        "    UserMailer.welcome.deliver_later\n"
+        "    UserMailer.with(id: 1).welcome.deliver_later!(wait: 5.minutes)\n"
+        "    UserMailer.welcome.deliver_later(queue: :low)\n"
+        "    Devise::Mailer.reset_password_instructions(1, \"t\").deliver_later\n"
+        "    message.deliver_later\n"
+        "  end\n"
+        "end\n"
+    ),
+}
+
+
+def _application(setting: str) -> str:
+    return f"module Shop\n  class Application < Rails::Application\n    {setting}\n  end\nend\n"
+
+
+@pytest.mark.parametrize("application, expected", [
+    (_application("config.load_defaults 6.0"), [3, 4]),  # `mailers`, which no worker processes
+    (_application("config.load_defaults 7.1"), []),  # the default queue
+    (_application("config.time_zone = 'UTC'"), [3, 4]),  # no load_defaults: Rails' own `mailers`
+    (_application("config.load_defaults Rails::VERSION::STRING.to_f"), []),  # unknown defaults
+])
+def test_deliver_later_uses_the_mailer_queue_of_the_framework_defaults(app_tree, application, expected):
+    report = app_tree({**MAIL_APP, "config/application.rb": application}, "JL601")
+    found = [(f.path, f.line) for f in report.findings if f.code == "JL601"]
+    assert found == [("app/controllers/users_controller.rb", line) for line in expected]
+    assert all("`deliver_later` enqueues mail" in f.message for f in report.findings if f.code == "JL601")
+
+
+def test_deliver_later_is_silent_when_the_version_or_the_workers_are_unknown(app_tree):
+    files = {**MAIL_APP, "Gemfile.lock": "GEM\n  specs:\n    sidekiq (7.2.0)\n", "Gemfile": ""}
+    assert [f.code for f in app_tree(files, "JL601").findings if f.code == "JL601"] == []
+    files = {**MAIL_APP, "config/application.rb": _application("config.load_defaults 6.0"),
+             "config/sidekiq.yml": ":queues:\n  - <%= ENV['QUEUE'] %>\n"}
+    assert [f.code for f in app_tree(files, "JL601").findings if f.code == "JL601"] == []
+
+
+def test_deliver_later_of_a_mailer_choosing_its_own_queue_is_not_judged(app_tree):
+    report = app_tree({
+        **MAIL_APP,
+        "config/application.rb": _application("config.load_defaults 6.0"),
+        "app/mailers/application_mailer.rb": (
+            "class ApplicationMailer < ActionMailer::Base\n  self.deliver_later_queue_name = :low\nend\n"
+        ),
+    }, "JL601")
+    assert [f.code for f in report.findings if f.code == "JL601"] == []
+
+
+def test_an_app_wide_mail_queue_is_reported_where_it_is_set_not_at_each_call(app_tree):
+    report = app_tree({
+        **MAIL_APP,
+        "config/application.rb": _application("config.load_defaults 6.0"),
+        "config/initializers/mail.rb": "ActionMailer::Base.deliver_later_queue_name = :mailers\n",
+    }, "JL601")
+    assert [(f.path, f.line) for f in report.findings if f.code == "JL601"] == [("config/initializers/mail.rb", 1)]
+
+
+def test_a_nil_mail_queue_setting_sends_mail_to_the_default_queue(app_tree):
+    report = app_tree({
+        **MAIL_APP,
+        "config/application.rb": _application("config.load_defaults 6.0"),
+        "config/initializers/new_framework_defaults_6_1.rb": (
+            "# Rails.application.config.action_mailer.deliver_later_queue_name = :x\n"
+            "Rails.application.config.action_mailer.deliver_later_queue_name = nil\n"
+        ),
+    }, "JL601")
+    assert [f.code for f in report.findings if f.code == "JL601"] == []
+
+
+# -- schedule entries that cannot run --------------------------------------------------------
+
+JOB = "class SweepJob < ApplicationJob\n  retry_on Timeout::Error\n  def perform; end\nend\n"
+
+
+def test_a_scalar_recurring_entry_is_an_invalid_schedule_at_its_key(app_tree):
+    report = app_tree({
+        "Gemfile": "",
+        "app/jobs/sweep_job.rb": JOB,
+        "config/recurring.yml": (
+            "shared_note: not a task\n"
+            "production:\n  sweep: SweepJob\n  ok:\n    class: SweepJob\n    schedule: every hour\n"
+            "  computed: <%= task %>\n"
+            "development:\n"
+        ),
+    })
+    assert [(f.code, f.line) for f in report.findings] == [("JL603", 3)]
+    flat = app_tree({"Gemfile": "", "app/jobs/sweep_job.rb": JOB, "config/recurring.yml": "sweep: 5\n"})
+    assert [(f.code, f.line) for f in flat.findings] == [("JL603", 1)]
+
+
+def test_a_scheduled_class_that_is_not_a_job_is_reported(app_tree):
+    report = app_tree({
+        "Gemfile": "",
+        "app/jobs/sweep_job.rb": JOB,
+        "app/models/application_record.rb": "class ApplicationRecord < ActiveRecord::Base\nend\n",
+        "app/models/session.rb": "class Session < ApplicationRecord\n  include Comparable\nend\n",
+        "app/services/sweeper.rb": "class Sweeper\n  def self.call; end\nend\n",
+        "app/services/gem_based.rb": "class GemBased < Hutch::Consumer\nend\n",
+        "app/services/mixed.rb": "class Mixed\n  include Shoryuken::Worker\nend\n",
+        "app/services/own_enqueue.rb": "class OwnEnqueue\n  def self.perform_later; end\nend\n",
+        "app/services/extended.rb": "class Extended\n  extend Enqueueable\nend\n",
+        "app/services/resque_style.rb": "class ResqueStyle\n  class << self\n    def perform; end\n  end\nend\n",
+        "app/services/sidekiq_style.rb": "class SidekiqStyle\n  def perform; end\nend\n",
+        "app/services/module_style.rb": "module ModuleStyle\n  extend self\n  def perform; end\nend\n",
+        "config/schedule.yml": "".join(
+            f"{key}:\n  cron: '0 * * * *'\n  class: {name}\n"
+            for key, name in [("a", "Session"), ("b", "Sweeper"), ("c", "GemBased"), ("d", "Mixed"),
+                              ("e", "OwnEnqueue"), ("f", "Extended"), ("g", "SweepJob"),
+                              ("h", "ResqueStyle"), ("i", "SidekiqStyle"), ("j", "ModuleStyle")]
+        ),
+    })
+    found = [(f.code, f.line) for f in report.findings]
+    assert found == [("JL602", 3), ("JL602", 6), ("JL602", 27)]  # SidekiqStyle lacks Sidekiq::Job
+    assert "not a job" in report.findings[0].message
+
+
+def test_whenever_runner_naming_a_class_the_project_lacks_is_reported(app_tree):
+    report = app_tree({
+        "Gemfile": "",
+        "Gemfile.lock": "GEM\n  specs:\n    blazer (3.0.0)\n    sitemap_generator (6.3.0)\n",
+        "app/jobs/sweep_job.rb": JOB,
+        "app/models/report.rb": "class Report\n  def self.refresh; end\nend\n",
+        "config/initializers/stats.rb": "module Stats\n  def self.flush; end\nend\nHOOKS = []\n",
+        "app/models/point.rb": "Point = Struct.new(:x, :y) do\n  def self.prune; end\nend\n",
+        "config/schedule.rb": (
+            "every 1.day do\n"
+            "  runner \"Reprot.refresh\"\n"
+            "  runner \"Report.refresh\"\n"
+            "  runner \"Blazer.run_checks(schedule: '1 day')\"\n"
+            "  runner \"SitemapGenerator::Interpreter.run\"\n"
+            "  runner \"Stats.flush\"\n"
+            "  runner \"Rails.cache.cleanup\"\n"
+            "  runner \"GC.start\"\n"
+            "  runner \"HOOKS.each(&:call)\"\n"
+            "  runner \"Point.prune\"\n"
+            "  runner \"Report.perform_later\"\n"
+            "  runner \"SweepJob.perform_later\"\n"
+            "end\n"
+        ),
+    })
+    assert [(f.code, f.line) for f in report.findings] == [("JL602", 2), ("JL602", 11)]
+
+
+def test_a_gem_excuses_a_namespace_by_its_leading_words_never_by_a_prefix(tmp_path):
+    app = app_with(tmp_path, {
+        "Gemfile.lock": "GEM\n  specs:\n    useragent (0.16.10)\n    reports_kit (0.7.0)\n    pghero (3.6.0)\n",
+        "app/models/reports.rb": "module Reports\nend\n",
+    })
+    assert not schedules.external_constant("User::PurgeJob", app)
+    assert schedules.external_constant("Useragent::Parser", app)
+    assert schedules.external_constant("PgHero::CaptureQueryStatsJob", app)
+    assert schedules.external_constant("ReportsKit::Model", app)
+    assert not schedules.external_constant("Reports::SweepJob", app)  # the project's own
+
+
+def test_a_scheduled_constant_aliasing_a_job_is_defined(app_tree):
+    report = app_tree({
+        "Gemfile": "",
+        "app/jobs/sweep_job.rb": JOB,
+        "app/jobs/old_sweep_worker.rb": "# kept for jobs still queued under the old name\nOldSweepWorker = SweepJob\n",
+        "config/schedule.yml": "a:\n  cron: '0 * * * *'\n  class: OldSweepWorker\nb:\n  cron: '0 * * * *'\n  class: OldSweepJob\n",
+    })
+    assert [(f.code, f.line) for f in report.findings] == [("JL602", 6)]

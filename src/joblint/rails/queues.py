@@ -1,6 +1,8 @@
-"""Queue facts: which queues the configured workers process, and the static queue names the
+"""Queue facts: which queues the configured workers process, the static queue names the
 code uses (`queue_as`, `sidekiq_options queue:`, `self.queue_name =`, `set(queue:)`,
-`deliver_later(queue:)`, `deliver_later_queue_name =`), and the mail delivery queue.
+`deliver_later(queue:)`, `deliver_later_queue_name =`), and the queues used without being
+named: the mail queue of a `deliver_later` (`mailers` before `load_defaults 6.1`, the ActiveJob
+default queue from it) and `solid_queue_recurring` for a recurring `command:`.
 
 Worker queue lists come from `config/sidekiq.yml` (`:queues:` and per-environment sections,
 Sidekiq 7 capsules, plus `-q` flags in Procfiles), `config/queue.yml` / `config/solid_queue.yml`
@@ -14,13 +16,12 @@ import fnmatch
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .. import ruby
 from ..files import walk_files
 from ..ruby import Node
 from ..source import SourceFile
-from . import yaml_config
+from . import mailers, schedules, yaml_config
 from .app import App
 from .config import active_lines
 from .jobs import ENQUEUE_METHODS, JobKind
@@ -29,10 +30,15 @@ SIDEKIQ_FILES = ("config/sidekiq.yml",)
 SOLID_QUEUE_FILES = ("config/queue.yml", "config/solid_queue.yml")
 RUBY_CONFIG_DIRS = ("config/environments", "config/initializers")
 DEFAULT_QUEUE = "default"
+MAILERS_QUEUE = "mailers"  # ActionMailer's `deliver_later_queue_name` before `load_defaults 6.1`
+RECURRING_COMMAND_QUEUE = "solid_queue_recurring"  # `queue_as` of SolidQueue::RecurringJob
 
 _PREFIX = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_prefix\s*=\s*(.+?)\s*$", re.MULTILINE)
 _DELIMITER = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_delimiter\s*=\s*(.+?)\s*$", re.MULTILINE)
-_MAILER_QUEUE = re.compile(r"^\s*(?:config|Rails\.application\.config)\.action_mailer\.deliver_later_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
+_MAILER_QUEUE = re.compile(r"^\s*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?deliver_later_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
+_MAILER_JOB = re.compile(r"^\s*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?delivery_job\s*=", re.MULTILINE)
+_DEFAULT_QUEUE_NAME = re.compile(r"^\s*(?:config|Rails\.application\.config|ActiveJob::Base)\.(?:active_job\.)?default_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
+_RECURRING_JOB_CLASS = re.compile(r"\bRecurringTask\.default_job_class\s*=")
 _GOOD_JOB_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\.queues\s*=\s*(.+?)\s*$", re.MULTILINE)
 _GOOD_JOB_HASH_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\s*=\s*\{", re.MULTILINE)
 _LITERAL = re.compile(r"""^(?:"([^"#\\]*)"|'([^'\\]*)'|:(\w+))(?:\.freeze)?$""")
@@ -71,17 +77,25 @@ class QueueConfig:
     prefix: str | None  # queue_name_prefix; "" when unset
     prefix_known: bool
     delimiter: str
-    mailer_queue_name: str | None = None  # `config.action_mailer.deliver_later_queue_name`
+    # app-wide `deliver_later_queue_name`: None when unset, "" when set to nil
+    mailer_queue_name: str | None = None
     mailer_queue_known: bool = True
+    custom_delivery_job: bool = False  # `config.action_mailer.delivery_job =`: its own queue
+    default_queue: str | None = DEFAULT_QUEUE  # `config.active_job.default_queue_name`; None: computed
+    recurring_job_known: bool = True  # no custom `SolidQueue::RecurringTask.default_job_class`
 
-    def mailer_queue(self, rails_version: tuple[int, ...] | None) -> str | None:
-        """The queue `deliver_later` uses: `deliver_later_queue_name` when set app-wide, else
-        the default queue (Rails ≥ 6.1) or `mailers` (older Rails); None when computed."""
-        if not self.mailer_queue_known:
+    def implicit_mail_queue(self, defaults: tuple[int, ...] | None) -> str | None:
+        """The queue a `deliver_later` uses when nothing names one, from the framework
+        defaults version (`()`: no `load_defaults`): `mailers` before 6.1, the ActiveJob
+        default queue from 6.1 or when `deliver_later_queue_name` is nil. None when it cannot
+        be known, and when a queue is named app-wide (that name is checked where it is written)."""
+        if not self.mailer_queue_known or self.custom_delivery_job or self.mailer_queue_name:
             return None
-        if self.mailer_queue_name:
-            return self.mailer_queue_name
-        return "mailers" if rails_version is not None and rails_version < (6, 1) else DEFAULT_QUEUE
+        if self.mailer_queue_name == "":
+            return self.default_queue
+        if defaults is None:
+            return None
+        return self.default_queue if defaults >= (6, 1) else MAILERS_QUEUE
 
     def for_active_job(self) -> WorkerQueues | None:
         """The worker list that runs ActiveJob jobs: the adapter's, or the only one there is."""
@@ -116,7 +130,8 @@ def _build(app: App) -> QueueConfig:
     ruby_configs = _ruby_config_texts(app)
     prefix, prefix_known = _setting(_PREFIX, ruby_configs, "")
     delimiter, delimiter_known = _setting(_DELIMITER, ruby_configs, "_")
-    mailer_queue, mailer_queue_known = _setting(_MAILER_QUEUE, ruby_configs, "")
+    mailer_queue, mailer_queue_known = _setting(_MAILER_QUEUE, ruby_configs, None)
+    default_queue, _ = _setting(_DEFAULT_QUEUE_NAME, ruby_configs, DEFAULT_QUEUE)
     return QueueConfig(
         sidekiq=_sidekiq_queues(app),
         solid_queue=_solid_queue_queues(app),
@@ -125,8 +140,11 @@ def _build(app: App) -> QueueConfig:
         prefix=prefix,
         prefix_known=prefix_known and delimiter_known,
         delimiter=delimiter or "_",
-        mailer_queue_name=mailer_queue or None,
+        mailer_queue_name=mailer_queue,
         mailer_queue_known=mailer_queue_known,
+        custom_delivery_job=any(_MAILER_JOB.search(t) for t in ruby_configs),
+        default_queue=default_queue or None,
+        recurring_job_known=not any(_RECURRING_JOB_CLASS.search(t) for t in ruby_configs),
     )
 
 
@@ -140,12 +158,13 @@ def _ruby_config_texts(app: App) -> list[str]:
     return [active_lines(t) for t in texts if t]
 
 
-def _setting(pattern: re.Pattern[str], texts: list[str], default: str) -> tuple[str | None, bool]:
-    """A string setting: (value, known). Several different or dynamic values are unknown."""
+def _setting(pattern: re.Pattern[str], texts: list[str], default: str | None) -> tuple[str | None, bool]:
+    """A string setting: (value, known); `nil` reads as "". Several different or dynamic
+    values are unknown."""
     values = {m.group(1) for t in texts for m in pattern.finditer(t)}
     if not values:
         return default, True
-    literals = {_literal(v) for v in values}
+    literals = {"" if v.split(" #")[0].strip() == "nil" else _literal(v) for v in values}
     if None in literals or len(literals) > 1:
         return None, False
     return literals.pop(), True
@@ -344,6 +363,7 @@ class QueueName:
     via: str  # queue_as | sidekiq_options | queue_name= | set | deliver_later | deliver_later_queue_name=
     owner: str | None  # the enclosing class
     class_level: bool = field(default=False)  # declares the class's own queue
+    implicit: str = ""  # why a queue nobody wrote is used here ("" for a written name)
 
 
 _QUEUE_CALLS = ruby.compile_query(
@@ -415,6 +435,74 @@ def _queue_names(source: SourceFile, app: App) -> Iterator[QueueName]:
             yield QueueName(name, value.start_byte, value.end_byte, False, method, None)
 
 
+# -- queues used without being named ---------------------------------------------------------
+
+MAIL_QUEUE_OVERRIDE = re.compile(rb"\b(?:deliver_later_queue_name|delivery_job)\b")
+_DELIVER_LATER = ruby.compile_query(
+    """
+    (call receiver: (call) @message method: (identifier) @method
+      (#any-of? @method "deliver_later" "deliver_later!")) @call
+    """
+)
+
+
+def framework_defaults(app: App) -> tuple[int, ...] | None:
+    """The framework defaults the app runs with: its `load_defaults` version, `()` when
+    `config/application.rb` calls none (Rails' own defaults), None when unknown. An app on
+    Rails < 6.1 cannot load 6.1 defaults, so its Rails version stands in."""
+    if app.load_defaults is not None:
+        return app.load_defaults.parts
+    if app.rails_version is not None and app.rails_version < (6, 1):
+        return app.rails_version.parts
+    text = app.text("config/application.rb")
+    if text is not None and app.rails_version is not None and "load_defaults" not in active_lines(text):
+        return ()
+    return None
+
+
+def mail_delivery_queues(source: SourceFile, app: App) -> list[QueueName]:
+    """The implicit queue of each `deliver_later` on a project mailer's message that names no
+    `queue:`, when the mailer and its ancestors leave the queue and delivery job alone."""
+    if b"deliver_later" not in source.data:
+        return []
+    config = queue_config(app)
+    defaults = framework_defaults(app)
+    queue = config.implicit_mail_queue(defaults)
+    if queue is None:
+        return []
+    if config.mailer_queue_name == "":
+        why = "where `deliver_later` enqueues mail: `deliver_later_queue_name` is nil"
+    elif defaults is not None and defaults >= (6, 1):
+        why = "where `deliver_later` enqueues mail from `load_defaults 6.1`"
+    else:
+        why = "where `deliver_later` enqueues mail without `load_defaults 6.1`"
+    found = []
+    for _, caps in ruby.matches(_DELIVER_LATER, source.root):
+        call = caps["call"][0]
+        if "queue" in ruby.keyword_arguments(call):
+            continue  # a written queue: `queue_names` reads it
+        written = ruby.constant_path(ruby.chain_root(caps["message"][0]))
+        if written is None:
+            continue
+        mailer = app.classes.resolve(written, app.lexical_scope(call))
+        if not mailers.is_project_mailer(app.classes, mailer, strict=False) or any(
+            schedules.source_matches(app, owner, MAIL_QUEUE_OVERRIDE) for owner in app.classes.lineage(mailer)
+        ):
+            continue
+        found.append(QueueName(queue, call.start_byte, call.end_byte, False, "deliver_later",
+                               app.enclosing_class(call), implicit=why))
+    return found
+
+
+def recurring_command_queue(entry: schedules.ScheduleEntry, app: App) -> str | None:
+    """The queue of a Solid Queue recurring `command:` without `queue:`: Solid Queue runs the
+    command as `SolidQueue::RecurringJob`, which is queued as `solid_queue_recurring`."""
+    if (entry.backend != "solid_queue" or entry.queue is not None or entry.command is None
+            or entry.class_name is not None or not queue_config(app).recurring_job_known):
+        return None
+    return RECURRING_COMMAND_QUEUE
+
+
 def _class_owner(node: Node, app: App) -> str | None:
     """The class a class-level declaration belongs to (None inside a method)."""
     if ruby.enclosing(node, ruby.METHOD_TYPES) is not None:
@@ -442,7 +530,7 @@ def _build_enqueue_calls(app: App) -> dict[str, list[Node]]:
     table: dict[str, list[Node]] = {}
     if app.root is None:
         return table
-    accept = lambda p: p.endswith((".rb", ".rake")) and not p.startswith(SKIPPED_TOP_DIRS)  # noqa: E731
+    accept = lambda p: p.endswith((".rb", ".rake")) and not p.startswith(SKIPPED_TOP_DIRS)
     words = tuple(m.encode() for m in ENQUEUE_METHODS)
     for path in walk_files(app.root, app.root, accept):
         source = app.source(path)
@@ -509,10 +597,8 @@ def job_queue(app: App, job: str) -> tuple[str | None, QueueName | None]:
     return DEFAULT_QUEUE, None
 
 
+_QUEUE_DECLARATION = re.compile(rb"^\s*(queue_as|self\.queue_name\s*=|sidekiq_options\b.*queue:)", re.MULTILINE)
+
+
 def _declares_dynamic_queue(app: App, name: str) -> bool:
-    for definition in app.classes.definitions.get(name, ()):
-        source = app.source(Path(app.root, definition.path)) if app.root else None
-        if source is not None and re.search(rb"^\s*(queue_as|self\.queue_name\s*=|sidekiq_options\b.*queue:)",
-                                            source.data, re.MULTILINE):
-            return True
-    return False
+    return schedules.source_matches(app, name, _QUEUE_DECLARATION)

@@ -25,6 +25,7 @@ from ..ruby import Node
 from ..source import SourceFile
 from . import yaml_config
 from .app import App
+from .classes import extract_definitions
 from .yaml_config import YMap, YStr
 
 RECURRING_FILES = ("config/recurring.yml",)
@@ -61,6 +62,7 @@ class ScheduleEntry:
     queue: Span | None
     names_target: bool = True  # has a `class:`/`klass:`/`command:` key (its value may be unknown)
     active_job: bool = True  # enqueued through ActiveJob (sidekiq-cron: only with `active_job: true`)
+    is_mapping: bool = True  # False: a scalar where the settings of the entry belong
 
     @property
     def label(self) -> str:
@@ -80,7 +82,11 @@ def _build(app: App) -> list[ScheduleEntry]:
     for relpath in RECURRING_FILES:
         document = _document(app, relpath)
         for section in yaml_config.sections(document):
-            entries.extend(_yaml_entries(section, "solid_queue", relpath))
+            # Solid Queue reads the current environment's section, or the whole file when it has
+            # none: the keys beside the environment sections are not tasks
+            tasks = not isinstance(document, dict) or section is document or any(
+                section is value for key, value in document.items() if key in yaml_config.ENVIRONMENTS)
+            entries.extend(_yaml_entries(section, "solid_queue", relpath, scalar_tasks=tasks))
     for relpath in SCHEDULE_YAML_FILES:
         document = _document(app, relpath)
         backend = "sidekiq_scheduler" if "scheduler" in relpath or _scheduler_keys(document) else "sidekiq_cron"
@@ -124,12 +130,16 @@ def _schedule_sections(document: yaml_config.YValue) -> list[YMap]:
 
 
 def _yaml_entries(  # type: ignore[type-arg]
-    section: dict, backend: str, relpath: str, nested: bool = False
+    section: dict, backend: str, relpath: str, nested: bool = False, scalar_tasks: bool = False
 ) -> Iterator[ScheduleEntry]:
     for key, task in section.items():
         if not isinstance(key, YStr):
             continue
         if not isinstance(task, dict):
+            if scalar_tasks and _is_scalar_task(key, task):
+                span = Span(str(key), key.start_byte, key.end_byte)
+                yield ScheduleEntry(backend, relpath, span, None, None, None, None,
+                                    names_target=False, is_mapping=False)
             continue
         keys = {str(k).lstrip(":") for k in task}
         if not keys & TASK_KEYS and task and all(isinstance(v, dict) for v in task.values()):
@@ -156,6 +166,14 @@ def _yaml_entries(  # type: ignore[type-arg]
             names_target=bool(keys & {"class", "klass", "command"}),
             active_job=backend == "solid_queue" or yaml_config.get(task, "active_job") is True,
         )
+
+
+def _is_scalar_task(key: YStr, task: yaml_config.YValue) -> bool:
+    """A string, number or boolean where a task's mapping belongs (not an environment left
+    empty, not a value ERB computes)."""
+    if key in yaml_config.ENVIRONMENTS or task is None or isinstance(task, (list, dict)):
+        return False
+    return not (isinstance(task, YStr) and task.has_erb)
 
 
 def _span(value: yaml_config.YValue) -> Span | None:
@@ -294,23 +312,135 @@ FRAMEWORK_NAMESPACES = frozenset(
 
 def external_constant(name: str, app: App) -> bool:
     """A constant under a framework namespace or the namespace of a locked gem (`PgHero::` for
-    `pghero`, `Maintenance::` for `maintenance_tasks`…), assumed to exist outside the project."""
-    top = name.split("::", 1)[0]
+    `pghero`, `Maintenance::` for `maintenance_tasks`…), assumed to exist outside the project.
+    A gem names a namespace by its whole name or by leading words of it (`maintenance_tasks` →
+    `Maintenance`, `MaintenanceTasks`), never by a mere prefix (`useragent` is not `User`), and
+    never one the project defines itself."""
+    top = name.removeprefix("::").split("::", 1)[0]
     if top in FRAMEWORK_NAMESPACES:
         return True
-    if "::" not in name or top in _project_namespaces(app):
+    if top in _project_namespaces(app):
         return False
-    flat = top.lower()
-    return any(_squash(gem) == flat or _squash(gem).startswith(flat) for gem in app.gems)
+    return top.lower() in _gem_namespaces(app)
+
+
+def _gem_namespaces(app: App) -> frozenset[str]:
+    """Lower-case namespaces the locked gems may define: each gem name's leading words, joined."""
+    def build(a: App) -> frozenset[str]:
+        found = set()
+        for gem in a.gems:
+            words = [w for w in re.split(r"[-_.]", gem.lower()) if w]
+            found.update("".join(words[:n]) for n in range(1, len(words) + 1))
+        return frozenset(found)
+    return app.fact("gem_namespaces", build)
+
+
+# Ancestors that make no job of a class: Rails' non-job bases and Ruby's own mixins.
+NON_JOB_NAMESPACES = frozenset(
+    {"ActiveRecord", "ActiveModel", "ActiveSupport", "ActionMailer", "ActionController",
+     "ActionView", "ActionDispatch", "ActionCable", "ActionMailbox", "ActionText"}
+)
+RUBY_CONSTANTS = frozenset(
+    {"Object", "BasicObject", "Kernel", "Comparable", "Enumerable", "Singleton", "Forwardable",
+     "StandardError", "Struct", "Time", "Date", "DateTime", "File", "Dir", "FileUtils", "IO", "GC",
+     "ObjectSpace", "Process", "Signal", "Thread", "ENV", "JSON", "YAML", "URI", "Net", "Logger",
+     "Marshal", "Math", "Random", "SecureRandom", "Benchmark", "Rake", "Open3", "Timeout", "ERB",
+     "Base64", "Digest", "OpenSSL", "CSV", "Zlib", "Pathname", "Tempfile", "Set", "BigDecimal",
+     "Integer", "Float", "String", "Array", "Hash", "Module", "Class"}
+)
+# class-level methods a scheduler may call instead of a job's: `perform` (Resque runs
+# `klass.perform`), `perform_later`, `perform_async`, `set`
+SCHEDULER_ENTRY_POINTS = frozenset({"perform", "perform_later", "perform_async", "perform_in", "set"})
+_CLASS_METHODS = ruby.compile_query(
+    """
+    (singleton_method name: (identifier) @name)
+    (singleton_class body: (body_statement (method name: (identifier) @name)))
+    """
+)
+# a module extending the class, or methods defined at run time: it may answer after all
+_OPEN_CLASS = re.compile(
+    rb"define_singleton_method|^\s*extend\s+(?!self\b|Forwardable\b|ActiveSupport::Concern\b)[A-Z]",
+    re.MULTILINE,
+)
+# instance methods that are also the module's own: `extend self`, `module_function`
+_SELF_EXTENDED = re.compile(rb"^\s*(?:extend\s+self\b|module_function\b)", re.MULTILINE)
+
+
+def plain_class(name: str, app: App) -> bool:
+    """A project class that is visibly no job, so a scheduler's `perform_later` (or Sidekiq's
+    `perform_async`) on it raises `NoMethodError`: neither ActiveJob nor Sidekiq, every
+    ancestor is the project's, Ruby's or a non-job Rails base, and it defines no class-level
+    entry point of its own (`self.perform` as Resque runs it, `self.perform_later`…) and is
+    extended by no module."""
+    classes = app.classes
+    if name not in classes or app.jobs.kind(name) is not None:
+        return False
+    for ancestor in classes.ancestors(name):
+        if ancestor not in classes and ancestor not in RUBY_CONSTANTS and (
+            ancestor.split("::", 1)[0] not in NON_JOB_NAMESPACES
+        ):
+            return False  # a gem's class or module: it may make a job
+    for owner in classes.lineage(name):
+        for source in _defining_sources(app, owner):
+            if _OPEN_CLASS.search(source.data):
+                return False
+            methods = {ruby.text(n) for n in ruby.captures(_CLASS_METHODS, source.root).get("name", [])}
+            if _SELF_EXTENDED.search(source.data):
+                methods.update(m for d in classes.definitions[owner] for m in d.methods)
+            if methods & SCHEDULER_ENTRY_POINTS:
+                return False
+    return True
+
+
+def source_matches(app: App, name: str, pattern: re.Pattern[bytes]) -> bool:
+    """Does a file that defines the class match the pattern?"""
+    return any(pattern.search(source.data) for source in _defining_sources(app, name))
+
+
+def _defining_sources(app: App, name: str) -> Iterator[SourceFile]:
+    for definition in app.classes.definitions.get(name, ()):
+        source = app.source(app.root / definition.path) if app.root else None
+        if source is not None:
+            yield source
+
+
+_CONSTANT_ASSIGNMENT = re.compile(rb"^\s*([A-Z]\w*)\s*=[^=~]", re.MULTILINE)
+
+
+def runner_constant_known(name: str, app: App) -> bool:
+    """Can `rails runner` find the constant a whenever `runner` string starts with? The
+    project's classes, Ruby's constants, and the frameworks' and locked gems' namespaces."""
+    top = name.removeprefix("::").split("::", 1)[0]
+    return top in RUBY_CONSTANTS or project_constant(name, app) or external_constant(name, app)
+
+
+def project_constant(name: str, app: App) -> bool:
+    """Does the project define the constant: a class or module of the index, one defined under
+    `config/`, or a constant assigned in `app/`, `lib/` or `config/` (`OldJob = NewJob`)?"""
+    name = name.removeprefix("::")
+    known = _constants_outside_index(app)
+    return name in app.classes or name in known or name.rsplit("::", 1)[-1] in known
+
+
+def _constants_outside_index(app: App) -> frozenset[str]:
+    """Classes and modules defined by the Ruby files under `config/`, and the names of the
+    constants assigned in them and in the indexed files (the last part of a nested name)."""
+    def build(a: App) -> frozenset[str]:
+        names: set[str] = set()
+        config = a.root / "config" if a.root else None
+        paths = sorted(config.rglob("*.rb")) if config and config.is_dir() else []
+        for source in [s for s in (a.source(p) for p in paths) if s is not None]:
+            names.update(d.name for d in extract_definitions(source))
+            names.update(m.decode() for m in _CONSTANT_ASSIGNMENT.findall(source.data))
+        for source in a.model_files:
+            names.update(m.decode() for m in _CONSTANT_ASSIGNMENT.findall(source.data))
+        return frozenset(names)
+    return app.fact("constants_outside_index", build)
 
 
 def defines_jobs(app: App) -> bool:
     """Does the class index hold any job? Without one, "not defined" cannot be judged."""
     return app.fact("defines_jobs", lambda a: bool(a.jobs.job_names()))
-
-
-def _squash(gem: str) -> str:
-    return re.sub(r"[-_]", "", gem.lower())
 
 
 def _project_namespaces(app: App) -> frozenset[str]:

@@ -10,6 +10,7 @@ from ..source import SourceFile
 from . import Examples, Rule, register
 
 TEST_DIRS = ("spec", "test", "features")  # test jobs use throwaway queues
+RECURRING_COMMAND = "where Solid Queue runs a recurring `command:` without `queue:`"
 
 
 def _through_active_job(entry: schedules.ScheduleEntry, app: App) -> bool:
@@ -30,6 +31,14 @@ class UnprocessedQueue(Rule):
     `deliver_later_queue_name = :name` (app-wide in `config.action_mailer`, or in a mailer), and
     the `queue:` of a recurring or sidekiq-cron schedule entry.
 
+    Queues used without being named count too. A Solid Queue recurring `command:` without
+    `queue:` runs as `SolidQueue::RecurringJob` on `solid_queue_recurring` (reported at the
+    command). A `deliver_later` on a project mailer that names no `queue:` enqueues mail on
+    `mailers` before `load_defaults 6.1`, and on the ActiveJob default queue (`default`, or
+    `config.active_job.default_queue_name`) from 6.1 or when `deliver_later_queue_name` is nil
+    (reported at the `deliver_later` call). A queue named app-wide by `deliver_later_queue_name`
+    is reported where it is written, not at each call.
+
     The worker lists are read from `config/sidekiq.yml` (`:queues:`, plain or `[name, weight]`,
     every environment section and Sidekiq 7 capsules, plus `sidekiq -q name` flags in
     `Procfile*`), `config/queue.yml` / `config/solid_queue.yml` (`workers: - queues:`, with `*`
@@ -46,7 +55,10 @@ class UnprocessedQueue(Rule):
 
     The rule is silent when it cannot know: no queue configuration, a list or prefix computed by
     ERB or Ruby at boot, a `sidekiq.yml` without `:queues:` (the command line decides), an
-    adapter whose config is not read (Delayed Job, Resque), or a dynamic queue name. A queue
+    adapter whose config is not read (Delayed Job, Resque), or a dynamic queue name. For an
+    implicit mail queue it is also silent without a known Rails version or `load_defaults`,
+    with a computed `deliver_later_queue_name`, a custom `delivery_job`, a mailer (or
+    ancestor) that sets either, and a message whose mailer is not a project mailer. A queue
     listed under any environment counts as processed. Code under `spec/`, `test/` and
     `features/` is not checked.
 
@@ -72,9 +84,9 @@ class UnprocessedQueue(Rule):
     severity = Severity.ERROR
     scope = "project"
     summary = "A job's queue is not processed by any configured worker"
-    message = "Queue `{queue}` is not processed by any configured worker ({workers})"
+    message = "Queue `{queue}`{implicit} is not processed by any configured worker ({workers})"
     help = "Add the queue to the worker configuration, or use a queue the workers process"
-    triggers = ("queue",)
+    triggers = ("queue", "deliver_later", "command")
 
     @classmethod
     def applies_to(cls, source: SourceFile) -> bool:
@@ -144,6 +156,9 @@ class UnprocessedQueue(Rule):
                     class: ReportJob
                     schedule: every day at 3am
                     queue: reports # expect: JL601
+                  sweep_sessions:
+                    command: "Session.sweep" # expect: JL601
+                    schedule: every hour
                 """,
                 "app/jobs/report_job.rb": """
                 class ReportJob < ApplicationJob
@@ -157,6 +172,47 @@ class UnprocessedQueue(Rule):
                   def create
                     ReportJob.set(queue: :urgent).perform_later # expect: JL601
                     ReportJob.set(queue: :mailers_low).perform_later
+                  end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.1.3)
+                    sidekiq (7.2.0)
+                """,
+                "config/application.rb": """
+                module Shop
+                  class Application < Rails::Application
+                    config.load_defaults 6.0
+                    config.active_job.queue_adapter = :sidekiq
+                  end
+                end
+                """,
+                "config/sidekiq.yml": """
+                :queues:
+                  - critical
+                  - default
+                """,
+                "app/mailers/application_mailer.rb": """
+                class ApplicationMailer < ActionMailer::Base
+                  default from: "shop@example.com"
+                end
+                """,
+                "app/mailers/order_mailer.rb": """
+                class OrderMailer < ApplicationMailer
+                  def receipt
+                    mail(to: "orders@example.com")
+                  end
+                end
+                """,
+                "app/controllers/orders_controller.rb": """
+                class OrdersController < ApplicationController
+                  def create
+                    OrderMailer.receipt.deliver_later # expect: JL601
+                    OrderMailer.receipt.deliver_later(queue: :critical)
                   end
                 end
                 """,
@@ -199,6 +255,25 @@ class UnprocessedQueue(Rule):
                     - queues: [critical, "mail*"]
                     - threads: 3
                 """,
+                "config/recurring.yml": """
+                production:
+                  sweep_sessions:
+                    command: "Session.sweep"
+                    queue: critical
+                    schedule: every hour
+                """,
+                "app/mailers/invoice_mailer.rb": """
+                class InvoiceMailer < ActionMailer::Base
+                  def overdue = mail(to: "billing@example.com", subject: "Overdue")
+                end
+                """,
+                "app/controllers/invoices_controller.rb": """
+                class InvoicesController < ApplicationController
+                  def remind
+                    InvoiceMailer.overdue.deliver_later # no Rails version: the mail queue is unknown
+                  end
+                end
+                """,
                 "app/jobs/export_job.rb": """
                 class ExportJob < ApplicationJob
                   queue_as :exports
@@ -211,6 +286,57 @@ class UnprocessedQueue(Rule):
                 end
                 """,
             },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    railties (7.2.1)
+                    solid_queue (1.1.0)
+                """,
+                "config/application.rb": """
+                module Shop
+                  class Application < Rails::Application
+                    config.load_defaults 7.2
+                  end
+                end
+                """,
+                "config/queue.yml": """
+                production:
+                  workers:
+                    - queues: [default, low]
+                """,
+                "app/mailers/application_mailer.rb": """
+                class ApplicationMailer < ActionMailer::Base
+                  default from: "shop@example.com"
+                end
+                """,
+                "app/mailers/digest_mailer.rb": """
+                class DigestMailer < ApplicationMailer
+                  self.deliver_later_queue_name = :low
+
+                  def weekly
+                    mail(to: "digest@example.com")
+                  end
+                end
+                """,
+                "app/mailers/welcome_mailer.rb": """
+                class WelcomeMailer < ApplicationMailer
+                  def hello
+                    mail(to: "welcome@example.com")
+                  end
+                end
+                """,
+                "app/jobs/digest_job.rb": """
+                class DigestJob < ApplicationJob
+                  retry_on Net::OpenTimeout
+
+                  def perform(email)
+                    DigestMailer.with(email: email).weekly.deliver_later
+                    WelcomeMailer.with(email: email).hello.deliver_later
+                  end
+                end
+                """,
+            },
         ],
     )
 
@@ -219,20 +345,25 @@ class UnprocessedQueue(Rule):
             return
         config = queues.queue_config(app)
         if source.is_ruby:
-            for name in queues.queue_names(source, app):
-                yield from self._verdict(config, name.name, name.native_sidekiq,
-                                         name.start_byte, name.end_byte, name.owner or "")
+            for name in queues.queue_names(source, app) + queues.mail_delivery_queues(source, app):
+                yield from self._verdict(config, name.name, name.native_sidekiq, name.start_byte,
+                                         name.end_byte, name.owner or "", name.implicit)
             return
         for entry in schedules.entries_in(app, source):
-            if entry.queue is None:
-                continue
-            yield from self._verdict(config, entry.queue.text, not _through_active_job(entry, app), entry.queue.start_byte,
-                                     entry.queue.end_byte, entry.label)
+            written, command = entry.queue, entry.command
+            if written is not None:
+                native = not _through_active_job(entry, app)
+                yield from self._verdict(config, written.text, native, written.start_byte,
+                                         written.end_byte, entry.label)
+            elif command is not None and (queue := queues.recurring_command_queue(entry, app)):
+                yield from self._verdict(config, queue, False, command.start_byte, command.end_byte,
+                                         entry.label, RECURRING_COMMAND)
 
     @staticmethod
     def _verdict(config: queues.QueueConfig, name: str, native: bool, start: int, end: int,
-                 scope: str) -> Iterator[Hit]:
+                 scope: str, implicit: str = "") -> Iterator[Hit]:
         processed, workers = config.processed(name, native)
         if processed is False and workers is not None:
-            yield Hit(start, end, {"queue": name, "workers": workers.describe()},
-                      scope=scope, anchor=name)
+            yield Hit(start, end, {"queue": name, "workers": workers.describe(),
+                                   "implicit": f" ({implicit})" if implicit else ""},
+                      scope=scope, anchor=f"implicit:{name}" if implicit else name)

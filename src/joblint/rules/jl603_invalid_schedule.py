@@ -21,7 +21,8 @@ class InvalidSchedule(Rule):
     optional trailing time zone — or as the Fugit natural language these backends accept
     (`every 5 minutes`, `every day at 9am`, `every monday at noon`, `every weekday at five`,
     `every hour at minute 50`…). Also reports a Solid Queue recurring entry with neither `class:`
-    nor `command:`, at the entry's key.
+    nor `command:`, and one that is a single value (`nightly: DigestJob`) instead of a mapping,
+    at the entry's key.
 
     ## Why is this bad?
     Solid Queue validates recurring tasks only when the scheduler boots, and then refuses to
@@ -31,7 +32,8 @@ class InvalidSchedule(Rule):
     The natural-language check accepts the words of Fugit::Nat's grammar and rejects the
     shapes Fugit refuses (`every 2 weeks`, `every 2 years`, more than two digits after
     `every`); a value computed by ERB is not checked. sidekiq-scheduler `every:`/`in:`/`at:`
-    durations and whenever's `every` are not checked.
+    durations and whenever's `every` are not checked. An environment left empty
+    (`development:`) and keys beside the environment sections are not entries.
 
     ## Example
     ```yaml
@@ -68,6 +70,11 @@ class InvalidSchedule(Rule):
     def applies_to(cls, source: SourceFile) -> bool:
         return source.relpath in schedules.SCHEDULE_FILES or schedules.is_ruby_schedule_file(source)
 
+    @classmethod
+    def wants(cls, source: SourceFile) -> bool:
+        # a recurring file of single-value entries holds none of the trigger words
+        return source.relpath in schedules.RECURRING_FILES or super().wants(source)
+
     examples = Examples(
         bad=[
             {
@@ -79,6 +86,7 @@ class InvalidSchedule(Rule):
                   sweep: # expect: JL603
                     args: [42]
                     schedule: every hour
+                  nightly_digest: DigestJob # expect: JL603
                 production:
                   <<: *default
                 """,
@@ -119,6 +127,9 @@ class InvalidSchedule(Rule):
                   tidy:
                     class: DigestJob
                     schedule: <%= ENV.fetch("TIDY_SCHEDULE", "every hour") %>
+                  <%= "extra: { class: DigestJob, schedule: every hour }" if ENV["EXTRA"] %>
+                staging:
+                development:
                 """,
                 "app/jobs/digest_job.rb": """
                 class DigestJob < ApplicationJob
@@ -148,6 +159,12 @@ class InvalidSchedule(Rule):
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         for entry in schedules.entries_in(app, source):
+            if not entry.is_mapping:
+                yield Hit(entry.key.start_byte, entry.key.end_byte,
+                          {"entry": entry.key.text,
+                           "why": "it is a single value, not a mapping of `class:`/`command:`, `schedule:`…"},
+                          scope=entry.label, anchor="not-a-mapping")
+                continue
             if entry.backend == "solid_queue" and not entry.names_target:
                 yield Hit(entry.key.start_byte, entry.key.end_byte,
                           {"entry": entry.key.text,
