@@ -98,9 +98,20 @@ def test_per_file_ignores_key(app):
 
 
 def test_rule_options_by_code_or_name(app):
-    (app / ".joblint.yml").write_text("record-argument: {allow-global-id: true}\n")
-    jl101 = [(c, s) for c, _, s in findings(".") if c == "JL101"]
-    assert jl101 == [("JL101", "error")]  # only the Sidekiq call remains
+    # a project job without a DeserializationError handler, and users the app deletes: the
+    # opt-in ActiveJob case of JL101 has something to report
+    (app / "app/jobs/welcome_job.rb").write_text(
+        "class WelcomeJob < ApplicationJob\n  retry_on Timeout::Error\n  def perform(u); end\nend\n")
+    (app / "app/controllers/accounts_controller.rb").write_text(
+        "class AccountsController < ApplicationController\n"
+        "  def destroy\n    User.find(params[:id]).destroy\n  end\nend\n")
+    default = [(c, s) for c, _, s in findings(".") if c == "JL101"]
+    assert default == [("JL101", "error")]  # only the Sidekiq call: GlobalID is allowed
+    (app / ".joblint.yml").write_text("record-argument: {allow-global-id: false}\n")
+    by_name = [(c, s) for c, _, s in findings(".") if c == "JL101"]
+    assert by_name == [("JL101", "warning"), ("JL101", "error")]
+    (app / ".joblint.yml").write_text("JL101: {allow-global-id: false}\n")
+    assert [(c, s) for c, _, s in findings(".") if c == "JL101"] == by_name
 
 
 def test_pyproject_table_is_read(app):

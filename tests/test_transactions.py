@@ -179,3 +179,48 @@ def test_an_unreadable_setting_is_taken_as_deferring_to_stay_silent(tmp_path):
     config = 'config.active_job.enqueue_after_transaction_commit = ENV["DEFER"] == "1"'
     app = make_app(tmp_path, "8.1.0", "8.1", "sidekiq", config)
     assert defers_job(app, None) is True
+
+
+# -- transactional job stores -----------------------------------------------------------------
+
+PRIMARY_ONLY = "production:\n  primary:\n    database: shop\n"
+WITH_QUEUE_DB = "production:\n  primary:\n    database: shop\n  queue:\n    database: shop_queue\n"
+
+
+@pytest.mark.parametrize(
+    "adapter, files, transactional",
+    [
+        ("good_job", {}, True),
+        ("good_job", {"config/initializers/good_job.rb": 'GoodJob.active_record_parent_class = "ApplicationRecord"\n'}, True),
+        ("good_job", {
+            "config/initializers/good_job.rb": 'GoodJob.active_record_parent_class = "JobsRecord"\n',
+            "app/models/jobs_record.rb": (
+                "class JobsRecord < ActiveRecord::Base\n  self.abstract_class = true\n"
+                "  connects_to database: { writing: :jobs }\nend\n"),
+        }, False),
+        ("solid_queue", {}, False),  # no database.yml: Rails 8's separate queue database
+        ("solid_queue", {"config/database.yml": PRIMARY_ONLY}, True),
+        ("solid_queue", {"config/database.yml": WITH_QUEUE_DB}, False),
+        ("solid_queue", {
+            "config/database.yml": PRIMARY_ONLY,
+            "config/environments/production.rb": (
+                "Rails.application.configure do\n"
+                "  config.solid_queue.connects_to = { database: { writing: :queue } }\nend\n"),
+        }, False),
+        ("que", {}, True),
+        ("sidekiq", {}, False),
+    ],
+)
+def test_transactional_job_stores(tmp_path, adapter, files, transactional):
+    from joblint.rails.transactions import transactional_store
+
+    app = make_app(tmp_path, rails="7.1.3", adapter=adapter, files=files)
+    assert transactional_store(app) is transactional
+
+
+def test_delayed_job_is_transactional_with_its_active_record_backend(tmp_path):
+    from joblint.rails.transactions import transactional_store
+
+    app = make_app(tmp_path, files={
+        "Gemfile.lock": "GEM\n  specs:\n    delayed_job (4.1.13)\n    delayed_job_active_record (4.1.10)\n"})
+    assert app.backend.adapter == "delayed_job" and transactional_store(app)
