@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = "tests/fixtures/apps/demo"
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 UPDATE = bool(os.environ.get("JOBLINT_UPDATE_SNAPSHOTS"))
-ALL_DEMO_CODES = {"JL101", "JL201", "JL202", "JL301", "JL401"}  # JL001 is off by default
+ALL_DEMO_CODES = {"JL101", "JL202", "JL301", "JL401"}  # JL001 and JL201 are opt-in
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_demo_app_json_snapshot_and_contract_keys(run):
 def test_concise_format_is_one_line_per_finding(run):
     result = run("check", DEMO, "--format", "concise")
     lines = result.output.splitlines()
-    assert len(lines) == 5
+    assert len(lines) == 4
     assert lines[0].startswith(f"{DEMO}/app/controllers/orders_controller.rb:4:5: JL401 [warning] ")
 
 
@@ -135,8 +135,8 @@ def test_output_file_gets_the_report_and_terminal_a_summary(run, tmp_path):
     target = tmp_path / "report.json"
     result = run(DEMO, "--format", "json", "-o", str(target))
     assert result.exit_code == 1
-    assert json.loads(target.read_text())["summary"]["findings"] == 5
-    assert "Found 5 findings" in result.output and "report.json" in result.output
+    assert json.loads(target.read_text())["summary"]["findings"] == 4
+    assert "Found 4 findings" in result.output and "report.json" in result.output
 
 
 def test_python_dash_m_and_default_command(run):

@@ -59,7 +59,7 @@ def codes(*args: str) -> set[str]:
 
 
 def test_without_configuration_the_defaults_apply(app):
-    assert codes(".") == {"JL101", "JL201"}
+    assert codes(".") == {"JL101"}  # JL201 is opt-in
 
 
 def test_select_ignore_and_extend_select_keys(app):
@@ -81,7 +81,8 @@ def test_request_paths_key(app):
 
 
 def test_severity_key_overrides_every_hit_of_a_rule(app):
-    (app / ".joblint.yml").write_text("severity: {JL101: info, missing-retry-policy: error}\n")
+    (app / ".joblint.yml").write_text(
+        "extend-select: [JL201]\nseverity: {JL101: info, missing-retry-policy: error}\n")
     severities = {(code, sev) for code, _, sev in findings(".")}
     assert ("JL101", "info") in severities and ("JL101", "error") not in severities
     assert ("JL201", "error") in severities
@@ -89,6 +90,7 @@ def test_severity_key_overrides_every_hit_of_a_rule(app):
 
 def test_per_file_ignores_key(app):
     (app / ".joblint.yml").write_text(
+        "extend-select: [JL201]\n"
         "per-file-ignores:\n  'app/controllers/**': [JL101]\n  'legacy/*.rb': [all]\n"
     )
     paths = {(code, path) for code, path, _ in findings(".")}
@@ -115,7 +117,8 @@ def test_rule_options_by_code_or_name(app):
 
 
 def test_pyproject_table_is_read(app):
-    (app / "pyproject.toml").write_text('[tool.joblint]\nignore = ["JL101"]\n')
+    (app / "pyproject.toml").write_text(
+        '[tool.joblint]\nignore = ["JL101"]\nextend-select = ["JL201"]\n')
     assert codes(".") == {"JL201"}
 
 

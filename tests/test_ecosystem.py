@@ -28,6 +28,9 @@ APP = {
     "backend/app/jobs/sync_job.rb": "class SyncJob < ApplicationJob\n  def perform; end\nend\n",
     "backend/app/jobs/ping_job.rb": (
         "class PingJob < ApplicationJob\n  retry_on Timeout::Error\n  def perform; end\nend\n"),
+    "backend/app/controllers/users_controller.rb": (
+        "class UsersController < ApplicationController\n  def create\n"
+        "    UserMailer.welcome(1).deliver_now\n  end\nend\n"),
     "backend/spec/jobs/sync_job_spec.rb": "# not exported\n",
     "README.md": "not exported\n",
 }
@@ -70,7 +73,8 @@ def test_export_writes_only_what_joblint_reads_at_the_pinned_commit(ecosystem):
         for p in (tmp_path / "apps" / "shop").rglob("*") if p.is_file()
     )
     assert exported == [
-        ".ecosystem-commit", "Gemfile", "Gemfile.lock", "app/jobs/application_job.rb",
+        ".ecosystem-commit", "Gemfile", "Gemfile.lock", "app/controllers/users_controller.rb",
+        "app/jobs/application_job.rb",
         "app/jobs/ping_job.rb", "app/jobs/sync_job.rb", "config/application.rb",
     ]
 
@@ -83,10 +87,10 @@ def test_run_lists_new_findings_then_records_verdicts_and_reports_precision(ecos
     capsys.readouterr()
     assert run(tmp_path, apps_toml, "run", "--apps-dir", apps, "--pending", str(pending)) == 1
     out = capsys.readouterr().out
-    assert "new or unreviewed findings (1)" in out and "JL201 app/jobs/sync_job.rb:1" in out
+    assert "new or unreviewed findings (1)" in out and "JL401 app/controllers/users_controller.rb:3" in out
 
     [line] = pending.read_text().splitlines()
-    judged = dict(json.loads(line), verdict="tp", reason="Solid Queue does not retry it")
+    judged = dict(json.loads(line), verdict="tp", reason="SMTP inside the request")
     verdicts = tmp_path / "verdicts.jsonl"
     verdicts.write_text(json.dumps(judged) + "\n")
     assert run(tmp_path, apps_toml, "record", str(verdicts)) == 0
@@ -96,7 +100,7 @@ def test_run_lists_new_findings_then_records_verdicts_and_reports_precision(ecos
     capsys.readouterr()
     assert run(tmp_path, apps_toml, "run", "--apps-dir", apps, "--markdown") == 0
     out = capsys.readouterr().out
-    assert "| JL201 | 1 | 1 | 1 | 0 | 100.0 % |" in out
+    assert "| JL401 | 1 | 1 | 1 | 0 | 100.0 % |" in out
     assert "| all | 1 | 1 | 1 | 0 | 100.0 % |" in out
 
 

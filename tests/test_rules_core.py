@@ -29,7 +29,7 @@ def found(tmp_path, files, *extra):
     """Findings of the core rules only: other rules may legitimately fire on the same code."""
     write_tree(tmp_path, {**MODELS, **files})
     # JL101's ActiveJob case is opt-in; these tests are about what counts as a record
-    report = run_tree(tmp_path, extra, rule_options={"JL101": {"allow-global-id": False}})
+    report = run_tree(tmp_path, ("JL201", *extra), rule_options={"JL101": {"allow-global-id": False}})
     assert not report.crashes, report.crashes
     return [(f.code, f.path, f.line, f.message) for f in report.findings if f.code in CORE]
 
@@ -132,7 +132,7 @@ def test_missing_retry_policy_reports_a_reopened_class_once(tmp_path):
 
 
 def run_tree_findings(tmp_path):
-    report = run_tree(tmp_path)
+    report = run_tree(tmp_path, ("JL201",))
     return [(f.code, f.path, f.line, f.message) for f in report.findings if f.code in CORE]
 
 
@@ -141,7 +141,7 @@ def test_missing_retry_policy_message_names_the_backend(tmp_path):
         "Gemfile.lock": "GEM\n  specs:\n    good_job (4.1.0)\n",
         "app/jobs/x_job.rb": "class XJob < ActiveJob::Base\n  def perform; end\nend\n",
     })
-    [finding] = [f for f in run_tree(tmp_path).findings if f.code == "JL201"]
+    [finding] = [f for f in run_tree(tmp_path, ("JL201",)).findings if f.code == "JL201"]
     assert finding.message.endswith(
         "on GoodJob (without `retry_on_unhandled_error`) a failed job is not retried")
 
@@ -154,7 +154,7 @@ def test_missing_retry_policy_is_silent_where_good_job_retries_unhandled_errors(
             "  config.good_job.retry_on_unhandled_error = true\nend\n"),
         "app/jobs/x_job.rb": "class XJob < ActiveJob::Base\n  def perform; end\nend\n",
     })
-    assert [f for f in run_tree(tmp_path).findings if f.code == "JL201"] == []
+    assert [f for f in run_tree(tmp_path, ("JL201",)).findings if f.code == "JL201"] == []
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_missing_retry_policy_on_sidekiq_follows_max_retries(tmp_path, setting, 
         "config/sidekiq.yml": f":concurrency: 5\n{setting}",
         "app/jobs/x_job.rb": "class XJob < ActiveJob::Base\n  def perform; end\nend\n",
     })
-    findings = [f for f in run_tree(tmp_path).findings if f.code == "JL201"]
+    findings = [f for f in run_tree(tmp_path, ("JL201",)).findings if f.code == "JL201"]
     assert bool(findings) is reported
     if reported:
         assert "`:max_retries: 0` in config/sidekiq.yml" in findings[0].message
@@ -179,10 +179,10 @@ def test_missing_retry_policy_is_silent_where_resque_failures_are_requeued(tmp_p
         "app/jobs/x_job.rb": "class XJob < ActiveJob::Base\n  def perform; end\nend\n",
     }
     write_tree(tmp_path, tree)
-    assert [f.code for f in run_tree(tmp_path).findings if f.code == "JL201"] == ["JL201"]
+    assert [f.code for f in run_tree(tmp_path, ("JL201",)).findings if f.code == "JL201"] == ["JL201"]
     write_tree(tmp_path, {"lib/tasks/failures.rake": (
         "task :retry_failures do\n  Resque::Failure.requeue_all\nend\n")})
-    assert [f for f in run_tree(tmp_path).findings if f.code == "JL201"] == []
+    assert [f for f in run_tree(tmp_path, ("JL201",)).findings if f.code == "JL201"] == []
 
 
 def test_missing_retry_policy_skips_a_job_scheduled_through_an_adapter_wrapper(tmp_path):
@@ -193,7 +193,7 @@ def test_missing_retry_policy_skips_a_job_scheduled_through_an_adapter_wrapper(t
             "  args:\n    job_class: SpawnerJob\n"),
         "app/jobs/spawner_job.rb": "class SpawnerJob < ActiveJob::Base\n  def perform; end\nend\n",
     })
-    assert [f for f in run_tree(tmp_path).findings if f.code == "JL201"] == []
+    assert [f for f in run_tree(tmp_path, ("JL201",)).findings if f.code == "JL201"] == []
 
 
 def test_missing_retry_policy_ignores_jobs_defined_in_tests(tmp_path):

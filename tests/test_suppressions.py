@@ -37,11 +37,11 @@ def test_trailing_comment_on_the_line_a_multiline_call_points_at(tmp_path):
 def test_region_between_disable_and_enable(tmp_path):
     found, _ = lint_controller(
         tmp_path,
-        "class CController\n  def a(user)\n    # joblint:disable JL101, JL201\n"
+        "class CController\n  def a(user)\n    # joblint:disable JL101, JL401\n"
         "    J.perform_async(user)\n    J.perform_async(user)\n"
         "    # joblint:enable JL101\n    J.perform_async(user)\n  end\nend\n",
     )
-    # JL201 stays disabled to the end of the file and suppressed nothing: JL003 for it
+    # JL401 stays disabled to the end of the file and suppressed nothing: JL003 for it
     assert found == [("JL003", 3), ("JL101", 7)]
 
 

@@ -6,7 +6,9 @@ from ..findings import Hit, Severity
 from ..rails.app import COMPONENT_DIRS, JOB_DIRS, App
 from ..rails.jobs import JobKind
 from ..source import SourceFile
+from .. import ruby
 from . import Examples, Rule, register
+from ._loops import only_logs, reraises, rescue_body
 from ..rails.retries import job_failure_policy
 from ..rails.schedules import scheduled_jobs
 
@@ -46,9 +48,19 @@ class MissingRetryPolicy(Rule):
     `NotImplementedError`), jobs that run on a recurring schedule (the next run is the
     retry), jobs that include a retry module (`include ActiveJob::Retry`, any module whose
     name says it retries, or a concern that declares handlers), anonymous classes, job
-    classes defined under `spec/` or `test/` (test doubles) and job classes opened under
-    `config/` (an initializer patching a gem's job: the gem owns its policy).
+    classes defined under `spec/` or `test/` (test doubles), job classes opened under
+    `config/` (an initializer patching a gem's job: the gem owns its policy), jobs whose
+    `perform` rescues errors and acts on them (records the failure, tries again later) —
+    their policy is in the code — and classes with only a class-level `self.perform`, which no
+    backend runs as a job.
     The message names the backend's actual behaviour for the job.
+
+    Off by default (`--extend-select JL201`). Where a failure is final for every job, whether
+    losing one matters depends on the job's work — a job that only writes rows and hands the
+    outside call to another job, a cache refresh the next run redoes, or one that only runs
+    with `perform_now` needs no policy; a job sending a text message through an API does. On an
+    app that makes every failure final (Delayed Job with `max_attempts = 1`), 8 of its 30
+    findings were worth changing, far below the 95 % a default rule must meet.
 
     ## Example
     ```ruby
@@ -70,6 +82,7 @@ class MissingRetryPolicy(Rule):
     code = "JL201"
     name = "missing-retry-policy"
     severity = Severity.WARNING
+    default_enabled = False  # whether a lost job matters depends on its work; see the docstring
     scope = "project"
     summary = "An ActiveJob job with no retry_on, discard_on or rescue_from policy"
     message = "`{job}` declares no `retry_on`, `discard_on` or `rescue_from` (nor do its ancestors): {why}"
@@ -205,6 +218,15 @@ class MissingRetryPolicy(Rule):
                   end
                 end
                 """,
+                "app/jobs/submit_return_job.rb": """
+                class SubmitReturnJob < ApplicationJob
+                  def perform(submission)
+                    submission.transmit!
+                  rescue Efile::LockBusy
+                    submission.retry_later!
+                  end
+                end
+                """,
                 "app/jobs/crm_sync_job.rb": """
                 class CrmSyncJob < BaseSyncJob
                   include ActiveJob::Retry
@@ -293,6 +315,8 @@ class MissingRetryPolicy(Rule):
                 continue  # the backend retries it, or joblint cannot tell
             if name in scheduled_jobs(app) or _includes_retry_module(name, app):
                 continue
+            if _handles_failures_in_perform(name, app):
+                continue  # `perform` rescues and acts: the job has an error policy in code
             yield Hit(
                 definition.name_start,
                 definition.name_end,
@@ -300,6 +324,26 @@ class MissingRetryPolicy(Rule):
                 scope=name,
                 anchor=name,
             )
+
+
+def _handles_failures_in_perform(name: str, app: App) -> bool:
+    """`perform` rescues errors and does something about them (records the failure, tries
+    again later, falls back) — or there is no instance `perform` at all, only a class-level
+    one that no backend runs as a job."""
+    perform = app.classes.find_method(name, "perform")
+    if perform is None:
+        return any(
+            b"def self.perform" in (app.text(d.path) or "").encode()
+            for d in app.classes.definitions.get(name, ())
+        )
+    node = perform.source.root.descendant_for_byte_range(perform.start_byte, perform.end_byte)
+    if node is None:
+        return False
+    return any(
+        not only_logs(rescue_body(rescue)) or reraises(rescue_body(rescue))
+        for rescue in ruby.descendants(node, {"rescue"})
+        if rescue_body(rescue) is not None
+    )
 
 
 def _includes_retry_module(name: str, app: App) -> bool:

@@ -28,9 +28,10 @@ class JobBaseClass(Rule):
     `ApplicationJob` and `ApplicationMailer` themselves (also inside an engine's namespace, such
     as `Billing::ApplicationJob`) are not reported. When the app has no `ApplicationJob` (resp.
     `ApplicationMailer`) at all and several classes inherit the framework base directly, the
-    finding says to create one, as rubocop-rails' `Rails/ApplicationJob` does. It is silent
-    when the class is itself the base of other project classes (the app's base under another
-    name), when it is the only such class (it is already the one place for its defaults), when
+    finding says to create one, as rubocop-rails' `Rails/ApplicationJob` does; when the app's
+    base has another name (`BaseMailer`, inherited by the other mailers), the finding names it.
+    It is silent when the class is itself the base of other project classes, when it is the
+    only such class (it is already the one place for its defaults), when
     an `ApplicationJob` exists only in another namespace (an engine's), and for classes opened
     under `config/` (an initializer reopening a gem's class). Not reported either: classes in `test/`, `spec/` and `features/`,
     where a throwaway job opts out on purpose, and a mailer that only mailer previews use.
@@ -70,6 +71,22 @@ class JobBaseClass(Rule):
                 "app/mailers/digest_mailer.rb": """
                 class DigestMailer < ActionMailer::Base # expect: JL702
                   default from: "digest@example.com"
+                end
+                """,
+            },
+            {
+                "app/mailers/base_mailer.rb": """
+                class BaseMailer < ActionMailer::Base
+                  default from: "hello@example.com"
+                  layout "mailer"
+                end
+                """,
+                "app/mailers/receipt_mailer.rb": """
+                class ReceiptMailer < BaseMailer
+                end
+                """,
+                "app/mailers/drip_mailer.rb": """
+                class DripMailer < ActionMailer::Base # expect: JL702
                 end
                 """,
             },
@@ -164,6 +181,8 @@ class JobBaseClass(Rule):
                 continue  # an engine's own base class is not this class's to inherit
             elif app.classes.subclasses(definition.name):
                 continue  # it is the app's base class under another name (`SchoolMailer`)
+            elif (named := _base_under_another_name(app, base)) is not None:
+                why = f"it misses `{named}`, the base the app's other classes inherit"
             elif len(_direct_heirs(app, base)) < 2:
                 continue  # the one job or mailer is itself the one place for its defaults
             else:
@@ -193,6 +212,13 @@ def _direct_heirs(app: App, base: str) -> list[str]:
             for d in definitions
         )
     ]
+
+
+def _base_under_another_name(app: App, base: str) -> str | None:
+    """A project class inheriting the framework base directly that other project classes
+    inherit (`BaseMailer`): the app's base class under another name."""
+    bases = sorted(name for name in _direct_heirs(app, base) if app.classes.subclasses(name))
+    return bases[0] if bases else None
 
 
 def _base_exists_elsewhere(app: App, application_base: str) -> bool:
