@@ -53,8 +53,8 @@ class RecordArgument(Rule):
     `ActiveJob::DeserializationError`, and if it changed, the job sees the new state.
 
     GlobalID arguments are the documented Rails idiom, so the ActiveJob case is off by default
-    (`allow-global-id: true`): on twenty real apps, even reported only where the harm can
-    happen, fewer than a third of those findings were worth changing. With
+    (`allow-global-id: true`): on the real apps of the ecosystem check, even reported only
+    where the harm can happen, fewer than a third of those findings were worth changing. With
     `allow-global-id: false` it is a warning, reported only when the record can really be
     gone: the target job is a project class that does not handle
     `ActiveJob::DeserializationError` (`discard_on`/`retry_on`/`rescue_from` naming it, in the

@@ -59,8 +59,8 @@ class EnqueueInTransaction(Rule):
     Off by default (`--extend-select JL302`): whether an early or rolled-back job does harm
     depends on what the job reads and does — a job handed a host name to fetch a favicon, or a
     mail about a refund the payment processor already made, is harmless; one that looks up the
-    record the transaction is writing is a bug. joblint cannot see that, and on twenty real apps
-    only about 60 % of these findings were worth changing.
+    record the transaction is writing is a bug. joblint cannot see that, and on the real apps
+    of the ecosystem check only about two in three of these findings were worth changing.
 
     ## Example
     ```ruby
