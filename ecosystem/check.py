@@ -4,6 +4,7 @@
     python ecosystem/check.py run [--apps-dir DIR] [--app NAME ...] [--pending FILE] [--markdown]
                                   [--prune]
     python ecosystem/check.py record VERDICTS.jsonl ...
+    python ecosystem/check.py recall --mirror DIR [--cases FILE] [--rule CODE ...] [--markdown]
 
 `export` writes each app of `apps.toml` at its pinned commit from a local git directory
 (`DIR/<owner>+<name>/repo`, or `DIR/<owner>+<name>`, or `DIR/<name>`) into `--into`
@@ -23,6 +24,13 @@ else 1.
 one-line `reason`) into `reviewed/<app>.jsonl`; a later verdict for the same fingerprint
 replaces the earlier one. A reviewed line is metadata only: fingerprint, code, path, line,
 verdict, reason — never the app's code.
+
+`recall` replays real history: `recall.jsonl` lists commits of the apps that fixed a job or
+mailer bug (repository, fix and parent commits, the path and lines in the parent where the bug
+was, the rule that covers it, its shape in words — never the code). Each parent is exported
+from the local git directory and linted with every rule; a case is caught when a finding of its
+rule points into its lines. It prints the cases caught by the default rules and by all rules, per
+rule and per shape (`literal`: the bug written in one place; `indirect`: one step away).
 """
 
 from __future__ import annotations
@@ -88,7 +96,11 @@ def load_apps(path: Path) -> list[AppEntry]:
 
 def find_git_dir(mirror: Path, app: AppEntry) -> Path | None:
     owner, name = app.repo.split("/", 1)
-    for candidate in (mirror / f"{owner}+{name}" / "repo", mirror / f"{owner}+{name}", mirror / name):
+    for candidate in (
+        mirror / f"{owner}+{name}" / "repo",
+        mirror / f"{owner}+{name}",
+        mirror / name,
+    ):
         if (candidate / "HEAD").is_file() or (candidate / ".git").exists():
             return candidate
     return None
@@ -238,17 +250,22 @@ def _row(row: Counter) -> tuple[int, int, int, int, str]:
     return row["findings"], row["reviewed"], row["tp"], row["fp"], precision
 
 
-def render_table(rows: list[tuple], markdown: bool) -> str:
-    header = ("rule", "findings", "reviewed", "tp", "fp", "precision")
+def render_rows(header: tuple[str, ...], rows: list[tuple], markdown: bool) -> str:
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
         return "\n".join(lines)
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     return "\n".join(
-        "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        "  ".join(
+            str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))
+        )
         for r in [header, *rows]
     )
+
+
+def render_table(rows: list[tuple], markdown: bool) -> str:
+    return render_rows(("rule", "findings", "reviewed", "tp", "fp", "precision"), rows, markdown)
 
 
 def _describe(app: str, finding: dict) -> str:
@@ -294,12 +311,151 @@ def record(verdict_files: list[Path], reviewed_dir: Path) -> dict[str, int]:
 
 
 def write_reviewed(target: Path, entries: dict[str, dict]) -> None:
-    ordered = sorted(entries.values(), key=lambda e: (e["path"], e["line"], e["code"], e["fingerprint"]))
-    target.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in ordered), encoding="utf-8")
+    ordered = sorted(
+        entries.values(), key=lambda e: (e["path"], e["line"], e["code"], e["fingerprint"])
+    )
+    target.write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in ordered), encoding="utf-8"
+    )
+
+
+# -- recall ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FixCase:
+    repo: str
+    fix: str
+    parent: str
+    path: str
+    lines: tuple[int, int]
+    rule: str | None
+    shape: str
+    how: str
+    root: str = ""
+
+    def caught_by(self, findings: list[dict], codes: frozenset[str]) -> bool:
+        start, end = self.lines
+        return any(
+            f["code"] == self.rule
+            and f["code"] in codes
+            and f["path"] == self.path
+            and start <= f["line"] <= end
+            for f in findings
+        )
+
+
+def load_cases(path: Path) -> list[FixCase]:
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        try:
+            start, end = entry["lines"]
+            cases.append(
+                FixCase(
+                    repo=entry["repo"],
+                    fix=entry["fix"],
+                    parent=entry["parent"],
+                    path=entry["path"],
+                    lines=(int(start), int(end)),
+                    rule=entry.get("rule"),
+                    shape=entry.get("shape", ""),
+                    how=entry.get("how", "literal"),
+                    root=entry.get("root", ""),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise SystemExit(f"{path}:{number}: not a fix case ({error})") from None
+    return cases
+
+
+def replay(cases: list[FixCase], mirror: Path, scratch: Path) -> dict[FixCase, list[dict]]:
+    """Lint each covered case's parent commit with every rule; findings per case."""
+    by_parent: dict[tuple[str, str, str], list[FixCase]] = defaultdict(list)
+    for case in cases:
+        if case.rule:
+            by_parent[(case.repo, case.parent, case.root)].append(case)
+    results: dict[FixCase, list[dict]] = {}
+    for (repo, parent, root), group in sorted(by_parent.items()):
+        entry = AppEntry(
+            repo=repo,
+            commit=parent,
+            backend="",
+            root=root,
+            label=f"{repo.replace('/', '+')}-{parent[:12]}",
+        )
+        git_dir = find_git_dir(mirror, entry)
+        if git_dir is None:
+            print(
+                f"{repo}: no git directory under {mirror}; {len(group)} case(s) skipped",
+                file=sys.stderr,
+            )
+            continue
+        export_app(git_dir, entry, scratch)
+        findings = lint_app(scratch / entry.name, ("--select", "ALL"))
+        subprocess.run(["rm", "-rf", str(scratch / entry.name)], check=True)
+        for case in group:
+            results[case] = findings
+    return results
+
+
+def recall_rows(cases: list[FixCase], results: dict[FixCase, list[dict]], key) -> list[tuple]:
+    """Rows of (group, cases, caught by default rules, caught by all rules), then a total row."""
+    default = selected_codes("")
+    everything = frozenset(f["code"] for found in results.values() for f in found) | default
+    everything |= frozenset(c.rule for c in cases if c.rule)
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for case in cases:
+        if case not in results:
+            continue
+        row = counts[key(case)]
+        row["cases"] += 1
+        row["default"] += case.caught_by(results[case], default)
+        row["all"] += case.caught_by(results[case], everything)
+    rows = []
+    total: Counter = Counter()
+    for group in sorted(counts):
+        total.update(counts[group])
+        rows.append((group, counts[group]["cases"], counts[group]["default"], counts[group]["all"]))
+    rows.append(("all", total["cases"], total["default"], total["all"]))
+    return rows
+
+
+def run_recall(args: argparse.Namespace) -> int:
+    import tempfile
+
+    cases = [c for c in load_cases(args.cases) if not args.rule or c.rule in args.rule]
+    uncovered = [c for c in cases if not c.rule]
+    with tempfile.TemporaryDirectory(prefix="joblint-recall-") as scratch:
+        results = replay(cases, args.mirror, Path(scratch))
+    header = ("rule", "cases", "default rules", "all rules")
+    print(render_rows(header, recall_rows(cases, results, lambda c: c.rule), args.markdown))
+    print()
+    print(
+        render_rows(
+            ("shape", *header[1:]), recall_rows(cases, results, lambda c: c.how), args.markdown
+        )
+    )
+    print(f"\nfixes the catalogue does not cover: {len(uncovered)}")
+    everything = frozenset(f["code"] for found in results.values() for f in found) | {
+        c.rule for c in cases if c.rule
+    }
+    missed = [c for c in cases if c in results and not c.caught_by(results[c], everything)]
+    if missed:
+        print(f"\nmissed by every rule ({len(missed)}):")
+        for case in missed:
+            print(
+                f"  {case.rule} {case.repo}@{case.parent[:12]} {case.path}:{case.lines[0]}-{case.lines[1]}  {case.shape}"
+            )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--apps-toml", type=Path, default=HERE / "apps.toml")
     parser.add_argument("--reviewed", type=Path, default=HERE / "reviewed")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -313,11 +469,20 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--pending", type=Path, help="write unreviewed findings here (JSON lines)")
     run.add_argument("--markdown", action="store_true", help="print the table as markdown")
     run.add_argument("--prune", action="store_true", help="drop vanished findings from reviewed/")
-    run.add_argument("--extend-select", default="", help="opt-in rules to measure too (JL302,JL501)")
+    run.add_argument(
+        "--extend-select", default="", help="opt-in rules to measure too (JL302,JL501)"
+    )
     record_command = commands.add_parser("record", help="file judged findings into reviewed/")
     record_command.add_argument("verdicts", type=Path, nargs="+")
+    recall = commands.add_parser("recall", help="replay fix commits of the apps' histories")
+    recall.add_argument("--mirror", type=Path, required=True)
+    recall.add_argument("--cases", type=Path, default=HERE / "recall.jsonl")
+    recall.add_argument("--rule", action="append", default=[])
+    recall.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
 
+    if args.command == "recall":
+        return run_recall(args)
     if args.command == "record":
         for app, count in record(args.verdicts, args.reviewed).items():
             print(f"{app}: {count} verdicts recorded")
@@ -328,7 +493,10 @@ def main(argv: list[str] | None = None) -> int:
         for app in apps:
             git_dir = find_git_dir(args.mirror, app)
             if git_dir is None:
-                print(f"{app.name}: no git directory for {app.repo} under {args.mirror}", file=sys.stderr)
+                print(
+                    f"{app.name}: no git directory for {app.repo} under {args.mirror}",
+                    file=sys.stderr,
+                )
                 continue
             count = export_app(git_dir, app, args.into)
             print(f"{app.name}: {count} files at {app.commit[:12]}")
@@ -363,7 +531,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(_describe(app, f) for app, f in new))
     if vanished:
         print(f"\nvanished findings ({len(vanished)}), reviewed but no longer reported:")
-        print("\n".join(f"  {app}: {r['code']} {r['path']}:{r['line']}  [{r['verdict']}] {r['reason']}" for app, r in vanished))
+        print(
+            "\n".join(
+                f"  {app}: {r['code']} {r['path']}:{r['line']}  [{r['verdict']}] {r['reason']}"
+                for app, r in vanished
+            )
+        )
     if args.prune:
         for comparison in comparisons:
             if comparison.vanished:

@@ -10,29 +10,9 @@ from ..rails.models import deletes_records_of
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
+from ._records import _names_record, record_model
 
-# Methods that return one record when called on a model or one of its relations.
-FINDERS = frozenset(
-    {
-        "find", "find_by", "find_by!", "first", "first!", "last", "last!", "take", "take!",
-        "sole", "find_sole_by", "create", "create!", "new", "find_or_create_by",
-        "find_or_create_by!", "find_or_initialize_by", "create_or_find_by", "create_or_find_by!",
-    }
-)
-# Methods whose result is not a relation of records: a chain through one is not a record.
-NOT_RECORDS = frozenset(
-    {
-        "pluck", "ids", "pick", "count", "sum", "minimum", "maximum", "average", "size",
-        "map", "collect", "flat_map", "group_by", "index_by", "to_json", "as_json", "id",
-        "attributes", "exists?", "any?", "none?", "to_sql", "calculate", "select_all",
-    }
-)
-ITERATORS = frozenset(
-    {"each", "find_each", "each_with_index", "map", "flat_map", "each_with_object", "select",
-     "reject", "filter_map", "collect"}
-)
 _ENQUEUES = ruby.calls_query(ENQUEUE_METHODS)
-_MAX_DEPTH = 4  # variable chains followed before giving up
 
 
 @register
@@ -63,6 +43,13 @@ class RecordArgument(Rule):
     `dependent: :destroy` cascade from a model it deletes), and the model is not soft-deleted
     (`acts_as_paranoid`, `include Discard::Model`). Mailer `deliver_later` arguments are not
     checked: GlobalID is the Rails idiom there.
+
+    Values are followed where the project shows them: a local assigned earlier in the method,
+    a method of the class chain without arguments (its last expression, `@x ||= value`, one
+    level deep), a `current_<model>` helper, a belongs_to/has_one reader of a record
+    (`order.customer`), and the first block variable of a model callback or state-machine
+    transition (`after_transition do |order, transition|`), whose class is the model declaring
+    the hook (or the one model including the concern that declares it).
 
     A variable counts as a record by its name only when nothing visible says it holds something
     else: the method does not assign it other data (`user = params.require(:user)` is request
@@ -141,6 +128,45 @@ class RecordArgument(Rule):
                       SyncWorker.perform_in(5.minutes, paid) # expect: JL101
                     end
                     SyncWorker.perform_async(@order) # expect: JL101
+                  end
+                end
+                """,
+            },
+            {
+                "app/models/shop/order.rb": """
+                module Shop
+                  class Order < ApplicationRecord
+                    belongs_to :customer
+                    state_machine :state do
+                      after_transition to: :paid do |paid, transition|
+                        FulfilmentWorker.perform_async(paid) # expect: JL101
+                      end
+                    end
+                  end
+                end
+                """,
+                "app/models/customer.rb": """
+                class Customer < ApplicationRecord
+                end
+                """,
+                "app/controllers/application_controller.rb": """
+                class ApplicationController < ActionController::Base
+                  def current_customer
+                    @current_customer ||= Customer.find_by(id: session[:customer_id])
+                  end
+                end
+                """,
+                "app/controllers/orders_controller.rb": """
+                class OrdersController < ApplicationController
+                  def update
+                    ReminderWorker.perform_async(current_customer) # expect: JL101
+                    ReminderWorker.perform_async(target.customer) # expect: JL101
+                  end
+
+                  private
+
+                  def target
+                    Shop::Order.find(params[:id])
                   end
                 end
                 """,
@@ -224,6 +250,47 @@ class RecordArgument(Rule):
                 end
                 """,
             },
+            {
+                "app/models/shop/order.rb": """
+                module Shop
+                  class Order < ApplicationRecord
+                    has_many :items
+                  end
+                end
+                """,
+                "app/models/customer.rb": """
+                class Customer < ApplicationRecord
+                  include Notifying
+                end
+                """,
+                "app/models/concerns/notifying.rb": """
+                module Notifying
+                  extend ActiveSupport::Concern
+                  included do
+                    after_commit { |record| NotifyWorker.perform_async(record.id) }
+                  end
+                end
+                """,
+                "app/controllers/orders_controller.rb": """
+                class OrdersController < ApplicationController
+                  def update
+                    ReminderWorker.perform_async(current_customer_id)
+                    ReminderWorker.perform_async(customer)  # the helper returns an id
+                    ReminderWorker.perform_async(order.items)  # many records: JL105's concern
+                  end
+
+                  private
+
+                  def customer
+                    params[:customer_id]
+                  end
+
+                  def order
+                    Shop::Order.find(params[:id])
+                  end
+                end
+                """,
+            },
         ],
         settings={"allow-global-id": False},  # the ActiveJob case is opt-in
     )
@@ -241,7 +308,8 @@ class RecordArgument(Rule):
                     yield Hit.at(
                         record,
                         severity=Severity.ERROR if family is JobKind.SIDEKIQ else None,
-                        argument=ruby.pair_key(record) or "" if record.type == "pair"
+                        argument=ruby.pair_key(record) or ""
+                        if record.type == "pair"
                         else ruby.text(record),
                         method=ruby.call_method(call),
                         why=_WHY[family],
@@ -290,179 +358,3 @@ _WHY = {
     JobKind.ACTIVE_JOB: "its GlobalID raises ActiveJob::DeserializationError if the record is "
     "deleted before the job runs",
 }
-
-
-def is_record(node: Node, app: App, depth: int = 0) -> bool:
-    """Does this expression evaluate to one Active Record object, as far as one file shows?"""
-    return record_model(node, app, depth) is not None
-
-
-def record_model(node: Node, app: App, depth: int = 0) -> str | None:
-    """The model of the one Active Record object this expression evaluates to, or None."""
-    if depth > _MAX_DEPTH:
-        return None
-    kind = node.type
-    if kind == "parenthesized_statements" and node.named_child_count == 1:
-        return record_model(node.named_children[0], app, depth + 1)
-    if kind == "self":
-        if ruby.enclosing(node, {"singleton_method", "singleton_class"}) is not None:
-            return None  # `def self.x` / `class << self`: self is the class, not a record
-        owner = app.enclosing_class(node)
-        return owner if owner is not None and owner in app.model_classes else None
-    if kind == "call":
-        if ruby.call_method(node) in FINDERS:
-            return _model_chain(node, app)
-        return _current_record(node, app)
-    if kind in ("identifier", "instance_variable"):
-        return _names_record(ruby.text(node), kind, node, app, depth)
-    return None
-
-
-def _names_record(name: str, kind: str, node: Node, app: App, depth: int) -> str | None:
-    """The model of the record the variable `name`, read at `node`, holds (None: not one)."""
-    if kind == "identifier":
-        binding = ruby.block_binding(name, node)
-        if binding is not None:
-            call, index = binding
-            return _iterated_model(call, app) if index == 0 else None
-    assigned = ruby.last_assignment(name, node)
-    if assigned is not None:
-        model = record_model(assigned, app, depth + 1)
-        if model is not None:
-            return model
-        if _plainly_data(assigned):
-            return None
-    elif kind == "identifier" and name in ruby.method_parameter_names(node):
-        if _holds_data(name, node):
-            return None  # a parameter whose default value is a string, number…
-    elif _stored_data(name if kind == "instance_variable" else f"@{name}", node):
-        return None  # an attribute whose every assignment in the class is plain data
-    bare = name.lstrip("@")
-    if bare == "current_user":
-        return app.model_names.get("user", "User")
-    return app.model_names.get(bare)
-
-
-def _model_chain(call: Node, app: App) -> str | None:
-    """The model a method chain is rooted at, through relation-returning methods only."""
-    root = ruby.chain_root(call)
-    written = ruby.constant_path(root)
-    if written is None:
-        return None
-    model = app.classes.resolve(written, app.lexical_scope(call))
-    if model not in app.model_classes:
-        return None
-    return None if set(ruby.chain_methods(call)) & NOT_RECORDS else model
-
-
-def _current_record(call: Node, app: App) -> str | None:
-    """`current_user`, or `Current.user` where `user` names a model."""
-    receiver = ruby.call_receiver(call)
-    method = ruby.call_method(call)
-    if receiver is None:
-        if method == "current_user" and not ruby.call_arguments(call):
-            return app.model_names.get("user", "User")
-        return None
-    if ruby.constant_path(receiver) == "Current":
-        return app.model_names.get(method)
-    return None
-
-
-def _iterated_model(call: Node, app: App) -> str | None:
-    receiver = ruby.call_receiver(call)
-    if ruby.call_method(call) not in ITERATORS or receiver is None:
-        return None
-    return _model_chain(receiver, app)
-
-
-DATA_TYPES = frozenset(
-    {"string", "integer", "float", "simple_symbol", "array", "hash", "nil", "true", "false",
-     "element_reference", "binary", "interpolation", "string_array", "symbol_array"}
-)
-DATA_METHODS = frozenset(
-    {"to_s", "to_i", "to_f", "to_sym", "to_param", "to_gid", "to_global_id", "to_sgid", "to_h"}
-)
-COPIES = frozenset({"freeze", "dup", "presence"})  # same kind of value as the receiver
-REQUEST_DATA = frozenset({"params"})  # `params.require(:event)` is request data, never a record
-
-
-def _plainly_data(value: Node) -> bool:
-    """Values that are clearly not a record: literals, `params[...]`, ids and conversions."""
-    if value.type in DATA_TYPES:
-        return True
-    if value.type == "call":
-        method = ruby.call_method(value)
-        if method in NOT_RECORDS or method in DATA_METHODS or method.endswith("_id"):
-            return True
-        root = ruby.chain_root(value)
-        if root.type in ("identifier", "call") and ruby.text(root) in REQUEST_DATA:
-            return True
-        receiver = ruby.call_receiver(value)
-        return method in COPIES and receiver is not None and _plainly_data(receiver)
-    return False
-
-
-def _holds_data(parameter: str, node: Node) -> bool:
-    """Is `parameter` of the method around `node` declared with a plain-data default value
-    (`action: "reindex"`, or a constant the file assigns plain data: `action: DEFAULT_ACTION`)?"""
-    method = ruby.enclosing(node, ruby.METHOD_TYPES)
-    params = method.child_by_field_name("parameters") if method is not None else None
-    for param in params.named_children if params is not None else ():
-        if param.type not in ("optional_parameter", "keyword_parameter"):
-            continue
-        name, default = param.child_by_field_name("name"), param.child_by_field_name("value")
-        if name is not None and default is not None and ruby.text(name) == parameter:
-            return _plainly_data(default) or _data_constant(default)
-    return False
-
-
-def _data_constant(value: Node) -> bool:
-    """A constant that its file assigns plain data: `DEFAULT_ACTION = "reindex".freeze`."""
-    if value.type != "constant":
-        return False
-    root = value
-    while root.parent is not None:
-        root = root.parent
-    name = ruby.text(value)
-    for assignment in ruby.descendants(root, {"assignment"}):
-        left = assignment.child_by_field_name("left")
-        if left is not None and left.type == "constant" and ruby.text(left) == name:
-            right = assignment.child_by_field_name("right")
-            return right is not None and _plainly_data(right)
-    return False
-
-
-_IVAR_ASSIGNMENTS = ruby.compile_query(
-    """
-    (assignment left: (instance_variable) @ivar right: (_) @value)
-    (operator_assignment left: (instance_variable) @ivar right: (_) @value)
-    """
-)
-_last_owner: tuple[int, dict[str, list[Node]]] | None = None  # one class at a time
-
-
-def _ivar_values(owner: Node) -> dict[str, list[Node]]:
-    """Every value assigned to each instance variable in a class, by one query (cached for
-    the class being checked: rules look at one file's classes in turn)."""
-    global _last_owner
-    if _last_owner is None or _last_owner[0] != owner.id:
-        table: dict[str, list[Node]] = {}
-        for _, caps in ruby.matches(_IVAR_ASSIGNMENTS, owner):
-            table.setdefault(ruby.text(caps["ivar"][0]), []).append(caps["value"][0])
-        _last_owner = (owner.id, table)
-    return _last_owner[1]
-
-
-def _stored_data(ivar: str, node: Node) -> bool:
-    """Does the class around `node` assign instance variable `ivar` only plain data — literals,
-    or a parameter with a plain-data default (`@action = action` with `action: "reindex"`)?
-    An attribute reader or `@ivar` read in another method then holds data, whatever its name."""
-    owner = ruby.enclosing(node, {"class", "module"})
-    if owner is None:
-        return False
-    values = _ivar_values(owner).get(ivar, [])
-    return bool(values) and all(
-        _plainly_data(value)
-        or (value.type == "identifier" and _holds_data(ruby.text(value), value))
-        for value in values
-    )

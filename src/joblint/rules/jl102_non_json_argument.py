@@ -44,7 +44,7 @@ class NonJsonArgument(Rule):
     `Time`/`Date`/`DateTime` values (`Time.current`, `Date.today`, `1.day.ago`), durations
     (`5.minutes`), ranges, `BigDecimal` values (`BigDecimal("1.5")`, `x.to_d`) and classes
     (`User`, `record.class`). Values nested in arrays and hash values count too, and so does a
-    local variable assigned such a value in the same method.
+    local variable assigned such a value in the same method (`options = { full: true }`).
 
     ## Why is this bad?
     Sidekiq stores arguments as JSON. Since Sidekiq 7 strict arguments are the default and
@@ -107,6 +107,8 @@ class NonJsonArgument(Rule):
                     SyncWorker.perform_async(record.class, "full") # expect: JL102
                     SyncWorker.perform_async(record.id, { "mode" => :full }) # expect: JL102
                     SyncWorker.perform_async("id" => record.id, "at" => Date.current) # expect: JL102
+                    options = { full: true, notify: false }
+                    SyncWorker.perform_async(record.id, options) # expect: JL102
                   end
                 end
                 """,
@@ -133,6 +135,10 @@ class NonJsonArgument(Rule):
                     SyncWorker.perform_in(5.minutes, record.id, Time.current.to_i, MODE)
                     SyncWorker.perform_at(1.hour.from_now, Date.today.iso8601, 1.day.to_i, nil)
                     SyncWorker.perform_async(record.updated_at.to_s, [1, 2.5, "x", true])
+                    options = { full: true }.stringify_keys
+                    SyncWorker.perform_async(record.id, options)
+                    ids = [record.id, record.parent_id]
+                    SyncWorker.perform_async(ids, { "mode" => "full" })
                   end
                 end
                 """,
@@ -178,10 +184,16 @@ def _non_json(node: Node, depth: int) -> Iterator[tuple[Node, str]]:
         yield node, what
     elif node.type in ("identifier", "instance_variable") and depth == 0:
         value = assigned_value(node)
-        if value is not node and value.type not in ("array", "hash"):
-            what = non_json_kind(value)
-            if what is not None:
-                yield node, what
+        if value is node:
+            return
+        if value.type in ("array", "hash"):  # `options = { full: true }` earlier in the method
+            for _, what in _non_json(value, depth + 1):
+                yield node, f"{what} (assigned at line {value.start_point[0] + 1})"
+                return
+            return
+        what = non_json_kind(value)
+        if what is not None:
+            yield node, what
 
 
 def non_json_kind(node: Node) -> str | None:
