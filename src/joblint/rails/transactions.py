@@ -306,18 +306,42 @@ def delayed_at_least_a_minute(call: Node) -> bool:
     the job starts long after the commit, so it cannot race it."""
     method = ruby.call_method(call)
     delay: Node | None = None
+    at: Node | None = None  # a point in time rather than a delay
     if method in ("perform_in", "perform_at"):
         arguments = ruby.call_arguments(call)
         delay = arguments[0] if arguments else None
+        if method == "perform_at":
+            at = delay
     else:
         receiver = ruby.call_receiver(call)
         while receiver is not None and receiver.type == "call":
             if ruby.call_method(receiver) == "set":
                 options = ruby.keyword_arguments(receiver)
-                delay = options.get("wait") or options.get("wait_until")
+                at = options.get("wait_until")
+                delay = options.get("wait") or at
                 break
             receiver = ruby.call_receiver(receiver)
+    if at is not None and _scheduled_time(at):
+        return True
     return delay is not None and _seconds(delay) >= A_MINUTE
+
+
+NOW = frozenset({"now", "current", "today"})
+
+
+def _scheduled_time(node: Node) -> bool:
+    """A time to run at read from the app's data (`perform_at(closing_at, …)`,
+    `set(wait_until: event.starts_at)`): a schedule, not "now" — it cannot race the commit.
+    `Time.current` and durations from now are read by `_seconds` instead."""
+    if node.type in ("identifier", "instance_variable"):
+        return True
+    if node.type != "call":
+        return False
+    method = ruby.call_method(node)
+    root = ruby.constant_path(ruby.chain_root(node))
+    if root in ("Time", "DateTime", "Date") or method in NOW or method in DURATION_UNITS:
+        return False
+    return method not in ("from_now", "since", "after", "ago")
 
 
 def _seconds(node: Node) -> float:

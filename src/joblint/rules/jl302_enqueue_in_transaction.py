@@ -6,7 +6,7 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.transactions import (
-    TRANSACTION_SENSITIVE,
+    TRANSACTION_BLOCKS,
     deferred_until_commit,
     delayed_at_least_a_minute,
     not_deferred_reason,
@@ -14,8 +14,7 @@ from ..rails.transactions import (
 )
 from ..source import SourceFile
 from . import Examples, Rule, register
-
-_CALLS = ruby.calls_query(TRANSACTION_SENSITIVE, with_receiver=True)
+from ._enqueues import enqueues_in, sensitive_calls
 
 
 @register
@@ -49,12 +48,19 @@ class EnqueueInTransaction(Rule):
     (unless `active_record_parent_class` names a class connected to another database), Delayed
     Job's ActiveRecord backend, que, and Solid Queue when `config/database.yml` has no `queue`
     database and no environment sets `config.solid_queue.connects_to`. Those are not reported.
-    Raw Sidekiq calls and `deliver_now` are always reported. Calls inside an `after_commit`
+    Raw Sidekiq calls and `deliver_now` are always reported.
+
+    An enqueue one call away counts: a method of the same class called in the block, or a
+    method of a model called on a record of it (`order.fulfil!`), that enqueues or delivers —
+    the message names the path (`via fulfil! → FulfilOrderJob.perform_later`). Methods are
+    followed one level. `deliver`/`deliver!` on a mailer message (the pre-Rails-5 names) send
+    now, like `deliver_now`. Calls inside an `after_commit`
     (or `ActiveRecord.after_all_transactions_commit`) block or a lambda are not reported.
     Without a Gemfile.lock or `load_defaults`, the behaviour of Rails through 8.1 is assumed.
 
     A scheduled enqueue with a literal delay of at least a minute (`perform_in(5.minutes, …)`,
-    `set(wait: 1.hour)`) starts long after the commit and is not reported.
+    `set(wait: 1.hour)`), or one scheduled at a time read from the app's data
+    (`perform_at(closes_at, …)`), starts long after the commit and is not reported.
 
     Off by default (`--extend-select JL302`): whether an early or rolled-back job does harm
     depends on what the job reads and does — a job handed a host name to fetch a favicon, or a
@@ -82,15 +88,56 @@ class EnqueueInTransaction(Rule):
     code = "JL302"
     name = "enqueue-in-transaction"
     severity = Severity.WARNING
-    default_enabled = False  # what the job reads and does decides whether an early or rolled-back run matters
+    default_enabled = (
+        False  # what the job reads and does decides whether an early or rolled-back run matters
+    )
     scope = "project"
     summary = "A job enqueued or a mail sent inside a database transaction"
-    message = "`{method}` inside `{block}`: the work can start before the commit, or after a rollback ({why})"
+    message = "`{method}` inside `{block}`{via}: the work can start before the commit, or after a rollback ({why})"
     help = "Move the call after the block, into an after_commit callback, or enable enqueue_after_transaction_commit"
     triggers = ("transaction", "with_lock")
 
     examples = Examples(
         bad=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.1.3)
+                    sidekiq (7.2.0)
+                """,
+                "app/models/order.rb": """
+                class Order < ApplicationRecord
+                  def fulfil!
+                    update!(state: "fulfilling")
+                    FulfilOrderJob.perform_later(id)
+                  end
+
+                  def archive!
+                    update!(archived: true)
+                  end
+                end
+                """,
+                "app/services/payment.rb": """
+                class Payment
+                  def call(order)
+                    Order.transaction do
+                      order.update!(state: "paid")
+                      order.fulfil! # expect: JL302
+                      order.archive!
+                      notify_warehouse # expect: JL302
+                      PaymentMailer.receipt(order.id).deliver # expect: JL302
+                    end
+                  end
+
+                  private
+
+                  def notify_warehouse
+                    WarehouseWorker.perform_async("order-paid")
+                  end
+                end
+                """,
+            },
             {
                 "Gemfile.lock": """
                 GEM
@@ -288,8 +335,7 @@ class EnqueueInTransaction(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_CALLS, source.root):
-            call = caps["call"][0]
+        for call in sensitive_calls(source.root, app):
             block = transaction_around(call)
             if block is None or deferred_until_commit(call, app) or delayed_at_least_a_minute(call):
                 continue
@@ -297,5 +343,31 @@ class EnqueueInTransaction(Rule):
                 call,
                 method=ruby.call_method(call),
                 block=ruby.call_method(block),
+                via="",
                 why=not_deferred_reason(call, app),
             )
+        yield from self._one_call_away(source, app)
+
+    def _one_call_away(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        """Calls in a transaction block of a project method that enqueues or delivers."""
+        if not source.contains_any(_TRANSACTION_WORDS):
+            return
+        for _, caps in ruby.matches(_TRANSACTIONS, source.root):
+            block = caps["call"][0]
+            body = ruby.call_block(block)
+            if body is None:
+                continue
+            for enqueue in enqueues_in(body, app, app.enclosing_class(block)):
+                if not enqueue.via or transaction_around(enqueue.at) != block:
+                    continue  # written in the block (reported above), or in an inner block
+                yield Hit.at(
+                    enqueue.at,
+                    method=enqueue.method,
+                    block=ruby.call_method(block),
+                    via=enqueue.path,
+                    why=not_deferred_reason(enqueue.call, app),
+                )
+
+
+_TRANSACTIONS = ruby.calls_query(TRANSACTION_BLOCKS)
+_TRANSACTION_WORDS = tuple(w.encode() for w in TRANSACTION_BLOCKS)

@@ -9,14 +9,12 @@ from ..rails.classes import qualified_name
 from ..rails.models import SAVE_CALLBACKS, model_facts, save_callbacks
 from ..rails.transactions import (
     TRANSACTION_SENSITIVE,
-    deferred_until_commit,
-    delayed_at_least_a_minute,
-    in_after_commit_block,
     not_deferred_reason,
 )
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
+from ._enqueues import enqueues_in
 
 _CALLS = ruby.calls_query(TRANSACTION_SENSITIVE, with_receiver=True)
 _METHODS = ruby.compile_query("(method) @def")
@@ -31,7 +29,10 @@ class EnqueueInSaveCallback(Rule):
     `before_update`, `before_destroy`, `before_validation` — whose code enqueues a job
     (`perform_later`, `perform_async`, `perform_in`, `perform_at`, `perform_bulk`) or delivers
     mail (`deliver_later`, `deliver_now`). The callback is a block (or lambda) given to the
-    macro, or a method of the same class or concern named by a symbol.
+    macro, or a method of the same class or concern named by a symbol. An enqueue one call away
+    counts too: a method of the class chain, or of a model called on a record of it
+    (`account.notify_removal`), that enqueues or delivers; the message names the path. Methods
+    are followed one level. `deliver`/`deliver!` on a mailer message send now.
 
     ## Why is this bad?
     Save callbacks run inside the transaction that writes the record. The job is on the queue
@@ -46,7 +47,8 @@ class EnqueueInSaveCallback(Rule):
     inside the callback are not reported.
 
     A scheduled enqueue with a literal delay of at least a minute (`perform_in(5.minutes, …)`,
-    `set(wait: 1.hour)`) starts long after the commit and is not reported.
+    `set(wait: 1.hour)`), or one scheduled at a time read from the app's data
+    (`perform_at(closes_at, …)`), starts long after the commit and is not reported.
 
     Off by default (`--extend-select JL303`): whether an early or rolled-back job does harm
     depends on what the job reads and does — a job handed a host name to fetch a favicon, or a
@@ -74,15 +76,54 @@ class EnqueueInSaveCallback(Rule):
     code = "JL303"
     name = "enqueue-in-save-callback"
     severity = Severity.WARNING
-    default_enabled = False  # what the job reads and does decides whether an early or rolled-back run matters
+    default_enabled = (
+        False  # what the job reads and does decides whether an early or rolled-back run matters
+    )
     scope = "project"
     summary = "A job enqueued or a mail sent from a callback inside the save transaction"
-    message = "`{method}` in `{callback}` runs inside the save transaction: the work can start before the commit, or after a rollback ({why})"
+    message = "`{method}` in `{callback}`{via} runs inside the save transaction: the work can start before the commit, or after a rollback ({why})"
     help = "Use after_create_commit / after_update_commit / after_commit for side effects"
     triggers = SAVE_CALLBACKS
 
     examples = Examples(
         bad=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.1.3)
+                """,
+                "app/models/invoice.rb": """
+                class Invoice < ApplicationRecord
+                  belongs_to :account
+                  after_save :refresh_totals
+                  before_destroy { account.notify_removal } # expect: JL303
+
+                  private
+
+                  def refresh_totals
+                    publish_to_api # expect: JL303
+                    recalculate
+                    InvoiceMailer.receipt(id).deliver # expect: JL303
+                  end
+
+                  def publish_to_api
+                    ApiSyncJob.perform_later(id)
+                  end
+
+                  def recalculate
+                    self.total = 0
+                  end
+                end
+                """,
+                "app/models/account.rb": """
+                class Account < ApplicationRecord
+                  def notify_removal
+                    AccountMailer.removal(id).deliver_now
+                  end
+                end
+                """,
+            },
             {
                 "Gemfile.lock": """
                 GEM
@@ -132,6 +173,35 @@ class EnqueueInSaveCallback(Rule):
             },
         ],
         good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    rails (7.1.3)
+                """,
+                "app/models/invoice.rb": """
+                class Invoice < ApplicationRecord
+                  after_save :refresh_totals
+                  after_commit :publish_to_api
+
+                  private
+
+                  def refresh_totals
+                    schedule_reminder
+                    WebhookPayload.new(self).deliver
+                  end
+
+                  def schedule_reminder
+                    ReminderJob.set(wait: 3.days).perform_later(id)
+                    ReminderWorker.perform_at(due_at, id) if due_at&.future?
+                  end
+
+                  def publish_to_api
+                    ApiSyncJob.perform_later(id)
+                  end
+                end
+                """,
+            },
             {
                 "Gemfile.lock": """
                 GEM
@@ -198,15 +268,11 @@ class EnqueueInSaveCallback(Rule):
                 yield from self._hits(method, f"{owner}#{name}", app)
 
     def _hits(self, body: Node, callback: str, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_CALLS, body):
-            call = caps["call"][0]
-            if in_after_commit_block(call, body) or deferred_until_commit(call, app):
-                continue
-            if delayed_at_least_a_minute(call):
-                continue  # runs long after the commit: it cannot race it
+        for enqueue in enqueues_in(body, app, app.enclosing_class(body)):
             yield Hit.at(
-                call,
-                method=ruby.call_method(call),
+                enqueue.at,
+                method=enqueue.method,
                 callback=callback,
-                why=not_deferred_reason(call, app),
+                via=enqueue.path,
+                why=not_deferred_reason(enqueue.call, app),
             )

@@ -1,0 +1,173 @@
+"""Enqueues and deliveries a piece of code makes, written there or one project method away.
+
+Used by the transaction rules (JL302, JL303): a transaction block or a save callback that calls
+`publish` of the same class — or `order.mark_paid!` of a model the project defines — which
+enqueues, enqueues as surely as if the call were written in the block. Methods are followed one
+level; a call inside an after-commit block or a lambda, deferred until the commit, or scheduled
+at least a minute later does not count (it cannot race the commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .. import ruby
+from ..rails.app import App
+from ..rails.mailers import mailer_constant
+from ..rails.transactions import (
+    TRANSACTION_SENSITIVE,
+    deferred_until_commit,
+    delayed_at_least_a_minute,
+    in_after_commit_block,
+)
+from ..ruby import Node
+from ._records import record_model
+
+# `deliver`/`deliver!` on a mailer message send it now, as `deliver_now` does (Rails < 5 name).
+OLD_DELIVERIES = ("deliver", "deliver!")
+_SENSITIVE = ruby.calls_query(TRANSACTION_SENSITIVE + OLD_DELIVERIES, with_receiver=True)
+_CALLS = ruby.compile_query("[(call) (identifier)] @call")
+# Receiver-less names that are Ruby or Rails, never a project method worth following.
+_NOT_FOLLOWED = frozenset({"raise", "fail", "puts", "p", "require", "lambda", "proc", "loop"})
+
+
+# Where an identifier names something rather than calls it: `def name`, parameters, aliases.
+_NAMING_PARENTS = frozenset(
+    {"method", "singleton_method", "method_parameters", "block_parameters", "lambda_parameters",
+     "optional_parameter", "keyword_parameter", "splat_parameter", "hash_splat_parameter",
+     "block_parameter", "alias", "undef", "destructured_parameter", "destructured_left_assignment",
+     "left_assignment_list", "rest_assignment", "operator_assignment"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    """An enqueue or delivery reached from a body: `at` is where the body makes it (the call
+    itself, or the call of the method that makes it), `call` the enqueue, `via` the method
+    followed (empty when `at` is `call`)."""
+
+    at: Node
+    call: Node
+    via: str = ""
+
+    @property
+    def method(self) -> str:
+        """The name the finding's message starts with: the call made in the body."""
+        return self.via or ruby.call_method(self.call)
+
+    @property
+    def path(self) -> str:
+        """`, via `publish_to_api` → `SyncJob.perform_later``, for messages; empty when direct."""
+        return f", via `{self.via}` → `{_short(self.call)}`" if self.via else ""
+
+
+def _short(call: Node) -> str:
+    """`SyncJob.perform_later` / `UserMailer.welcome.deliver_later`: the call without arguments."""
+    parts = []
+    node: Node | None = call
+    while node is not None and node.type == "call":
+        parts.append(ruby.call_method(node))
+        node = ruby.call_receiver(node)
+    if node is not None:
+        parts.append(ruby.text(node) if node.type in ("constant", "scope_resolution") else "…")
+    return ".".join(reversed(parts))
+
+
+def sensitive_calls(node: Node, app: App) -> Iterator[Node]:
+    """Every enqueue or delivery call under `node`: `perform_later`, `perform_async`…,
+    `deliver_later`/`deliver_now`, and `deliver`/`deliver!` on a mailer message."""
+    for _, caps in ruby.matches(_SENSITIVE, node):
+        call = caps["call"][0]
+        if ruby.call_method(call) in OLD_DELIVERIES:
+            receiver = ruby.call_receiver(call)
+            if receiver is None or mailer_constant(receiver, app.classes) is None:
+                continue  # `deliver` of something else (a webhook, a notification object)
+        yield call
+
+
+def direct_enqueues(body: Node, app: App) -> Iterator[Node]:
+    """Enqueues and deliveries written in `body` that run before the commit."""
+    for call in sensitive_calls(body, app):
+        if in_after_commit_block(call, body) or deferred_until_commit(call, app):
+            continue
+        if delayed_at_least_a_minute(call):
+            continue
+        yield call
+
+
+def enqueues_in(body: Node, app: App, owner: str | None) -> Iterator[Enqueue]:
+    """Enqueues of `body` (`owner`: the class whose code it is), then those one project method
+    away: a method of `owner`'s class chain called without a receiver (or on `self`), or a
+    method of a model called on a record of it. One `Enqueue` per call site."""
+    for call in direct_enqueues(body, app):
+        yield Enqueue(call, call)
+    seen: set[int] = set()
+    for _, caps in ruby.matches(_CALLS, body):
+        site = caps["call"][0]
+        if site.id in seen or in_after_commit_block(site, body):
+            continue
+        seen.add(site.id)
+        method = _followed_method(site, app, owner)
+        if method is None:
+            continue
+        for inner in direct_enqueues(method, app):
+            yield Enqueue(site, inner, _site_name(site))
+            break
+
+
+def _site_name(site: Node) -> str:
+    return ruby.text(site) if site.type == "identifier" else ruby.call_method(site)
+
+
+def _followed_method(site: Node, app: App, owner: str | None) -> Node | None:
+    """The `def` a call site runs, when the project defines it and the site is not itself an
+    enqueue."""
+    if site.type == "identifier":
+        name = ruby.text(site)
+        parent = site.parent
+        if (
+            parent is not None
+            and parent.type == "call"
+            and site
+            in (parent.child_by_field_name("method"), parent.child_by_field_name("receiver"))
+        ):
+            return None  # part of a call: handled as the call
+        if parent is None or parent.type in _NAMING_PARENTS or _is_local(name, site):
+            return None
+        if parent.type == "assignment" and parent.child_by_field_name("left") == site:
+            return None
+        target = owner
+    elif site.type == "call":
+        name = ruby.call_method(site)
+        if name in TRANSACTION_SENSITIVE or name in OLD_DELIVERIES:
+            return None
+        receiver = ruby.call_receiver(site)
+        if receiver is None or receiver.type == "self":
+            target = owner
+        elif receiver.type in ("constant", "scope_resolution"):
+            return None  # class methods: not followed
+        else:
+            target = record_model(receiver, app)
+    else:
+        return None
+    if target is None or name in _NOT_FOLLOWED:
+        return None
+    definition = app.classes.find_method(target, name)
+    if definition is None:
+        return None
+    node = definition.source.root.descendant_for_byte_range(
+        definition.start_byte, definition.end_byte
+    )
+    while node is not None and node.type not in ruby.METHOD_TYPES:
+        node = node.parent
+    return node
+
+
+def _is_local(name: str, node: Node) -> bool:
+    """A local variable, a method parameter or a block parameter — not a method call."""
+    return (
+        ruby.last_assignment(name, node) is not None
+        or name in ruby.method_parameter_names(node)
+        or ruby.block_binding(name, node) is not None
+    )
