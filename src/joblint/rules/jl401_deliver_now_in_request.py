@@ -10,6 +10,7 @@ from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
 from ._arguments import in_job_or_mailer, said_deliberate
+from ._records import chain_arguments, destroyed_after
 
 DELIVER_NOW = ("deliver_now", "deliver_now!", "deliver", "deliver!")
 _DELIVERIES = ruby.calls_query(DELIVER_NOW)
@@ -226,37 +227,14 @@ def _has_background_backend(app: App) -> bool:
     return bool(app.backend.gems)
 
 
-DESTROYS = frozenset({"destroy", "destroy!", "delete", "really_destroy!"})
-
-
 def _record_destroyed_after(call: Node) -> bool:
-    """A variable handed to the mailer is destroyed later in the same method."""
-    names = {
-        ruby.text(leaf)
-        for argument in _chain_arguments(call)
-        for leaf in ruby.walk(argument)
-        if leaf.type in ("identifier", "instance_variable")
-    }
-    method = ruby.enclosing(call, ruby.METHOD_TYPES)
-    if not names or method is None:
-        return False
+    """A value handed to the mailer is destroyed later in the same method."""
     return any(
-        later.start_byte > call.end_byte
-        and ruby.call_method(later) in DESTROYS
-        and (receiver := ruby.call_receiver(later)) is not None
-        and ruby.text(receiver) in names
-        for later in ruby.descendants(method, {"call"})
+        destroyed_after(call, leaf) is not None
+        for argument in chain_arguments(call)
+        for leaf in ruby.walk(argument)
+        if leaf.type in ("identifier", "instance_variable", "self")
     )
-
-
-def _chain_arguments(call: Node) -> list[Node]:
-    """The arguments along `Mailer.with(a).action(b).deliver_now`."""
-    found: list[Node] = []
-    node: Node | None = call
-    while node is not None and node.type == "call":
-        found.extend(ruby.call_arguments(node))
-        node = ruby.call_receiver(node)
-    return found
 
 
 def _rescued(call: Node) -> bool:
