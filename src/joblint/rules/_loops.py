@@ -120,6 +120,32 @@ BOUNDING_METHODS = frozenset({"limit", "none"})
 PRIMARY_KEYS = frozenset({"id", "ids", "uuid"})
 
 
+def held_value(node: Node) -> Node:
+    """What a variable iterated over holds: for a local, the value last assigned to it in the
+    method; for an instance variable, that — or, when the method does not assign it, its one
+    assignment in the class (`@users = User.where(…)` in `initialize`). The node itself when
+    it is not a variable or the value is not known."""
+    if node.type == "identifier":
+        assigned = ruby.last_assignment(ruby.text(node), node)
+        return assigned if assigned is not None else node
+    if node.type == "instance_variable":
+        assigned = ruby.last_assignment(ruby.text(node), node)
+        if assigned is not None:
+            return assigned
+        owner = ruby.enclosing(node, {"class", "module"})
+        if owner is not None:
+            values = [
+                value
+                for assignment in ruby.descendants(owner, {"assignment"})
+                if (left := assignment.child_by_field_name("left")) is not None
+                and ruby.text(left) == ruby.text(node)
+                and (value := assignment.child_by_field_name("right")) is not None
+            ]
+            if len(values) == 1:
+                return values[0]
+    return node
+
+
 def model_relation(node: Node, app: App) -> str | None:
     """The model name when `node` is a relation built on a model constant through query
     methods and the model's declared `scope`s only (`User.active.where(..)`); else None."""

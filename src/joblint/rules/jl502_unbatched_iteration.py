@@ -7,16 +7,23 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._loops import head_hit, is_bounded, iterates, model_relation
+from ._loops import head_hit, held_value, is_bounded, iterates, model_relation
 
 # Methods that load the whole relation into memory to iterate it (`select`/`reject` only
 # with a block: without one, `select` is a query method).
 LOADING_ITERATORS = (
-    "each", "each_with_index", "each_with_object", "map", "collect", "flat_map", "filter_map",
-    "select", "reject",
+    "each",
+    "each_with_index",
+    "each_with_object",
+    "map",
+    "collect",
+    "flat_map",
+    "filter_map",
+    "select",
+    "reject",
 )
 _ITERATIONS = ruby.compile_query(
-    "(call receiver: (call) method: (identifier) @method (#any-of? @method {})) @call".format(
+    "(call receiver: [(call) (identifier) (instance_variable)] method: (identifier) @method (#any-of? @method {})) @call".format(
         " ".join(f'"{m}"' for m in LOADING_ITERATORS)
     )
 )
@@ -29,7 +36,9 @@ class UnbatchedIteration(Rule):
     Finds, in a job, `each`, `map`, `select`, `each_with_index` (and `collect`, `flat_map`,
     `filter_map`, `reject`, `each_with_object`) called on a relation built on a model
     constant — `User.all.each`, `Order.where(…).map`, `Post.includes(:tags).each`, or a chain
-    through the model's declared `scope`s.
+    through the model's declared `scope`s — directly, through a local assigned one earlier in
+    the method, or through an instance variable the class assigns one (`@users = User.all`
+    in `initialize`, iterated in `perform`).
 
     ## Why is this bad?
     Iterating a relation loads every matching row and instantiates every record before the
@@ -104,6 +113,13 @@ class UnbatchedIteration(Rule):
                     def perform(state)
                       rows = Order.where(state: state).includes(:lines).map(&:to_row) # expect: JL502
                       Order.where.not(state: state).select { |o| o.stale? } # expect: JL502
+                      pending = Order.where(state: "pending")
+                      pending.each { |order| order.expire! } # expect: JL502
+                      @open.map(&:id) # expect: JL502
+                    end
+
+                    def initialize
+                      @open = Order.where(state: "open")
                     end
                   end
                 end
@@ -127,6 +143,11 @@ class UnbatchedIteration(Rule):
                     User.order(:created_at).limit(100).each { |user| user.refresh_quota! }
                     User.where(id: ids).each { |user| user.refresh_quota! }
                     User.order(:id).first(10).each { |user| user.refresh_quota! }
+                    recent = User.where(active: true)
+                    recent = recent.limit(50)
+                    recent.each { |user| user.refresh_quota! }
+                    batch = User.where(id: ids)
+                    batch.each { |user| user.refresh_quota! }
                     User.where(active: true).pluck(:id).each { |id| puts id }
                     User.select(:id, :email).find_each { |user| puts user.email }
                   end
@@ -170,6 +191,7 @@ class UnbatchedIteration(Rule):
             relation = ruby.call_receiver(call)
             if relation is None:
                 continue
+            relation = held_value(relation)  # `users = User.where(…)` earlier
             model = model_relation(relation, app)
             if model is None or is_bounded(relation) or app.job_kind_at(source, call) is None:
                 continue

@@ -9,6 +9,7 @@ from ..rails.models import associations, scopes
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
+from ._loops import held_value
 
 ITERATORS = (
     "each", "find_each", "each_with_index", "each_with_object", "map", "flat_map", "collect",
@@ -132,7 +133,9 @@ class NPlusOneInJob(Rule):
     whose block reads an association declared on `M` in `app/models` (`has_many`, `has_one`,
     `belongs_to`, `has_and_belongs_to_many`, including those of its concerns and STI parents)
     on the block variable (`o.customer`), while the relation does not `includes`, `preload`
-    or `eager_load` that association.
+    or `eager_load` that association. The relation may be held in a local assigned earlier in
+    the method or an instance variable the class assigns once; one that preloads some
+    associations but not the one read is reported for that one.
 
     ## Why is this bad?
     Each read runs one query per record: a nightly job over 100,000 orders sends 100,001
@@ -218,6 +221,8 @@ class NPlusOneInJob(Rule):
                       puts i, post.title
                     end
                     Post.find_each { |post| puts post.tags.map(&:name) } # expect: JL506
+                    drafts = Post.where(published: false).includes(:tags)
+                    drafts.each { |post| puts post.cover.url } # expect: JL506
                   end
                 end
                 """,
@@ -265,6 +270,8 @@ class NPlusOneInJob(Rule):
                   def perform(ids)
                     Order.recent_first.find_each { |order| puts order.customer }
                     ids.each { |id| puts Order.find(id).customer }
+                    orders = Order.includes(:customer).where(id: ids)
+                    orders.each { |order| puts order.customer.email }
                   end
                 end
                 """,
@@ -282,7 +289,7 @@ class NPlusOneInJob(Rule):
             receiver = ruby.call_receiver(call)
             if not params or receiver is None or app.job_kind_at(source, call) is None:
                 continue
-            relation = relation_of(receiver, app)
+            relation = relation_of(held_value(receiver), app)
             if relation is None:
                 continue
             model, preloaded = relation
