@@ -59,6 +59,12 @@ def arity_problem(
                 "whole hash",
                 keywords[named[0]],
             )
+        names = signature.positional_names
+        slot = shape.positional  # where the hash lands
+        if keywords and slot < len(names) and _names_an_id(names[slot]):
+            first = next(iter(keywords))  # `perform_later(intake: x)` for `def perform(intake_id)`
+            why = f"keyword-style arguments arrive as one hash in `{names[slot]}`, which takes an id"
+            return why, keywords[first]
     if keywords_as_hash or not signature.has_keywords:
         positional += 1 if keywords else 0
         keywords = {}
@@ -83,6 +89,10 @@ def arity_problem(
         plural = "" if positional == 1 else "s"
         return f"{positional} argument{plural} given, {expected} expected", None
     return None
+
+
+def _names_an_id(parameter: str) -> bool:
+    return parameter in ("id", "ids") or parameter.endswith(("_id", "_ids"))
 
 
 def parameter_text(method: MethodDef) -> str:

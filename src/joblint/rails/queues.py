@@ -108,10 +108,11 @@ class QueueConfig:
         return None
 
     def active_job_name(self, name: str) -> list[str]:
-        """The real queue names a `queue_as` name may have (with and without the prefix)."""
+        """The real queue name a `queue_as` name has in production: with the
+        `queue_name_prefix` production sets (application.rb, an initializer or production.rb)."""
         if not self.prefix:
             return [name]
-        return [f"{self.prefix}{self.delimiter}{name}", name]
+        return [f"{self.prefix}{self.delimiter}{name}"]
 
     def processed(self, name: str, native_sidekiq: bool) -> tuple[bool | None, WorkerQueues | None]:
         """Is the queue processed? None when it cannot be known."""
@@ -128,8 +129,10 @@ def queue_config(app: App) -> QueueConfig:
 
 def _build(app: App) -> QueueConfig:
     ruby_configs = _ruby_config_texts(app)
-    prefix, prefix_known = _setting(_PREFIX, ruby_configs, "")
-    delimiter, delimiter_known = _setting(_DELIMITER, ruby_configs, "_")
+    # the prefix production runs with: development/test/staging files do not set it there
+    production_configs = _ruby_config_texts(app, production_only=True)
+    prefix, prefix_known = _setting(_PREFIX, production_configs, "")
+    delimiter, delimiter_known = _setting(_DELIMITER, production_configs, "_")
     mailer_queue, mailer_queue_known = _setting(_MAILER_QUEUE, ruby_configs, None)
     default_queue, _ = _setting(_DEFAULT_QUEUE_NAME, ruby_configs, DEFAULT_QUEUE)
     return QueueConfig(
@@ -148,13 +151,21 @@ def _build(app: App) -> QueueConfig:
     )
 
 
-def _ruby_config_texts(app: App) -> list[str]:
+def _ruby_config_texts(app: App, production_only: bool = False) -> list[str]:
+    """application.rb, the environment files and the initializers (with `production_only`,
+    of the environment files only production.rb)."""
     texts = [app.text("config/application.rb")]
     if app.root is not None:
         for directory in RUBY_CONFIG_DIRS:
             folder = app.root / directory
             if folder.is_dir():
-                texts.extend(app.text(f"{directory}/{p.name}") for p in sorted(folder.glob("*.rb")))
+                texts.extend(
+                    app.text(f"{directory}/{p.name}")
+                    for p in sorted(folder.glob("*.rb"))
+                    if not production_only
+                    or directory != "config/environments"
+                    or p.name == "production.rb"
+                )
     return [active_lines(t) for t in texts if t]
 
 

@@ -215,6 +215,9 @@ INERT_TYPES = frozenset(
 )
 
 
+LOGGING_LOOPS = frozenset({"each", "each_with_index", "each_line", "first", "take"})
+
+
 def only_logs(body: Node | None) -> bool:
     """The rescue body is empty, only logs (`Rails.logger`, `logger`, `puts`, `p`, `warn`) or
     only gives a literal back (`nil`, `false`, `next`, `return :failed`)."""
@@ -242,6 +245,9 @@ def inert(node: Node) -> bool:
     if node.type in INERT_TYPES:
         return True
     if node.type == "call":
+        block = ruby.call_block(node)
+        if block is not None and ruby.call_method(node) in LOGGING_LOOPS:
+            return only_logs(block)  # `error.backtrace.each { |line| logger.error(line) }`
         if ruby.call_receiver(node) is None:
             return ruby.call_method(node) in LOG_CALLS
         root = ruby.chain_root(node)

@@ -98,7 +98,14 @@ def record_model(node: Node, app: App, depth: int = 0) -> str | None:
         if ruby.enclosing(node, {"singleton_method", "singleton_class"}) is not None:
             return None  # `def self.x` / `class << self`: self is the class, not a record
         owner = app.enclosing_class(node)
-        return owner if owner is not None and owner in app.model_classes else None
+        if owner is None:
+            return None
+        if owner in app.model_classes:
+            return owner
+        scope = ruby.enclosing(node, {"class", "module"})
+        if scope is not None and scope.type == "module":  # a concern: the model including it
+            return _including_model(owner, app)
+        return None
     if kind == "call":
         if ruby.call_method(node) in FINDERS:
             return _model_chain(node, app)
@@ -129,6 +136,9 @@ def _names_record(name: str, kind: str, node: Node, app: App, depth: int) -> str
     elif kind == "identifier" and name in ruby.method_parameter_names(node):
         if _holds_data(name, node):
             return None  # a parameter whose default value is a string, number…
+        passed = _passed_by_callers(name, node, app, depth)
+        if passed is not None:
+            return passed or None  # "": the callers in the class pass something else
     elif _stored_data(name if kind == "instance_variable" else f"@{name}", node):
         return None  # an attribute whose every assignment in the class is plain data
     elif kind == "identifier":
@@ -166,8 +176,89 @@ def _hooked_model(call: Node, app: App) -> str | None:
         return None
     if owner in app.model_classes:
         return owner
-    including = [m for m in sorted(app.model_classes) if owner in app.classes.ancestors(m)]
+    return _including_model(owner, app)
+
+
+def _including_model(module: str, app: App) -> str | None:
+    """The one model that includes a module (a concern), or None."""
+    including = [m for m in sorted(app.model_classes) if module in app.classes.ancestors(m)]
     return including[0] if len(including) == 1 else None
+
+
+def _passed_by_callers(name: str, node: Node, app: App, depth: int) -> str | None:
+    """What the callers in the same class pass for parameter `name` of the method around
+    `node` (`send_notification(current_organization, @distribution)` for
+    `def send_notification(org, dist)`): the model when every call passes a record of it, ""
+    when every call passes plain data, None when there is no call or they disagree."""
+    method = ruby.enclosing(node, ruby.METHOD_TYPES)
+    scope = ruby.enclosing(method, {"class", "module"}) if method is not None else None
+    if method is None or method.type != "method" or scope is None or depth >= _MAX_DEPTH:
+        return None
+    position, keyword = _parameter_slot(method, name)
+    if position is None and keyword is None:
+        return None
+    method_name = ruby.method_name(method)
+    models: set[str] = set()
+    data = 0
+    calls = 0
+    for call in ruby.descendants(scope, {"call"}):
+        if ruby.call_method(call) != method_name or ruby.is_inside(call, method):
+            continue
+        receiver = ruby.call_receiver(call)
+        if receiver is not None and receiver.type != "self":
+            continue
+        value = _argument_for(call, position, keyword)
+        if value is None:
+            return None  # a splat, or the argument left to its default
+        calls += 1
+        model = record_model(value, app, depth + 1)
+        if model is not None:
+            models.add(model)
+        elif _plainly_data(value):
+            data += 1
+        else:
+            return None
+    if not calls:
+        return None
+    if len(models) == 1 and not data:
+        return next(iter(models))
+    return "" if data == calls else None
+
+
+def _parameter_slot(method: Node, name: str) -> tuple[int | None, str | None]:
+    """The position of positional parameter `name` (or its keyword name)."""
+    params = method.child_by_field_name("parameters")
+    position = 0
+    for param in params.named_children if params is not None else ():
+        if param.type == "identifier":
+            if ruby.text(param) == name:
+                return position, None
+            position += 1
+        elif param.type == "optional_parameter":
+            if ruby.text(param.child_by_field_name("name")) == name:
+                return position, None
+            position += 1
+        elif param.type == "keyword_parameter":
+            if ruby.text(param.child_by_field_name("name")) == name:
+                return None, name
+        elif param.type in ("splat_parameter", "destructured_parameter"):
+            return None, None
+    return None, None
+
+
+def _argument_for(call: Node, position: int | None, keyword: str | None) -> Node | None:
+    arguments = [a for a in ruby.call_arguments(call) if a.type != "block_argument"]
+    if any(
+        a.type in ("splat_argument", "hash_splat_argument", "forward_argument") for a in arguments
+    ):
+        return None
+    if keyword is not None:
+        for argument in arguments:
+            if argument.type == "pair" and ruby.pair_key(argument) == keyword:
+                return argument.child_by_field_name("value")
+        return None
+    positional = [a for a in arguments if a.type != "pair"]
+    return positional[position] if position is not None and position < len(positional) else None
 
 
 def _helper_record(call: Node, app: App, depth: int) -> str | None:

@@ -46,7 +46,9 @@ class RecordArgument(Rule):
 
     Values are followed where the project shows them: a local assigned earlier in the method,
     a method of the class chain without arguments (its last expression, `@x ||= value`, one
-    level deep), a `current_<model>` helper, a belongs_to/has_one reader of a record
+    level deep), a parameter of a method whose callers in the class all pass records of one
+    model (and not one they all call with ids or strings), `self` in a concern that one model
+    includes, a `current_<model>` helper, a belongs_to/has_one reader of a record
     (`order.customer`), and the first block variable of a model callback or state-machine
     transition (`after_transition do |order, transition|`), whose class is the model declaring
     the hook (or the one model including the concern that declares it).
@@ -171,6 +173,44 @@ class RecordArgument(Rule):
                 end
                 """,
             },
+            {
+                "app/models/organization.rb": """
+                class Organization < ApplicationRecord
+                  include Syncable
+                end
+                """,
+                "app/models/concerns/syncable.rb": """
+                module Syncable
+                  def sync_later
+                    OrganizationSyncJob.perform_later(self) # expect: JL101
+                  end
+                end
+                """,
+                "app/jobs/organization_sync_job.rb": """
+                class OrganizationSyncJob < ApplicationJob
+                  def perform(organization); end
+                end
+                class PartnerMailWorker
+                  include Sidekiq::Job
+                  def perform(organization_id, event); end
+                end
+                """,
+                "app/controllers/distributions_controller.rb": """
+                class DistributionsController < ApplicationController
+                  def create
+                    organization = Organization.find(params[:organization_id])
+                    notify(organization, "created")
+                    organization.destroy if params[:undo]
+                  end
+
+                  private
+
+                  def notify(target, event)
+                    PartnerMailWorker.perform_async(target, event) # expect: JL101
+                  end
+                end
+                """,
+            },
         ],
         good=[
             {
@@ -287,6 +327,27 @@ class RecordArgument(Rule):
 
                   def order
                     Shop::Order.find(params[:id])
+                  end
+                end
+                """,
+            },
+            {
+                "app/models/organization.rb": """
+                class Organization < ApplicationRecord
+                end
+                """,
+                "app/controllers/distributions_controller.rb": """
+                class DistributionsController < ApplicationController
+                  def create
+                    organization = Organization.find(params[:organization_id])
+                    notify(organization.id)
+                    notify(params[:organization_id])
+                  end
+
+                  private
+
+                  def notify(organization)
+                    PartnerMailWorker.perform_async(organization)
                   end
                 end
                 """,

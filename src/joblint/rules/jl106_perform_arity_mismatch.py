@@ -52,7 +52,10 @@ class PerformArityMismatch(Rule):
     Keyword-style arguments whose names are the positional parameters of a `perform` without
     keyword parameters (`perform_later(event_id: 1, code_id: 2)` for
     `def perform(event_id, code_id = nil)`) are legal Ruby 3 and still wrong: the first
-    parameter receives the whole hash. They are reported at the first such keyword.
+    parameter receives the whole hash. They are reported at the first such keyword. So are
+    keyword-style arguments whose hash lands in a parameter named as an id (`id`, `*_id`,
+    `*_ids`): `perform_later(intake: intake)` for `def perform(intake_id)` hands the job a
+    hash where it looks up an id.
 
     ## Example
     ```ruby
@@ -97,6 +100,7 @@ class PerformArityMismatch(Rule):
                     SyncCodeJob.perform_later(event_id: 1, code_id: 2) # expect: JL106
                     SyncCodeJob.perform_later(1, 2)
                     SyncCodeJob.perform_later(1, { code_id: 2 })
+                    SyncCodeJob.perform_later(event: Event.last) # expect: JL106
                   end
                 end
                 """,

@@ -78,8 +78,8 @@ class SilentRescue(Rule):
 
     Only rescues in `perform` (or a block inside it) are reported, where the job then ends as
     a success; a helper that rescues hands its result back to `perform`, which decides. And only
-    bodies that are empty, only log (`Rails.logger`, `logger`, `puts`, `p`, `warn`) or only give
-    a literal back: a rescue that records the failure, falls back to other work or calls
+    bodies that are empty, only log (`Rails.logger`, `logger`, `puts`, `p`, `warn`, also in a
+    loop over the backtrace) or only give a literal back: a rescue that records the failure, falls back to other work or calls
     anything else is handling, not swallowing. A job that sets `sidekiq_options retry: false`
     itself does best-effort work by choice: logging its failures is its policy. An empty
     clause holding only a comment that says why is a documented choice, as RuboCop's
@@ -131,6 +131,7 @@ class SilentRescue(Rule):
                     Invoice.find(id).sync!
                   rescue => e # expect: JL203
                     Rails.logger.warn("sync failed: #{e.message}")
+                    e.backtrace.first(5).each { |line| Rails.logger.warn(line) }
                   end
                 end
                 """,

@@ -32,7 +32,9 @@ class EnqueueInSaveCallback(Rule):
     macro, or a method of the same class or concern named by a symbol. An enqueue one call away
     counts too: a method of the class chain, or of a model called on a record of it
     (`account.notify_removal`), that enqueues or delivers; the message names the path. Methods
-    are followed one level. `deliver`/`deliver!` on a mailer message send now.
+    are followed one level. `deliver`/`deliver!` on a mailer message send now. The
+    `after_create(record)`… methods of an `ActiveRecord::Observer` (rails-observers) are save
+    callbacks too.
 
     ## Why is this bad?
     Save callbacks run inside the transaction that writes the record. The job is on the queue
@@ -120,6 +122,17 @@ class EnqueueInSaveCallback(Rule):
                 class Account < ApplicationRecord
                   def notify_removal
                     AccountMailer.removal(id).deliver_now
+                  end
+                end
+                """,
+                "app/models/invoice_observer.rb": """
+                class InvoiceObserver < ActiveRecord::Observer
+                  def after_create(invoice)
+                    InvoiceMailer.created(invoice.id).deliver # expect: JL303
+                  end
+
+                  def after_commit(invoice)
+                    InvoiceMailer.created(invoice.id).deliver
                   end
                 end
                 """,
@@ -266,6 +279,8 @@ class EnqueueInSaveCallback(Rule):
             name = ruby.method_name(method)
             if owner is not None and name in callback_methods.get(owner, ()):
                 yield from self._hits(method, f"{owner}#{name}", app)
+            elif owner is not None and name in SAVE_CALLBACKS and _is_observer(owner, app):
+                yield from self._hits(method, f"{owner}#{name}", app)
 
     def _hits(self, body: Node, callback: str, app: App) -> Iterator[Hit]:
         for enqueue in enqueues_in(body, app, app.enclosing_class(body)):
@@ -276,3 +291,12 @@ class EnqueueInSaveCallback(Rule):
                 via=enqueue.path,
                 why=not_deferred_reason(enqueue.call, app),
             )
+
+
+OBSERVERS = frozenset({"ActiveRecord::Observer", "Mongoid::Observer"})
+
+
+def _is_observer(owner: str, app: App) -> bool:
+    """An `ActiveRecord::Observer` (rails-observers): its `after_create(record)`… methods run
+    as the observed model's callbacks, inside the save transaction."""
+    return bool(OBSERVERS & set(app.classes.ancestors(owner)))

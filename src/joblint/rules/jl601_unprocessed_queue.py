@@ -44,8 +44,10 @@ class UnprocessedQueue(Rule):
     `Procfile*`), `config/queue.yml` / `config/solid_queue.yml` (`workers: - queues:`, with `*`
     and `prefix*` wildcards; a worker without `queues:` processes everything) and GoodJob's
     `config.good_job.queues` (default `*`; `-name` excludes). ActiveJob names go to the adapter's
-    list and honour `config.active_job.queue_name_prefix`/`_delimiter`; native Sidekiq names go
-    to `sidekiq.yml` unprefixed. A sidekiq-cron or sidekiq-scheduler entry is read as ActiveJob
+    list and honour the `config.active_job.queue_name_prefix`/`_delimiter` production runs with
+    (set in application.rb, an initializer or production.rb; a `queue_as :scans` with prefix
+    `shop` runs on `shop_scans` only, and a prefix built at runtime makes the names unknown);
+    native Sidekiq names go to `sidekiq.yml` unprefixed. A sidekiq-cron or sidekiq-scheduler entry is read as ActiveJob
     when its class is an ActiveJob job or it says `active_job: true`.
 
     ## Why is this bad?
@@ -146,9 +148,17 @@ class UnprocessedQueue(Rule):
                 "config/queue.yml": """
                 default: &default
                   workers:
-                    - queues: [shop_default, shop_mail*]
+                    - queues: [shop_default, shop_mail*, scans]
                 production:
                   <<: *default
+                """,
+                "app/jobs/scan_job.rb": """
+                class ScanJob < ApplicationJob
+                  queue_as :scans # expect: JL601
+                  retry_on Timeout::Error
+
+                  def perform; end
+                end
                 """,
                 "config/recurring.yml": """
                 production:
