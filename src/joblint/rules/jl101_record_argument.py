@@ -7,6 +7,7 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS, JobKind, enqueue_family, enqueued_class, job_arguments
 from ..rails.models import deletes_records_of
+from ..rails.wrappers import wrapped_enqueues
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
@@ -193,6 +194,10 @@ class RecordArgument(Rule):
                 class PartnerMailWorker
                   include Sidekiq::Job
                   def perform(organization_id, event); end
+
+                  def self.perform_async_in_queue(queue, *args)
+                    set(queue: queue).perform_async(*args)
+                  end
                 end
                 """,
                 "app/controllers/distributions_controller.rb": """
@@ -207,6 +212,7 @@ class RecordArgument(Rule):
 
                   def notify(target, event)
                     PartnerMailWorker.perform_async(target, event) # expect: JL101
+                    PartnerMailWorker.perform_async_in_queue("low", target, event) # expect: JL101
                   end
                 end
                 """,
@@ -357,12 +363,19 @@ class RecordArgument(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_ENQUEUES, source.root):
-            call = caps["call"][0]
-            family = enqueue_family(call)
+        calls = [(c["call"][0], None) for _, c in ruby.matches(_ENQUEUES, source.root)]
+        calls += [(call, (w, args)) for call, w, args in wrapped_enqueues(source, app)]
+        for call, wrapped in calls:
+            if wrapped is None:
+                family, arguments = enqueue_family(call), job_arguments(call)
+            else:
+                wrapper, arguments = wrapped
+                family = (
+                    JobKind.ACTIVE_JOB if wrapper.enqueue == "perform_later" else JobKind.SIDEKIQ
+                )
             if family is JobKind.ACTIVE_JOB and self.settings["allow-global-id"]:
                 continue
-            for argument in job_arguments(call):
+            for argument in arguments:
                 for record, model in self._records(argument, app):
                     if family is JobKind.ACTIVE_JOB and not _can_be_gone(call, model, app):
                         continue
@@ -373,7 +386,7 @@ class RecordArgument(Rule):
                         if record.type == "pair"
                         else ruby.text(record),
                         method=ruby.call_method(call),
-                        why=_WHY[family],
+                        why=_WHY[family],  # type: ignore[index]
                     )
 
     def _records(self, node: Node, app: App) -> Iterator[tuple[Node, str]]:

@@ -6,6 +6,7 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import job_arguments
+from ..rails.wrappers import wrapped_enqueues
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -20,18 +21,74 @@ _CALLS = ruby.calls_query(SIDEKIQ_SINGLE_ENQUEUE)
 
 TIME_CLASSES = frozenset({"Time", "Date", "DateTime", "ActiveSupport::TimeWithZone"})
 DURATION_UNITS = frozenset(
-    {"second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks",
-     "fortnight", "fortnights", "month", "months", "year", "years"}
+    {
+        "second",
+        "seconds",
+        "minute",
+        "minutes",
+        "hour",
+        "hours",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "fortnight",
+        "fortnights",
+        "month",
+        "months",
+        "year",
+        "years",
+    }
 )
 # duration → time: `1.day.ago`, `2.hours.from_now`
 DURATION_TO_TIME = frozenset({"ago", "from_now", "since", "after", "before", "until"})
 # Methods that turn a time, duration or decimal into a string or a number: JSON-safe.
 CONVERSIONS = frozenset(
-    {"to_i", "to_f", "to_s", "to_r", "iso8601", "xmlschema", "strftime", "to_json", "to_fs",
-     "to_formatted_s", "httpdate", "rfc2822", "rfc3339", "inspect", "year", "month", "day",
-     "hour", "min", "sec", "wday", "yday", "usec", "nsec", "to_param", "in_milliseconds",
-     "in_seconds", "cweek", "utc_offset", "zone", "name", "present?", "blank?", "nil?", "between?",
-     "past?", "future?", "today?", "size", "count", "length", "sum", "max"}
+    {
+        "to_i",
+        "to_f",
+        "to_s",
+        "to_r",
+        "iso8601",
+        "xmlschema",
+        "strftime",
+        "to_json",
+        "to_fs",
+        "to_formatted_s",
+        "httpdate",
+        "rfc2822",
+        "rfc3339",
+        "inspect",
+        "year",
+        "month",
+        "day",
+        "hour",
+        "min",
+        "sec",
+        "wday",
+        "yday",
+        "usec",
+        "nsec",
+        "to_param",
+        "in_milliseconds",
+        "in_seconds",
+        "cweek",
+        "utc_offset",
+        "zone",
+        "name",
+        "present?",
+        "blank?",
+        "nil?",
+        "between?",
+        "past?",
+        "future?",
+        "today?",
+        "size",
+        "count",
+        "length",
+        "sum",
+        "max",
+    }
 )
 
 
@@ -61,7 +118,9 @@ class NonJsonArgument(Rule):
     Keyword-style arguments (`perform_async(id, since: 1.week.ago)`) are JL103's for the
     keywords, and their values are still checked here: a Time stays a Time once the keys
     become strings. `ActiveSupport::Duration.build(…)` and `n.minutes` with `n` a number
-    assigned earlier are durations.
+    assigned earlier are durations. A project class method that forwards a splat to
+    `perform_async` (`def self.perform_async_in_queue(queue, *args)`) is an enqueue too: its
+    callers' arguments after the ones it keeps are checked.
 
     ## Example
     ```ruby
@@ -109,7 +168,20 @@ class NonJsonArgument(Rule):
                     SyncWorker.perform_async("id" => record.id, "at" => Date.current) # expect: JL102
                     options = { full: true, notify: false }
                     SyncWorker.perform_async(record.id, options) # expect: JL102
+                    SyncWorker.perform_async_in_queue("low", record.id, :full) # expect: JL102
                   end
+                end
+                """,
+                "app/workers/worker_base.rb": """
+                class WorkerBase
+                  include Sidekiq::Job
+
+                  def self.perform_async_in_queue(queue, *args)
+                    set(queue: queue).perform_async(*args)
+                  end
+                end
+                class SyncWorker < WorkerBase
+                  def perform(id, mode); end
                 end
                 """,
             },
@@ -149,19 +221,24 @@ class NonJsonArgument(Rule):
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         for _, caps in ruby.matches(_CALLS, source.root):
             call = caps["call"][0]
-            if not is_sidekiq_call(call, app):
-                continue
-            arguments = job_arguments(call)
-            for argument in arguments:
-                if argument.type == "pair":
-                    # `"key" => value` without braces is a string-keyed hash; `key: value` is
-                    # JL103's for the key, and its value is still checked here (a Time stays a
-                    # Time once the keys become strings)
-                    argument = argument.child_by_field_name("value") or argument
-                if argument.type == "hash_splat_argument":
-                    continue
-                for node, what in _non_json(argument, 0):
-                    yield Hit.at(node, argument=ruby.text(node), what=what)
+            if is_sidekiq_call(call, app):
+                yield from _hits(job_arguments(call))
+        for call, wrapper, arguments in wrapped_enqueues(source, app):
+            if wrapper.enqueue in SIDEKIQ_SINGLE_ENQUEUE and is_sidekiq_call(call, app):
+                yield from _hits(arguments)
+
+
+def _hits(arguments: list[Node]) -> Iterator[Hit]:
+    for argument in arguments:
+        if argument.type == "pair":
+            # `"key" => value` without braces is a string-keyed hash; `key: value` is
+            # JL103's for the key, and its value is still checked here (a Time stays a
+            # Time once the keys become strings)
+            argument = argument.child_by_field_name("value") or argument
+        if argument.type == "hash_splat_argument":
+            continue
+        for node, what in _non_json(argument, 0):
+            yield Hit.at(node, argument=ruby.text(node), what=what)
 
 
 def _non_json(node: Node, depth: int) -> Iterator[tuple[Node, str]]:

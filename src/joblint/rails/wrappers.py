@@ -1,0 +1,122 @@
+"""Project methods that enqueue on behalf of their callers.
+
+Apps wrap the enqueue call: `def self.perform_async_in_queue(queue, *args) =
+set(queue: queue).perform_async(*args)` in a worker base class. A call of the wrapper is an
+enqueue whose job arguments are the caller's arguments after the ones the wrapper keeps
+(`queue` here), so the argument rules read `Worker.perform_async_in_queue("low", a, b)` as
+`perform_async(a, b)`.
+
+Only class methods (`def self.x`) of project classes are wrappers, and only when they hand a
+splat parameter on unchanged as the job's arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .. import ruby
+from ..ruby import Node
+from ..source import SourceFile
+from .classes import qualified_name
+from .jobs import ENQUEUE_METHODS, SCHEDULED_ENQUEUE
+
+if TYPE_CHECKING:
+    from .app import App
+
+_DEFS = ruby.compile_query("(singleton_method) @def")
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    name: str
+    owner: str  # the class defining it
+    enqueue: str  # the call it makes: perform_async, perform_later…
+    kept: int  # leading arguments the wrapper keeps for itself
+
+
+def enqueue_wrappers(app: App) -> dict[str, Wrapper]:
+    """Wrappers by method name; a name defined differently by two classes is left out."""
+    return app.fact("enqueue_wrappers", _build)
+
+
+def _build(app: App) -> dict[str, Wrapper]:
+    found: dict[str, Wrapper | None] = {}
+    for source in app.model_files:
+        if not source.contains_any(
+            (b"perform_async", b"perform_later", b"perform_in", b"perform_at")
+        ):
+            continue
+        for _, caps in ruby.matches(_DEFS, source.root):
+            wrapper = _wrapper(caps["def"][0])
+            if wrapper is None or wrapper.name in ENQUEUE_METHODS:
+                continue
+            known = found.get(wrapper.name, wrapper)
+            same = known is not None and (known.enqueue, known.kept) == (
+                wrapper.enqueue,
+                wrapper.kept,
+            )
+            found[wrapper.name] = wrapper if same else None
+    return {name: w for name, w in sorted(found.items()) if w is not None}
+
+
+def _wrapper(method: Node) -> Wrapper | None:
+    scope = ruby.enclosing(method, {"class"})
+    params = method.child_by_field_name("parameters")
+    if scope is None or params is None:
+        return None
+    kept = 0
+    splat = None
+    for param in params.named_children:
+        if param.type == "identifier" and splat is None:
+            kept += 1
+        elif param.type == "splat_parameter" and splat is None:
+            name = param.child_by_field_name("name")
+            splat = ruby.text(name) if name is not None else None
+        else:
+            return None  # optional, keyword or block parameters: not a plain forwarder
+    if splat is None:
+        return None
+    for call in ruby.descendants(method, {"call"}):
+        enqueue = ruby.call_method(call)
+        if enqueue not in ENQUEUE_METHODS or not _on_self(call):
+            continue
+        arguments = [a for a in ruby.call_arguments(call) if a.type != "block_argument"]
+        if enqueue in SCHEDULED_ENQUEUE:
+            arguments = arguments[1:]
+        if (
+            len(arguments) == 1
+            and arguments[0].type == "splat_argument"
+            and ruby.text(arguments[0]) == f"*{splat}"
+        ):
+            owner = qualified_name(scope)
+            if owner is None:
+                return None
+            return Wrapper(ruby.method_name(method), owner, enqueue, kept)
+    return None
+
+
+def _on_self(call: Node) -> bool:
+    """`perform_async(…)`, `self.perform_async(…)` or `set(…).perform_async(…)` on the class."""
+    receiver = ruby.call_receiver(call)
+    while receiver is not None and receiver.type == "call" and ruby.call_method(receiver) == "set":
+        receiver = ruby.call_receiver(receiver)
+    return receiver is None or receiver.type == "self"
+
+
+def wrapped_enqueues(source: SourceFile, app: App) -> Iterator[tuple[Node, Wrapper, list[Node]]]:
+    """Calls of enqueue wrappers in a file, with the wrapper and the job's arguments."""
+    wrappers = enqueue_wrappers(app)
+    if not wrappers or not source.contains_any(tuple(n.encode() for n in wrappers)):
+        return
+    for call in ruby.descendants(source.root, {"call"}):
+        wrapper = wrappers.get(ruby.call_method(call))
+        if wrapper is None or ruby.call_receiver(call) is None:
+            continue
+        arguments = [a for a in ruby.call_arguments(call) if a.type != "block_argument"]
+        if any(
+            a.type in ("splat_argument", "hash_splat_argument") for a in arguments[: wrapper.kept]
+        ):
+            continue
+        yield call, wrapper, arguments[wrapper.kept :]
