@@ -209,6 +209,15 @@ class App:
             names.setdefault(underscore(name.rsplit("::", 1)[-1]), name)
         return names
 
+    def chain_model(self, node) -> str | None:  # type: ignore[no-untyped-def]
+        """The project model a method chain is rooted at (`Billing::Invoice.where(..)` →
+        `Billing::Invoice`), resolved from where the chain is written; None otherwise."""
+        written = ruby.constant_path(ruby.chain_root(node))
+        if written is None:
+            return None
+        model = self.classes.resolve(written, self.lexical_scope(node))
+        return model if model in self.model_classes else None
+
     def is_model_constant(self, written: str, scope: tuple[str, ...] = ()) -> bool:
         """Does a constant as written (`User`, `Billing::Invoice`) name a project model?"""
         return self.classes.resolve(written, scope) in self.model_classes

@@ -203,7 +203,7 @@ def _sidekiq_queues(app: App) -> WorkerQueues | None:
             return None
         names: set[str] = set()
         found = False
-        for section in _sidekiq_sections(document):
+        for section in sidekiq_sections(document):
             queues = yaml_config.get(section, ":queues", "queues")
             if queues is None:
                 continue
@@ -218,7 +218,7 @@ def _sidekiq_queues(app: App) -> WorkerQueues | None:
     return None
 
 
-def _sidekiq_sections(document: yaml_config.YValue) -> Iterator[dict]:  # type: ignore[type-arg]
+def sidekiq_sections(document: yaml_config.YValue) -> Iterator[dict]:  # type: ignore[type-arg]
     for section in yaml_config.sections(document):
         yield section
         capsules = yaml_config.get(section, ":capsules", "capsules")

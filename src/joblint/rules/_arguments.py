@@ -206,8 +206,7 @@ def is_interpolated_string(node: Node) -> bool:
 
 def rooted_at_model(call: Node, app: App) -> bool:
     """A method chain whose receiver at the bottom is a model constant of `app/models`."""
-    written = ruby.constant_path(ruby.chain_root(call))
-    return written is not None and app.is_model_constant(written, app.lexical_scope(call))
+    return app.chain_model(call) is not None
 
 
 # -- names ---------------------------------------------------------------------------------

@@ -152,12 +152,8 @@ def model_relation(node: Node, app: App) -> str | None:
     if node.type != "call":
         return None
     methods = ruby.chain_methods(node)
-    root = ruby.chain_root(node)
-    written = ruby.constant_path(root)
-    if written is None:
-        return None
-    model = app.classes.resolve(written, app.lexical_scope(node))
-    if model not in app.model_classes:
+    model = app.chain_model(node)
+    if model is None:
         return None
     scopes = model_scopes(app, model)
     for call in _chain_calls(node):

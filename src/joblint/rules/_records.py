@@ -338,12 +338,8 @@ def camelize(name: str) -> str:
 
 def _model_chain(call: Node, app: App) -> str | None:
     """The model a method chain is rooted at, through relation-returning methods only."""
-    root = ruby.chain_root(call)
-    written = ruby.constant_path(root)
-    if written is None:
-        return None
-    model = app.classes.resolve(written, app.lexical_scope(call))
-    if model not in app.model_classes:
+    model = app.chain_model(call)
+    if model is None:
         return None
     return None if set(ruby.chain_methods(call)) & NOT_RECORDS else model
 

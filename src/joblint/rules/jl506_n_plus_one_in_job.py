@@ -88,11 +88,8 @@ def relation_of(receiver: Node, app: App) -> tuple[str, set[str]] | None:
         if inner is None:
             return None
         node = inner
-    written = ruby.constant_path(node)
-    if written is None:
-        return None
-    model = app.classes.resolve(written, app.lexical_scope(receiver))
-    if model not in app.model_classes:
+    model = app.chain_model(receiver)
+    if model is None:
         return None
     known_scopes = scopes(app, model)
     for call in chain:
