@@ -101,7 +101,9 @@ class TransactionFacts:
         return bool(setting)
 
 
-_SOLID_QUEUE_CONNECTS = re.compile(r"^\s*(?:Rails\.application\.)?config\.solid_queue\.connects_to\b", re.MULTILINE)
+_SOLID_QUEUE_CONNECTS = re.compile(
+    r"^\s*(?:Rails\.application\.)?config\.solid_queue\.connects_to\b", re.MULTILINE
+)
 _GOOD_JOB_PARENT = re.compile(
     r"^\s*(?:GoodJob|(?:Rails\.application\.)?config\.good_job)\.active_record_parent_class\s*=\s*[\"':]?([\w:]+)",
     re.MULTILINE,
@@ -123,7 +125,9 @@ def _build_transactional_store(app: App) -> bool:
     if adapter == "delayed_job":
         return "delayed_job_active_record" in app.gems or "delayed_job_mongoid" not in app.gems
     if adapter == "good_job":
-        parents = [p for text in app_config_texts(app) for p in _GOOD_JOB_PARENT.findall(_active(text))]
+        parents = [
+            p for text in app_config_texts(app) for p in _GOOD_JOB_PARENT.findall(_active(text))
+        ]
         if not parents or parents[-1] in PRIMARY_CLASSES:
             return True
         return not _connects_elsewhere(app, parents[-1])
@@ -250,7 +254,7 @@ def not_deferred_reason(call: Node, app: App) -> str:
     method = ruby.call_method(call)
     if method in SIDEKIQ_ENQUEUE:
         return "Sidekiq enqueues immediately"
-    if method in ("deliver_now", "deliver_now!"):
+    if method in ("deliver_now", "deliver_now!", "deliver", "deliver!"):
         return "the mail is sent immediately"
     facts = transaction_facts(app)
     version = f"Rails {facts.rails}" if facts.rails is not None else "this Rails version"
@@ -294,9 +298,20 @@ def in_after_commit_block(node: Node, container: Node) -> bool:
 # -- scheduled enqueues -------------------------------------------------------------------------
 
 DURATION_UNITS = {
-    "second": 1, "seconds": 1, "minute": 60, "minutes": 60, "hour": 3600, "hours": 3600,
-    "day": 86400, "days": 86400, "week": 604800, "weeks": 604800, "month": 2592000,
-    "months": 2592000, "year": 31536000, "years": 31536000,
+    "second": 1,
+    "seconds": 1,
+    "minute": 60,
+    "minutes": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86400,
+    "days": 86400,
+    "week": 604800,
+    "weeks": 604800,
+    "month": 2592000,
+    "months": 2592000,
+    "year": 31536000,
+    "years": 31536000,
 }
 A_MINUTE = 60
 
@@ -312,6 +327,10 @@ def delayed_at_least_a_minute(call: Node) -> bool:
         delay = arguments[0] if arguments else None
         if method == "perform_at":
             at = delay
+    elif method in ("deliver_later", "deliver_later!") and ruby.call_arguments(call):
+        options = ruby.keyword_arguments(call)  # `deliver_later(wait_until: 1.day.from_now)`
+        at = options.get("wait_until")
+        delay = options.get("wait") or at
     else:
         receiver = ruby.call_receiver(call)
         while receiver is not None and receiver.type == "call":

@@ -109,11 +109,15 @@ def enqueues_in(body: Node, app: App, owner: str | None) -> Iterator[Enqueue]:
             continue
         seen.add(site.id)
         method = _followed_method(site, app, owner)
-        if method is None:
-            continue
+        if method is None or _calls_itself(site, method):
+            continue  # not a project method, or the method calling itself
         for inner in direct_enqueues(method, app):
             yield Enqueue(site, inner, _site_name(site))
             break
+
+
+def _calls_itself(site: Node, method: Node) -> bool:
+    return ruby.enclosing(site, ruby.METHOD_TYPES) == method
 
 
 def _site_name(site: Node) -> str:
@@ -171,3 +175,46 @@ def _is_local(name: str, node: Node) -> bool:
         or name in ruby.method_parameter_names(node)
         or ruby.block_binding(name, node) is not None
     )
+
+
+SYNCHRONOUS = frozenset({"deliver_now", "deliver_now!", *OLD_DELIVERIES})
+_STATEMENT_LISTS = frozenset({"body_statement", "block_body", "then", "else", "begin"})
+_NOT_STATEMENTS = frozenset({"comment", "rescue", "ensure", "block_parameters"})
+# a block's value given back after the mail: nothing that can fail
+_VALUES = frozenset(
+    {
+        "identifier",
+        "instance_variable",
+        "self",
+        "true",
+        "false",
+        "nil",
+        "integer",
+        "string",
+        "simple_symbol",
+    }
+)
+
+
+def sent_last(site: Node, block: Node) -> bool:
+    """Is `site` the last thing the transaction's `block` does — nothing after it, at any
+    level, that could still fail and roll back? For a mail sent synchronously that rollback is
+    the only harm: the mail sees the uncommitted rows on the same connection."""
+    node = site
+    while node.parent is not None and node.id != block.id:
+        parent = node.parent
+        if parent.type in _STATEMENT_LISTS:
+            statements = [c for c in parent.named_children if c.type not in _NOT_STATEMENTS]
+            after = [c for c in statements if c.start_byte > node.end_byte]
+            if not all(_plain_value(c) for c in after):
+                return False  # more work follows: it can still fail and roll back
+        node = parent
+    return node.id == block.id
+
+
+def _plain_value(node: Node) -> bool:
+    """A literal, `self`, an instance variable or a local variable — not a method call, which
+    a bare identifier may also be."""
+    if node.type == "identifier":
+        return _is_local(ruby.text(node), node)
+    return node.type in _VALUES

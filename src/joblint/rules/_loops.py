@@ -12,6 +12,7 @@ from .. import ruby
 from ..findings import Edit, Hit, Severity, enclosing_scope, normalise
 from ..rails.app import App
 from ..rails.classes import contains_reraise
+from ..rails.models import associations
 from ..rails.models import scopes as declared_scopes
 from ..ruby import Node
 
@@ -20,16 +21,40 @@ from ..ruby import Node
 # Methods whose block runs once per element (or per batch) of the receiver.
 ITERATION_METHODS = frozenset(
     {
-        "each", "each_with_index", "each_with_object", "map", "collect", "flat_map",
-        "filter_map", "find_each", "find_in_batches", "in_batches", "times",
+        "each",
+        "each_with_index",
+        "each_with_object",
+        "map",
+        "collect",
+        "flat_map",
+        "filter_map",
+        "find_each",
+        "find_in_batches",
+        "in_batches",
+        "times",
     }
 )
 _SCOPE_BOUNDARIES = frozenset({"method", "singleton_method", "class", "module", "singleton_class"})
 SMALL_LITERAL = 3  # loops over at most this many literal elements are not loops that matter
 # Methods whose result has at most as many elements as their receiver.
 NON_GROWING = frozenset(
-    {"freeze", "dup", "to_a", "compact", "compact_blank", "uniq", "sort", "sort_by", "reverse",
-     "select", "filter", "reject", "take", "first", "shuffle"}
+    {
+        "freeze",
+        "dup",
+        "to_a",
+        "compact",
+        "compact_blank",
+        "uniq",
+        "sort",
+        "sort_by",
+        "reverse",
+        "select",
+        "filter",
+        "reject",
+        "take",
+        "first",
+        "shuffle",
+    }
 )
 
 
@@ -108,12 +133,48 @@ def constant_value(constant: Node) -> Node | None:
 # Query methods that return a relation (`select` only with arguments: with a block it iterates).
 RELATION_METHODS = frozenset(
     {
-        "all", "where", "not", "or", "and", "rewhere", "invert_where", "includes", "preload",
-        "eager_load", "joins", "left_joins", "left_outer_joins", "order", "reorder",
-        "in_order_of", "distinct", "group", "having", "references", "unscoped", "unscope",
-        "readonly", "lock", "merge", "from", "extending", "excluding", "without", "with",
-        "strict_loading", "only", "except", "select", "limit", "offset", "none", "regroup",
-        "annotate", "optimizer_hints", "create_with", "uniq",
+        "all",
+        "where",
+        "not",
+        "or",
+        "and",
+        "rewhere",
+        "invert_where",
+        "includes",
+        "preload",
+        "eager_load",
+        "joins",
+        "left_joins",
+        "left_outer_joins",
+        "order",
+        "reorder",
+        "in_order_of",
+        "distinct",
+        "group",
+        "having",
+        "references",
+        "unscoped",
+        "unscope",
+        "readonly",
+        "lock",
+        "merge",
+        "from",
+        "extending",
+        "excluding",
+        "without",
+        "with",
+        "strict_loading",
+        "only",
+        "except",
+        "select",
+        "limit",
+        "offset",
+        "none",
+        "regroup",
+        "annotate",
+        "optimizer_hints",
+        "create_with",
+        "uniq",
     }
 )
 BOUNDING_METHODS = frozenset({"limit", "none"})
@@ -197,6 +258,34 @@ def is_bounded(relation: Node) -> bool:
     return False
 
 
+AGGREGATING = frozenset({"group", "having", "distinct"})
+# values the code passes in (`feed.id`, `user`, `ids`, `params[:id]`): not literals or lists
+PASSED_VALUES = frozenset({"identifier", "instance_variable", "call", "element_reference"})
+
+
+def narrowed(relation: Node, app: App) -> bool:
+    """A relation whose rows are few by construction: grouped or distinct (`group(..)`,
+    `having`, `distinct`), or filtered on a foreign key or a belongs_to association by a value
+    the code passes (`where(feed_id: feed.id)`, `where(user: user)`, `where(user_id: ids)`):
+    the rows of one parent, or of a list the caller chose."""
+    model = app.chain_model(relation)
+    parents = {
+        name
+        for name, a in (associations(app, model) if model else {}).items()
+        if a.kind == "belongs_to"
+    }
+    for call in _chain_calls(relation):
+        method = ruby.call_method(call)
+        if method in AGGREGATING:
+            return True
+        if method in ("where", "rewhere"):
+            for key, value in ruby.keyword_arguments(call).items():
+                foreign = key.endswith(("_id", "_ids")) or key in parents
+                if foreign and value.type in PASSED_VALUES:
+                    return True
+    return False
+
+
 def model_scopes(app: App, model: str) -> frozenset[str]:
     """Scopes declared with `scope :name` on the model and its project ancestors and concerns."""
     return frozenset(declared_scopes(app, model))
@@ -206,8 +295,20 @@ def model_scopes(app: App, model: str) -> frozenset[str]:
 
 LOG_CALLS = frozenset({"puts", "p", "pp", "print", "warn", "logger", "log"})
 INERT_TYPES = frozenset(
-    {"nil", "true", "false", "integer", "float", "string", "simple_symbol", "array", "hash",
-     "comment", "self", "identifier"}
+    {
+        "nil",
+        "true",
+        "false",
+        "integer",
+        "float",
+        "string",
+        "simple_symbol",
+        "array",
+        "hash",
+        "comment",
+        "self",
+        "identifier",
+    }
 )
 
 

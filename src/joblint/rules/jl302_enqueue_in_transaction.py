@@ -12,9 +12,10 @@ from ..rails.transactions import (
     not_deferred_reason,
     transaction_around,
 )
+from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._enqueues import enqueues_in, sensitive_calls
+from ._enqueues import SYNCHRONOUS, enqueues_in, sensitive_calls, sent_last
 
 
 @register
@@ -48,7 +49,9 @@ class EnqueueInTransaction(Rule):
     (unless `active_record_parent_class` names a class connected to another database), Delayed
     Job's ActiveRecord backend, que, and Solid Queue when `config/database.yml` has no `queue`
     database and no environment sets `config.solid_queue.connects_to`. Those are not reported.
-    Raw Sidekiq calls and `deliver_now` are always reported.
+    Raw Sidekiq calls and `deliver_now` are always reported — except a mail sent synchronously
+    as the last thing the block does: it sees the uncommitted rows on the same connection, and
+    nothing after it can roll the transaction back.
 
     An enqueue one call away counts: a method of the same class called in the block, or a
     method of a model called on a record of it (`order.fulfil!`), that enqueues or delivers —
@@ -127,6 +130,7 @@ class EnqueueInTransaction(Rule):
                       order.archive!
                       notify_warehouse # expect: JL302
                       PaymentMailer.receipt(order.id).deliver # expect: JL302
+                      order.receipts.create!
                     end
                   end
 
@@ -134,6 +138,16 @@ class EnqueueInTransaction(Rule):
 
                   def notify_warehouse
                     WarehouseWorker.perform_async("order-paid")
+                  end
+                end
+                """,
+                "app/models/tag.rb": """
+                class Tag < ApplicationRecord
+                  def add_alias(name)
+                    transaction do
+                      add_alias(name.downcase) if name.match?(/[A-Z]/)  # itself: not followed
+                      TagIndexWorker.perform_async(name) # expect: JL302
+                    end
                   end
                 end
                 """,
@@ -182,6 +196,7 @@ class EnqueueInTransaction(Rule):
                       RefundJob.perform_later(order.id)
                       LedgerWorker.perform_async(order.id) # expect: JL302
                       OrderMailer.refunded(order.id).deliver_now # expect: JL302
+                      order.ledger_entries.create!(kind: "refund")
                     end
                   end
                 end
@@ -206,6 +221,7 @@ class EnqueueInTransaction(Rule):
                       update!(state: "paid")
                       FulfilOrderJob.perform_later(id)
                       OrderMailer.paid(self).deliver_now # expect: JL302
+                      touch(:paid_at)
                     end
                   end
                 end
@@ -242,6 +258,25 @@ class EnqueueInTransaction(Rule):
                 "Gemfile.lock": """
                 GEM
                   specs:
+                    rails (7.1.3)
+                    sidekiq (7.2.0)
+                """,
+                "app/services/signup.rb": """
+                class Signup
+                  def call(user)
+                    User.transaction do
+                      user.save!
+                      Membership.create!(user: user)
+                      UserMailer.welcome(user.id).deliver_now  # the last step: nothing rolls back after it
+                    end
+                  end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
                     good_job (4.4.0)
                     rails (7.1.3)
                 """,
@@ -256,6 +291,7 @@ class EnqueueInTransaction(Rule):
                       FulfilOrderJob.perform_later(id)
                       OrderMailer.paid(self).deliver_later
                       ReviewReminderWorker.perform_in(5.days, id)  # long after the commit
+                      OrderMailer.survey(id).deliver_later(wait_until: 2.days.from_now)
                       StatusPollJob.set(wait: 10.minutes).perform_later(id)
                     end
                   end
@@ -339,6 +375,8 @@ class EnqueueInTransaction(Rule):
             block = transaction_around(call)
             if block is None or deferred_until_commit(call, app) or delayed_at_least_a_minute(call):
                 continue
+            if ruby.call_method(call) in SYNCHRONOUS and _sent_last(call, block):
+                continue  # nothing after the mail can roll the transaction back
             yield Hit.at(
                 call,
                 method=ruby.call_method(call),
@@ -360,6 +398,8 @@ class EnqueueInTransaction(Rule):
             for enqueue in enqueues_in(body, app, app.enclosing_class(block)):
                 if not enqueue.via or transaction_around(enqueue.at) != block:
                     continue  # written in the block (reported above), or in an inner block
+                if ruby.call_method(enqueue.call) in SYNCHRONOUS and _sent_last(enqueue.at, block):
+                    continue
                 yield Hit.at(
                     enqueue.at,
                     method=enqueue.method,
@@ -371,3 +411,8 @@ class EnqueueInTransaction(Rule):
 
 _TRANSACTIONS = ruby.calls_query(TRANSACTION_BLOCKS)
 _TRANSACTION_WORDS = tuple(w.encode() for w in TRANSACTION_BLOCKS)
+
+
+def _sent_last(site: Node, transaction: Node) -> bool:
+    body = ruby.call_block(transaction)
+    return body is not None and sent_last(site, body)

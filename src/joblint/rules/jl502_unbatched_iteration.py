@@ -7,7 +7,7 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._loops import head_hit, held_value, is_bounded, iterates, model_relation
+from ._loops import head_hit, held_value, is_bounded, iterates, model_relation, narrowed
 
 # Methods that load the whole relation into memory to iterate it (`select`/`reject` only
 # with a block: without one, `select` is a query method).
@@ -38,7 +38,10 @@ class UnbatchedIteration(Rule):
     constant — `User.all.each`, `Order.where(…).map`, `Post.includes(:tags).each`, or a chain
     through the model's declared `scope`s — directly, through a local assigned one earlier in
     the method, or through an instance variable the class assigns one (`@users = User.all`
-    in `initialize`, iterated in `perform`).
+    in `initialize`, iterated in `perform`). Relations that are few rows by construction are
+    not reported: grouped or `distinct` ones, and those filtered on a foreign key or a
+    belongs_to association by a value the code passes (`where(feed_id: feed.id)`: the rows of
+    one parent).
 
     ## Why is this bad?
     Iterating a relation loads every matching row and instantiates every record before the
@@ -148,6 +151,8 @@ class UnbatchedIteration(Rule):
                     recent.each { |user| user.refresh_quota! }
                     batch = User.where(id: ids)
                     batch.each { |user| user.refresh_quota! }
+                    User.where(team_id: ids.first).each { |user| user.refresh_quota! }
+                    User.group(:country).select(:country).each { |row| puts row.country }
                     User.where(active: true).pluck(:id).each { |id| puts id }
                     User.select(:id, :email).find_each { |user| puts user.email }
                   end
@@ -193,6 +198,8 @@ class UnbatchedIteration(Rule):
                 continue
             relation = held_value(relation)  # `users = User.where(…)` earlier
             model = model_relation(relation, app)
-            if model is None or is_bounded(relation) or app.job_kind_at(source, call) is None:
+            if model is None or is_bounded(relation) or narrowed(relation, app):
+                continue
+            if app.job_kind_at(source, call) is None:
                 continue
             yield head_hit(call, method=method, model=model)

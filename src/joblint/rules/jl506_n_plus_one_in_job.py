@@ -9,7 +9,7 @@ from ..rails.models import associations, scopes
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._loops import held_value
+from ._loops import held_value, is_bounded, narrowed
 
 ITERATORS = (
     "each", "find_each", "each_with_index", "each_with_object", "map", "flat_map", "collect",
@@ -132,7 +132,9 @@ class NPlusOneInJob(Rule):
     on the block variable (`o.customer`), while the relation does not `includes`, `preload`
     or `eager_load` that association. The relation may be held in a local assigned earlier in
     the method or an instance variable the class assigns once; one that preloads some
-    associations but not the one read is reported for that one.
+    associations but not the one read is reported for that one. A relation of few rows — bounded
+    by a limit or the primary key, grouped, or filtered on a foreign key by a value the code
+    passes — is not reported: a query per row costs little there.
 
     ## Why is this bad?
     Each read runs one query per record: a nightly job over 100,000 orders sends 100,001
@@ -269,6 +271,7 @@ class NPlusOneInJob(Rule):
                     ids.each { |id| puts Order.find(id).customer }
                     orders = Order.includes(:customer).where(id: ids)
                     orders.each { |order| puts order.customer.email }
+                    Order.where(customer_id: ids.first).each { |order| puts order.customer }
                   end
                 end
                 """,
@@ -286,7 +289,10 @@ class NPlusOneInJob(Rule):
             receiver = ruby.call_receiver(call)
             if not params or receiver is None or app.job_kind_at(source, call) is None:
                 continue
-            relation = relation_of(held_value(receiver), app)
+            source_relation = held_value(receiver)
+            if is_bounded(source_relation) or narrowed(source_relation, app):
+                continue  # few rows: a query each is no burden worth a preload
+            relation = relation_of(source_relation, app)
             if relation is None:
                 continue
             model, preloaded = relation
