@@ -46,7 +46,9 @@ class InvalidQueueConfig(Rule):
       `+` (in this order) applies to the whole list. Reported: an empty pool (`a;;b`, `:5`), a
       thread count that is not a positive number (`mailers:high`) or a second `:`, a `-`/`+` in
       the middle of a list (`a,-b` names a queue called `-b`), a `prefix*` pattern (GoodJob has
-      only `*`), a name with a space in it (`default mailers`), and `*` in an exclusion list.
+      only `*`), a name with a space in it (`default mailers`), `*` in an exclusion list, and a
+      Hash or Array literal where the string belongs (GoodJob splits a string; anything else
+      fails when the worker starts).
     - Solid Queue `config/queue.yml` worker `queues:` that is neither a string nor a list of
       strings (a mapping, a nested list, an empty item), or a string with a comma in it (one
       queue literally named `a,b`: Solid Queue does not split strings, solid_queue#67) or a
@@ -107,6 +109,14 @@ class InvalidQueueConfig(Rule):
                   config.good_job = {
                     execution_mode: :external,
                     queues: "default mailers", # expect: JL608
+                  }
+                end
+                """,
+                "config/environments/production.rb": """
+                Rails.application.configure do
+                  config.good_job.queues = { # expect: JL608
+                    "default" => { max_threads: 4 },
+                    "*" => { max_threads: 1 },
                   }
                 end
                 """,
@@ -209,6 +219,19 @@ def _good_job(source: SourceFile) -> Found:
                 if p.type == "pair" and ruby.pair_key(p) == "queues"
             ]
         for value in values:
+            if value is not None and value.type in ("hash", "array", "symbol_array", "string_array"):
+                what = "a Hash" if value.type == "hash" else "an Array"
+                yield (
+                    value.start_byte,
+                    value.end_byte,
+                    {
+                        "backend": "GoodJob",
+                        "value": "{ … }" if value.type == "hash" else "[ … ]",
+                        "problem": f"{what}, not a queue string: GoodJob parses a string "
+                        "(`\"a:5;b,c:2;*\"`) and fails on anything else",
+                    },
+                )
+                continue
             literal = _written_queue_string(value) if value is not None else None
             if literal is None:
                 continue
