@@ -28,9 +28,10 @@ verdict, reason — never the app's code.
 `recall` replays real history: `recall.jsonl` lists commits of the apps that fixed a job or
 mailer bug (repository, fix and parent commits, the path and lines in the parent where the bug
 was, the rule that covers it, its shape in words — never the code). Each parent is exported
-from the local git directory and linted with every rule; a case is caught when a finding of its
-rule points into its lines. It prints the cases caught by the default rules and by all rules, per
-rule and per shape (`literal`: the bug written in one place; `indirect`: one step away).
+from the local git directory and linted twice — with the default settings, and with every rule
+and opt-in option on; a case is caught when a finding of its rule points into its lines. It
+prints the cases caught each way, per rule and per shape (`literal`: the bug written in one
+place; `indirect`: one step away).
 """
 
 from __future__ import annotations
@@ -334,13 +335,10 @@ class FixCase:
     how: str
     root: str = ""
 
-    def caught_by(self, findings: list[dict], codes: frozenset[str]) -> bool:
+    def caught_by(self, findings: list[dict]) -> bool:
         start, end = self.lines
         return any(
-            f["code"] == self.rule
-            and f["code"] in codes
-            and f["path"] == self.path
-            and start <= f["line"] <= end
+            f["code"] == self.rule and f["path"] == self.path and start <= f["line"] <= end
             for f in findings
         )
 
@@ -371,21 +369,28 @@ def load_cases(path: Path) -> list[FixCase]:
     return cases
 
 
-def replay(cases: list[FixCase], mirror: Path, scratch: Path) -> dict[FixCase, list[dict]]:
-    """Lint each covered case's parent commit with every rule; findings per case."""
+# Everything joblint can report: every rule, and the opt-in cases of rule options.
+EVERYTHING_CONFIG = "select: [ALL]\nrecord-argument:\n  allow-global-id: false\n"
+
+
+@dataclass(frozen=True)
+class Replayed:
+    default: list[dict]  # the findings of a plain `joblint .`
+    everything: list[dict]  # with every rule and opt-in option on
+
+
+def replay(cases: list[FixCase], mirror: Path, scratch: Path) -> dict[FixCase, Replayed]:
+    """Lint each covered case's parent commit twice (default settings; everything on)."""
     by_parent: dict[tuple[str, str, str], list[FixCase]] = defaultdict(list)
     for case in cases:
         if case.rule:
             by_parent[(case.repo, case.parent, case.root)].append(case)
-    results: dict[FixCase, list[dict]] = {}
+    config = scratch / "everything.yml"
+    config.write_text(EVERYTHING_CONFIG)
+    results: dict[FixCase, Replayed] = {}
     for (repo, parent, root), group in sorted(by_parent.items()):
-        entry = AppEntry(
-            repo=repo,
-            commit=parent,
-            backend="",
-            root=root,
-            label=f"{repo.replace('/', '+')}-{parent[:12]}",
-        )
+        label = f"{repo.replace('/', '+')}-{parent[:12]}"
+        entry = AppEntry(repo=repo, commit=parent, backend="", root=root, label=label)
         git_dir = find_git_dir(mirror, entry)
         if git_dir is None:
             print(
@@ -394,26 +399,26 @@ def replay(cases: list[FixCase], mirror: Path, scratch: Path) -> dict[FixCase, l
             )
             continue
         export_app(git_dir, entry, scratch)
-        findings = lint_app(scratch / entry.name, ("--select", "ALL"))
+        replayed = Replayed(
+            default=lint_app(scratch / entry.name),
+            everything=lint_app(scratch / entry.name, ("--config", str(config))),
+        )
         subprocess.run(["rm", "-rf", str(scratch / entry.name)], check=True)
         for case in group:
-            results[case] = findings
+            results[case] = replayed
     return results
 
 
-def recall_rows(cases: list[FixCase], results: dict[FixCase, list[dict]], key) -> list[tuple]:
-    """Rows of (group, cases, caught by default rules, caught by all rules), then a total row."""
-    default = selected_codes("")
-    everything = frozenset(f["code"] for found in results.values() for f in found) | default
-    everything |= frozenset(c.rule for c in cases if c.rule)
+def recall_rows(cases: list[FixCase], results: dict[FixCase, Replayed], key) -> list[tuple]:
+    """Rows of (group, cases, caught by default, caught with everything on), then a total."""
     counts: dict[str, Counter] = defaultdict(Counter)
     for case in cases:
         if case not in results:
             continue
         row = counts[key(case)]
         row["cases"] += 1
-        row["default"] += case.caught_by(results[case], default)
-        row["all"] += case.caught_by(results[case], everything)
+        row["default"] += case.caught_by(results[case].default)
+        row["all"] += case.caught_by(results[case].everything)
     rows = []
     total: Counter = Counter()
     for group in sorted(counts):
@@ -430,25 +435,18 @@ def run_recall(args: argparse.Namespace) -> int:
     uncovered = [c for c in cases if not c.rule]
     with tempfile.TemporaryDirectory(prefix="joblint-recall-") as scratch:
         results = replay(cases, args.mirror, Path(scratch))
-    header = ("rule", "cases", "default rules", "all rules")
+    header = ("rule", "cases", "default settings", "everything on")
     print(render_rows(header, recall_rows(cases, results, lambda c: c.rule), args.markdown))
     print()
-    print(
-        render_rows(
-            ("shape", *header[1:]), recall_rows(cases, results, lambda c: c.how), args.markdown
-        )
-    )
+    by_shape = recall_rows(cases, results, lambda c: c.how)
+    print(render_rows(("shape", *header[1:]), by_shape, args.markdown))
     print(f"\nfixes the catalogue does not cover: {len(uncovered)}")
-    everything = frozenset(f["code"] for found in results.values() for f in found) | {
-        c.rule for c in cases if c.rule
-    }
-    missed = [c for c in cases if c in results and not c.caught_by(results[c], everything)]
+    missed = [c for c in cases if c in results and not c.caught_by(results[c].everything)]
     if missed:
-        print(f"\nmissed by every rule ({len(missed)}):")
+        print(f"\nmissed with everything on ({len(missed)}):")
         for case in missed:
-            print(
-                f"  {case.rule} {case.repo}@{case.parent[:12]} {case.path}:{case.lines[0]}-{case.lines[1]}  {case.shape}"
-            )
+            where = f"{case.path}:{case.lines[0]}-{case.lines[1]}"
+            print(f"  {case.rule} {case.repo}@{case.parent[:12]} {where}  {case.shape}")
     return 0
 
 

@@ -129,3 +129,36 @@ def test_a_verdict_needs_a_reason(ecosystem):
                                     "path": "a.rb", "line": 1, "verdict": "tp"}) + "\n")
     with pytest.raises(SystemExit, match="needs a verdict"):
         run(tmp_path, apps_toml, "record", str(verdicts))
+
+
+def test_recall_replays_fix_commits_on_their_parents(ecosystem, capsys):
+    tmp_path, _ = ecosystem
+    repo = tmp_path / "mirror" / "acme+shop"
+    parent = git(repo, "rev-parse", "HEAD")
+    controller = repo / "backend/app/controllers/users_controller.rb"
+    controller.write_text(controller.read_text().replace("deliver_now", "deliver_later"))
+    git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "fix")
+    fix = git(repo, "rev-parse", "HEAD")
+
+    def case(rule, path, lines, how="literal"):
+        return {"repo": "acme/shop", "root": "backend", "fix": fix, "parent": parent,
+                "path": path, "lines": lines, "rule": rule, "shape": "words", "how": how}
+
+    cases = tmp_path / "recall.jsonl"
+    cases.write_text("".join(json.dumps(c) + "\n" for c in [
+        case("JL401", "app/controllers/users_controller.rb", [3, 3]),  # default rules
+        case("JL201", "app/jobs/sync_job.rb", [1, 1], "indirect"),  # opt-in: everything on
+        case("JL101", "app/jobs/ping_job.rb", [3, 3]),  # nothing there: missed
+        case(None, "app/jobs/sync_job.rb", [1, 1]),  # the catalogue has no rule for it
+    ]))
+    capsys.readouterr()
+    assert check.main(["recall", "--mirror", str(tmp_path / "mirror"), "--cases", str(cases),
+                       "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "| JL401 | 1 | 1 | 1 |" in out
+    assert "| JL201 | 1 | 0 | 1 |" in out
+    assert "| JL101 | 1 | 0 | 0 |" in out
+    assert "| all | 3 | 1 | 2 |" in out
+    assert "| indirect | 1 | 0 | 1 |" in out
+    assert "fixes the catalogue does not cover: 1" in out
+    assert "missed with everything on (1):" in out and "JL101 acme/shop@" in out

@@ -7,7 +7,8 @@ enqueue whose job arguments are the caller's arguments after the ones the wrappe
 `perform_async(a, b)`.
 
 Only class methods (`def self.x`) of project classes are wrappers, and only when they hand a
-splat parameter on unchanged as the job's arguments.
+splat parameter on unchanged as the job's arguments — to `perform_async`/`perform_later`…, or
+as the `"args"` of a Sidekiq `client_push`.
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ def _wrapper(method: Node) -> Wrapper | None:
     if splat is None:
         return None
     for call in ruby.descendants(method, {"call"}):
+        if ruby.call_method(call) in PUSHES and _pushes_args(call, splat):
+            owner = qualified_name(scope)  # `client_push("class" => self, "args" => args)`
+            return (
+                None
+                if owner is None
+                else Wrapper(ruby.method_name(method), owner, "perform_async", kept)
+            )
         enqueue = ruby.call_method(call)
         if enqueue not in ENQUEUE_METHODS or not _on_self(call):
             continue
@@ -95,6 +103,22 @@ def _wrapper(method: Node) -> Wrapper | None:
                 return None
             return Wrapper(ruby.method_name(method), owner, enqueue, kept)
     return None
+
+
+PUSHES = frozenset({"client_push", "push"})  # Sidekiq's `client_push` / `Sidekiq::Client.push`
+
+
+def _pushes_args(call: Node, splat: str) -> bool:
+    """A Sidekiq push whose item hash takes the splat as its `"args"`."""
+    for argument in ruby.call_arguments(call):
+        pairs = argument.named_children if argument.type == "hash" else [argument]
+        for pair in pairs:
+            if pair.type != "pair" or ruby.pair_key(pair) != "args":
+                continue
+            value = pair.child_by_field_name("value")
+            if value is not None and ruby.text(value) == splat:
+                return True
+    return False
 
 
 def _on_self(call: Node) -> bool:

@@ -188,8 +188,9 @@ def _including_model(module: str, app: App) -> str | None:
 def _passed_by_callers(name: str, node: Node, app: App, depth: int) -> str | None:
     """What the callers in the same class pass for parameter `name` of the method around
     `node` (`send_notification(current_organization, @distribution)` for
-    `def send_notification(org, dist)`): the model when every call passes a record of it, ""
-    when every call passes plain data, None when there is no call or they disagree."""
+    `def send_notification(org, dist)`): the model when a call passes a record — that call
+    path fails, whatever the others pass — "" when every call passes plain data, None when
+    there is no call or what they pass is not known."""
     method = ruby.enclosing(node, ruby.METHOD_TYPES)
     scope = ruby.enclosing(method, {"class", "module"}) if method is not None else None
     if method is None or method.type != "method" or scope is None or depth >= _MAX_DEPTH:
@@ -198,31 +199,22 @@ def _passed_by_callers(name: str, node: Node, app: App, depth: int) -> str | Non
     if position is None and keyword is None:
         return None
     method_name = ruby.method_name(method)
-    models: set[str] = set()
-    data = 0
-    calls = 0
+    calls = data = 0
     for call in ruby.descendants(scope, {"call"}):
         if ruby.call_method(call) != method_name or ruby.is_inside(call, method):
             continue
         receiver = ruby.call_receiver(call)
         if receiver is not None and receiver.type != "self":
             continue
+        calls += 1
         value = _argument_for(call, position, keyword)
         if value is None:
-            return None  # a splat, or the argument left to its default
-        calls += 1
+            continue  # a splat, or the argument left to its default
         model = record_model(value, app, depth + 1)
         if model is not None:
-            models.add(model)
-        elif _plainly_data(value):
-            data += 1
-        else:
-            return None
-    if not calls:
-        return None
-    if len(models) == 1 and not data:
-        return next(iter(models))
-    return "" if data == calls else None
+            return model
+        data += _plainly_data(value)
+    return "" if calls and data == calls else None
 
 
 def _parameter_slot(method: Node, name: str) -> tuple[int | None, str | None]:

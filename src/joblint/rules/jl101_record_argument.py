@@ -47,8 +47,9 @@ class RecordArgument(Rule):
 
     Values are followed where the project shows them: a local assigned earlier in the method,
     a method of the class chain without arguments (its last expression, `@x ||= value`, one
-    level deep), a parameter of a method whose callers in the class all pass records of one
-    model (and not one they all call with ids or strings), `self` in a concern that one model
+    level deep), a parameter of a method that a caller in the class passes a record (that call
+    fails; a parameter every caller passes ids or strings is not a record), `self` in a concern
+    that one model
     includes, a `current_<model>` helper, a belongs_to/has_one reader of a record
     (`order.customer`), and the first block variable of a model callback or state-machine
     transition (`after_transition do |order, transition|`), whose class is the model declaring
@@ -204,6 +205,7 @@ class RecordArgument(Rule):
                 class DistributionsController < ApplicationController
                   def create
                     organization = Organization.find(params[:organization_id])
+                    notify(organization.id, "opened")
                     notify(organization, "created")
                     organization.destroy if params[:undo]
                   end

@@ -169,6 +169,7 @@ class NonJsonArgument(Rule):
                     options = { full: true, notify: false }
                     SyncWorker.perform_async(record.id, options) # expect: JL102
                     SyncWorker.perform_async_in_queue("low", record.id, :full) # expect: JL102
+                    SyncWorker.perform_async_pushed(:low, record.id, options) # expect: JL102
                   end
                 end
                 """,
@@ -178,6 +179,10 @@ class NonJsonArgument(Rule):
 
                   def self.perform_async_in_queue(queue, *args)
                     set(queue: queue).perform_async(*args)
+                  end
+
+                  def self.perform_async_pushed(queue, *args)
+                    client_push("class" => self, "args" => args, "queue" => queue)
                   end
                 end
                 class SyncWorker < WorkerBase
