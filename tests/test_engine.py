@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from joblint import rules, ruby
+from joblint import ruby, rules
 from joblint.engine import Options, lint
 from joblint.findings import Hit, Severity
 from joblint.rules import Examples, Rule

@@ -5,8 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from joblint import fixes
-from joblint.findings import Edit
 from joblint.engine import FileFixes, Report
+from joblint.findings import Edit
 
 
 def test_edits_apply_in_order_and_overlaps_are_skipped():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from joblint import ruby
 from joblint.rails.app import App
+from joblint.rails.classes import is_model
 from joblint.rails.exceptions import exception_hierarchy
 from joblint.rails.mailers import (
     action_call,
@@ -18,7 +19,6 @@ from joblint.rails.mailers import (
     mailer_path,
     view_templates,
 )
-from joblint.rails.classes import is_model
 from joblint.rails.models import associations, model_facts, save_callbacks, scopes
 
 from .conftest import write_tree

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import write_tree, run_tree
+from .conftest import run_tree, write_tree
 
 MODEL = {"app/models/user.rb": "class User < ApplicationRecord\nend\n"}
 

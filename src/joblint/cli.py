@@ -17,9 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__, baseline, catalogue, config, fixes, reporters, rules
+from .console import make_console
 from .engine import Options, Report, lint
 from .findings import Severity
-from .console import make_console
 from .inventory import jobs_command
 from .rails.app import find_root
 from .reporters import text as text_reporter

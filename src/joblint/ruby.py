@@ -7,7 +7,7 @@ grammar or binding version touches one file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from functools import cache
 
 import tree_sitter_ruby
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
@@ -15,22 +15,22 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 __all__ = [
     "Node",
     "Tree",
-    "parse",
-    "compile_query",
-    "calls_query",
-    "matches",
-    "captures",
-    "first_error",
-    "text",
+    "call_arguments",
     "call_method",
     "call_receiver",
-    "call_arguments",
-    "constant_path",
+    "calls_query",
+    "captures",
     "chain_root",
-    "enclosing",
-    "walk",
+    "compile_query",
+    "constant_path",
     "descendants",
+    "enclosing",
+    "first_error",
     "is_call",
+    "matches",
+    "parse",
+    "text",
+    "walk",
 ]
 
 RUBY = Language(tree_sitter_ruby.language())
@@ -46,7 +46,7 @@ def parse(source: bytes) -> Tree:
     return _parser.parse(source)
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_query(source: str) -> Query:
     """Compile a query once; a malformed query raises at first use (import time for rules)."""
     return Query(RUBY, source)
@@ -195,9 +195,7 @@ def string_value(node: Node) -> str | None:
     if node.type in ("string", "delimited_symbol"):
         parts = []
         for child in node.named_children:
-            if child.type == "string_content":
-                parts.append(text(child))
-            elif child.type == "escape_sequence":
+            if child.type == "string_content" or child.type == "escape_sequence":
                 parts.append(text(child))
             else:
                 return None

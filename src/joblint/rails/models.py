@@ -243,7 +243,7 @@ def _singular(name: str) -> str:
         return name[:-3] + "y"
     if name.endswith(("ses", "xes")):
         return name[:-2]
-    return name[:-1] if name.endswith("s") else name
+    return name.removesuffix("s")
 
 
 def _cascade(app: App, deleted: set[str]) -> set[str]:

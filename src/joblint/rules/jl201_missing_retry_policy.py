@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import COMPONENT_DIRS, JOB_DIRS, App
 from ..rails.jobs import JobKind
-from ..source import SourceFile
-from .. import ruby
-from . import Examples, Rule, register
-from ._loops import only_logs, reraises, rescue_body
 from ..rails.retries import job_failure_policy
 from ..rails.schedules import scheduled_jobs
+from ..source import SourceFile
+from . import Examples, Rule, register
+from ._loops import only_logs, reraises, rescue_body
 
 TEST_DIRS = ("spec", "test")  # jobs defined there are test doubles
 PATCH_DIRS = ("config",)  # a job class opened in an initializer patches a gem's job

@@ -14,9 +14,9 @@ from ..source import SourceFile
 from . import Examples, Option, Rule, register
 from ._loops import (
     LOG_CALLS,
-    only_logs,
     RESCUES,
     call_path,
+    only_logs,
     path_matches,
     reraises,
     rescue_body,

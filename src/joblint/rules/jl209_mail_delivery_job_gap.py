@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 from ..findings import Hit, Severity
 from ..rails.app import App
+from ..rails.retries import app_failure_policy
 from ..rails.transactions import app_config_texts
 from ..source import SourceFile
-from ..rails.retries import app_failure_policy
 from . import Examples, Rule, register
 
 # ways an app gives the mail delivery job its own error handling

@@ -277,9 +277,7 @@ class EnqueueInSaveCallback(Rule):
             owner_node = ruby.enclosing(method, {"class", "module"})
             owner = qualified_name(owner_node) if owner_node is not None else None
             name = ruby.method_name(method)
-            if owner is not None and name in callback_methods.get(owner, ()):
-                yield from self._hits(method, f"{owner}#{name}", app)
-            elif owner is not None and name in SAVE_CALLBACKS and _is_observer(owner, app):
+            if owner is not None and name in callback_methods.get(owner, ()) or owner is not None and name in SAVE_CALLBACKS and _is_observer(owner, app):
                 yield from self._hits(method, f"{owner}#{name}", app)
 
     def _hits(self, body: Node, callback: str, app: App) -> Iterator[Hit]:
