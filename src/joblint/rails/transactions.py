@@ -265,9 +265,7 @@ TRANSACTION_BLOCKS = frozenset({"transaction", "with_lock"})
 # blocks that run after the commit, even when written inside the transaction
 AFTER_COMMIT_BLOCKS = frozenset(
     {
-        "after_commit",
-        "after_all_transactions_commit",
-        "after_transaction_commit",
+        "after_commit", "after_all_transactions_commit", "after_transaction_commit",
         "after_transaction",
     }
 )

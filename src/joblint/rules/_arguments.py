@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from .. import ruby
 from ..rails.app import App
 from ..rails.jobs import JobKind, enqueued_class
-from ..rails.mailers import is_mailer
+from ..rails.mailers import is_mailer, mailer_constant
 from ..ruby import Node
 from ..source import SourceFile
 
@@ -54,6 +54,18 @@ def said_deliberate(call: Node, source: SourceFile) -> bool:
         if comment and _DELIBERATE.search(comment):
             return True
     return False
+
+
+# ActiveJob hand-offs that serialize their arguments for later: `perform_later`, `deliver_later`.
+LATER = ("perform_later", "deliver_later", "deliver_later!")
+
+
+def later_call(call: Node, app: App) -> bool:
+    """`perform_later`, or `deliver_later` on a mailer message (not on something else)."""
+    if ruby.call_method(call) == "perform_later":
+        return True
+    receiver = ruby.call_receiver(call)
+    return receiver is not None and mailer_constant(receiver, app.classes) is not None
 
 
 def in_job_or_mailer(node: Node, app: App) -> bool:

@@ -183,14 +183,7 @@ _NOT_STATEMENTS = frozenset({"comment", "rescue", "ensure", "block_parameters"})
 # a block's value given back after the mail: nothing that can fail
 _VALUES = frozenset(
     {
-        "identifier",
-        "instance_variable",
-        "self",
-        "true",
-        "false",
-        "nil",
-        "integer",
-        "string",
+        "identifier", "instance_variable", "self", "true", "false", "nil", "integer", "string",
         "simple_symbol",
     }
 )

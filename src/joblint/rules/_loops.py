@@ -21,17 +21,8 @@ from ..ruby import Node
 # Methods whose block runs once per element (or per batch) of the receiver.
 ITERATION_METHODS = frozenset(
     {
-        "each",
-        "each_with_index",
-        "each_with_object",
-        "map",
-        "collect",
-        "flat_map",
-        "filter_map",
-        "find_each",
-        "find_in_batches",
-        "in_batches",
-        "times",
+        "each", "each_with_index", "each_with_object", "map", "collect", "flat_map", "filter_map",
+        "find_each", "find_in_batches", "in_batches", "times",
     }
 )
 _SCOPE_BOUNDARIES = frozenset({"method", "singleton_method", "class", "module", "singleton_class"})
@@ -39,21 +30,8 @@ SMALL_LITERAL = 3  # loops over at most this many literal elements are not loops
 # Methods whose result has at most as many elements as their receiver.
 NON_GROWING = frozenset(
     {
-        "freeze",
-        "dup",
-        "to_a",
-        "compact",
-        "compact_blank",
-        "uniq",
-        "sort",
-        "sort_by",
-        "reverse",
-        "select",
-        "filter",
-        "reject",
-        "take",
-        "first",
-        "shuffle",
+        "freeze", "dup", "to_a", "compact", "compact_blank", "uniq", "sort", "sort_by", "reverse",
+        "select", "filter", "reject", "take", "first", "shuffle",
     }
 )
 
@@ -133,48 +111,12 @@ def constant_value(constant: Node) -> Node | None:
 # Query methods that return a relation (`select` only with arguments: with a block it iterates).
 RELATION_METHODS = frozenset(
     {
-        "all",
-        "where",
-        "not",
-        "or",
-        "and",
-        "rewhere",
-        "invert_where",
-        "includes",
-        "preload",
-        "eager_load",
-        "joins",
-        "left_joins",
-        "left_outer_joins",
-        "order",
-        "reorder",
-        "in_order_of",
-        "distinct",
-        "group",
-        "having",
-        "references",
-        "unscoped",
-        "unscope",
-        "readonly",
-        "lock",
-        "merge",
-        "from",
-        "extending",
-        "excluding",
-        "without",
-        "with",
-        "strict_loading",
-        "only",
-        "except",
-        "select",
-        "limit",
-        "offset",
-        "none",
-        "regroup",
-        "annotate",
-        "optimizer_hints",
-        "create_with",
-        "uniq",
+        "all", "where", "not", "or", "and", "rewhere", "invert_where", "includes", "preload",
+        "eager_load", "joins", "left_joins", "left_outer_joins", "order", "reorder", "in_order_of",
+        "distinct", "group", "having", "references", "unscoped", "unscope", "readonly", "lock",
+        "merge", "from", "extending", "excluding", "without", "with", "strict_loading", "only",
+        "except", "select", "limit", "offset", "none", "regroup", "annotate", "optimizer_hints",
+        "create_with", "uniq",
     }
 )
 BOUNDING_METHODS = frozenset({"limit", "none"})
@@ -296,18 +238,8 @@ def model_scopes(app: App, model: str) -> frozenset[str]:
 LOG_CALLS = frozenset({"puts", "p", "pp", "print", "warn", "logger", "log"})
 INERT_TYPES = frozenset(
     {
-        "nil",
-        "true",
-        "false",
-        "integer",
-        "float",
-        "string",
-        "simple_symbol",
-        "array",
-        "hash",
-        "comment",
-        "self",
-        "identifier",
+        "nil", "true", "false", "integer", "float", "string", "simple_symbol", "array", "hash",
+        "comment", "self", "identifier",
     }
 )
 

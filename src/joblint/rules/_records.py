@@ -15,68 +15,23 @@ from ..ruby import Node
 # Methods that return one record when called on a model or one of its relations.
 FINDERS = frozenset(
     {
-        "find",
-        "find_by",
-        "find_by!",
-        "first",
-        "first!",
-        "last",
-        "last!",
-        "take",
-        "take!",
-        "sole",
-        "find_sole_by",
-        "create",
-        "create!",
-        "new",
-        "find_or_create_by",
-        "find_or_create_by!",
-        "find_or_initialize_by",
-        "create_or_find_by",
-        "create_or_find_by!",
+        "find", "find_by", "find_by!", "first", "first!", "last", "last!", "take", "take!", "sole",
+        "find_sole_by", "create", "create!", "new", "find_or_create_by", "find_or_create_by!",
+        "find_or_initialize_by", "create_or_find_by", "create_or_find_by!",
     }
 )
 # Methods whose result is not a relation of records: a chain through one is not a record.
 NOT_RECORDS = frozenset(
     {
-        "pluck",
-        "ids",
-        "pick",
-        "count",
-        "sum",
-        "minimum",
-        "maximum",
-        "average",
-        "size",
-        "map",
-        "collect",
-        "flat_map",
-        "group_by",
-        "index_by",
-        "to_json",
-        "as_json",
-        "id",
-        "attributes",
-        "exists?",
-        "any?",
-        "none?",
-        "to_sql",
-        "calculate",
-        "select_all",
+        "pluck", "ids", "pick", "count", "sum", "minimum", "maximum", "average", "size", "map",
+        "collect", "flat_map", "group_by", "index_by", "to_json", "as_json", "id", "attributes",
+        "exists?", "any?", "none?", "to_sql", "calculate", "select_all",
     }
 )
 ITERATORS = frozenset(
     {
-        "each",
-        "find_each",
-        "each_with_index",
-        "map",
-        "flat_map",
-        "each_with_object",
-        "select",
-        "reject",
-        "filter_map",
-        "collect",
+        "each", "find_each", "each_with_index", "map", "flat_map", "each_with_object", "select",
+        "reject", "filter_map", "collect",
     }
 )
 _MAX_DEPTH = 4  # variable chains followed before giving up
@@ -356,20 +311,8 @@ def _iterated_model(call: Node, app: App) -> str | None:
 
 DATA_TYPES = frozenset(
     {
-        "string",
-        "integer",
-        "float",
-        "simple_symbol",
-        "array",
-        "hash",
-        "nil",
-        "true",
-        "false",
-        "element_reference",
-        "binary",
-        "interpolation",
-        "string_array",
-        "symbol_array",
+        "string", "integer", "float", "simple_symbol", "array", "hash", "nil", "true", "false",
+        "element_reference", "binary", "interpolation", "string_array", "symbol_array",
     }
 )
 DATA_METHODS = frozenset(

@@ -5,15 +5,11 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.jobs import ACTIVE_JOB_ENQUEUE
-from ..rails.mailers import mailer_constant
-from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import elements
+from ._arguments import LATER, elements, later_call
 from ._records import chain_arguments, destroyed_after, record_model
 
-LATER = (*ACTIVE_JOB_ENQUEUE, "deliver_later", "deliver_later!")
 _CALLS = ruby.calls_query(LATER, with_receiver=True)
 
 
@@ -184,7 +180,7 @@ class EnqueueThenDestroy(Rule):
             return
         for _, caps in ruby.matches(_CALLS, source.root):
             call = caps["call"][0]
-            if ruby.call_method(call) not in ACTIVE_JOB_ENQUEUE and not _is_mail(call, app):
+            if not later_call(call, app):
                 continue
             seen: set[str] = set()
             for argument in chain_arguments(call):
@@ -206,8 +202,3 @@ class EnqueueThenDestroy(Rule):
                         method=ruby.call_method(call),
                         line=str(destroy.start_point[0] + 1),
                     )
-
-
-def _is_mail(call: Node, app: App) -> bool:
-    receiver = ruby.call_receiver(call)
-    return receiver is not None and mailer_constant(receiver, app.classes) is not None

@@ -7,15 +7,12 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.classes import is_model
-from ..rails.jobs import ACTIVE_JOB_ENQUEUE
-from ..rails.mailers import mailer_constant
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import elements
+from ._arguments import LATER, elements, later_call
 from ._records import chain_arguments
 
-LATER = (*ACTIVE_JOB_ENQUEUE, "deliver_later", "deliver_later!")
 _CALLS = ruby.calls_query(LATER, with_receiver=True)
 # Ancestors known not to make instances serializable: the class's own code decides.
 PLAIN_ANCESTORS = frozenset(
@@ -192,7 +189,7 @@ class UnserializableArgument(Rule):
         for _, caps in ruby.matches(_CALLS, source.root):
             call = caps["call"][0]
             method = ruby.call_method(call)
-            if method not in ACTIVE_JOB_ENQUEUE and not _is_mail(call, app):
+            if not later_call(call, app):
                 continue
             for argument in chain_arguments(call):
                 if argument.type == "pair":
@@ -201,11 +198,6 @@ class UnserializableArgument(Rule):
                     klass = _plain_object_class(value, app, 0)
                     if klass is not None and klass not in serializable_classes(app):
                         yield Hit.at(value, argument=ruby.text(value), klass=klass, method=method)
-
-
-def _is_mail(call: Node, app: App) -> bool:
-    receiver = ruby.call_receiver(call)
-    return receiver is not None and mailer_constant(receiver, app.classes) is not None
 
 
 def _plain_object_class(value: Node, app: App, depth: int) -> str | None:

@@ -12,15 +12,8 @@ from ._loops import head_hit, held_value, is_bounded, iterates, model_relation, 
 # Methods that load the whole relation into memory to iterate it (`select`/`reject` only
 # with a block: without one, `select` is a query method).
 LOADING_ITERATORS = (
-    "each",
-    "each_with_index",
-    "each_with_object",
-    "map",
-    "collect",
-    "flat_map",
-    "filter_map",
-    "select",
-    "reject",
+    "each", "each_with_index", "each_with_object", "map", "collect", "flat_map", "filter_map",
+    "select", "reject",
 )
 _ITERATIONS = ruby.compile_query(
     "(call receiver: [(call) (identifier) (instance_variable)] method: (identifier) @method (#any-of? @method {})) @call".format(

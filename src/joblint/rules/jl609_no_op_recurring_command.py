@@ -13,20 +13,8 @@ from . import Examples, Rule, register
 # Ruby nodes whose evaluation has no effect (and calls no method)
 _LITERALS = frozenset(
     {
-        "integer",
-        "float",
-        "rational",
-        "imaginary",
-        "nil",
-        "true",
-        "false",
-        "simple_symbol",
-        "string_array",
-        "symbol_array",
-        "self",
-        "instance_variable",
-        "global_variable",
-        "character",
+        "integer", "float", "rational", "imaginary", "nil", "true", "false", "simple_symbol",
+        "string_array", "symbol_array", "self", "instance_variable", "global_variable", "character",
     }
 )
 _EMPTY = "is empty: Solid Queue rejects the task and refuses to start"
