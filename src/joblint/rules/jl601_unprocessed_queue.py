@@ -55,9 +55,9 @@ class UnprocessedQueue(Rule):
     it in Redis forever (sidekiq#4897), Solid Queue keeps it in `solid_queue_ready_executions`.
     The usual cause is a new `queue_as` whose queue was not added to the worker config.
 
-    The rule is silent when it cannot know: no queue configuration, a list or prefix computed by
-    ERB or Ruby at boot, a `sidekiq.yml` without `:queues:` (the command line decides), an
-    adapter whose config is not read (Delayed Job, Resque), or a dynamic queue name. For an
+    A `sidekiq.yml` without `:queues:`, with no `-q` where Sidekiq is started, processes only
+    `default`. The rule is silent when it cannot know: no queue configuration, a list or prefix
+    computed by ERB or Ruby at boot, a `-q` from an environment variable, an adapter whose config is not read (Delayed Job, Resque), or a dynamic queue name. For an
     implicit mail queue it is also silent without a known Rails version or `load_defaults`,
     with a computed `deliver_later_queue_name`, a custom `delivery_job`, a mailer (or
     ancestor) that sets either, and a message whose mailer is not a project mailer. A queue
