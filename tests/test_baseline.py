@@ -134,3 +134,19 @@ def test_statistics_counts_per_rule(app):
 def test_no_progress_bar_outside_a_terminal(app):
     result = CliRunner().invoke(main, ["."])
     assert "linting" not in result.output and "\x1b[" not in result.output
+
+
+def test_apply_moves_baselined_findings_to_the_suppressed_list(app):
+    from joblint import baseline
+    from joblint.findings import EXTERNAL
+
+    from .conftest import run_tree
+
+    edit(app, CONTROLLER.replace("AuditJob.perform_async(user)",
+                                 "AuditJob.perform_async(user)\n    PurgeJob.perform_async(user)"))
+    report = run_tree(app)
+    assert [f.line for f in report.findings] == [4, 9, 10]
+    baseline.apply(report, baseline.load(app / "baseline.json"))
+    assert [f.line for f in report.findings] == [10]
+    assert [(s.finding.line, s.kind) for s in report.suppressed] == [(4, EXTERNAL), (9, EXTERNAL)]
+    assert report.baselined == 2

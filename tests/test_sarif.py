@@ -22,17 +22,15 @@ from joblint.rules import Rule
 from .conftest import run_tree, write_tree
 from .test_cli import ALL_DEMO_CODES, DEMO, ROOT, assert_snapshot
 
-SCHEMA_PATH = ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
-if not SCHEMA_PATH.is_file():  # a clone outside the workspace
-    SCHEMA_PATH = Path("/work/shared/schemas/sarif-schema-2.1.0.json")
 FIXTURE_APPS = sorted(
     p.name for p in (ROOT / "tests" / "fixtures" / "apps").iterdir() if p.is_dir()
 )
 
 
 @pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft4Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+def validator(sarif_schema: Path) -> jsonschema.Draft4Validator:
+    """Tests using it are `integration` tests: the schema is found by conftest's `sarif_schema`."""
+    schema = json.loads(sarif_schema.read_text(encoding="utf-8"))
     assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
     return jsonschema.Draft4Validator(
         schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
@@ -441,3 +439,83 @@ def test_a_clean_run_is_valid_and_lists_no_rules(validator, monkeypatch, tmp_pat
     run = document["runs"][0]
     assert run["results"] == [] and "rules" not in run["tool"]["driver"]
     assert run["invocations"] == [{"executionSuccessful": True}]
+
+
+# --- suppressed findings: inline disables and the baseline ---------------------------------
+
+SUPPRESSING_CONTROLLER = (
+    "class UsersController\n  def create(user)\n"
+    "    AJob.perform_async(user) # joblint:disable JL101 -- GlobalID is fine here\n"
+    "    BJob.perform_async(user)\n  end\nend\n"
+)
+
+
+def suppressions_by_line(document: dict) -> dict[int, list | None]:
+    return {
+        r["locations"][0]["physicalLocation"]["region"]["startLine"]: r.get("suppressions")
+        for r in document["runs"][0]["results"]
+        if r["ruleId"] == "JL101"
+    }
+
+
+def test_inline_and_baselined_findings_are_suppressed_results(validator, monkeypatch, tmp_path):
+    write_tree(tmp_path, {
+        "Gemfile": "",
+        "app/models/user.rb": "class User < ApplicationRecord\nend\n",
+        "app/controllers/users_controller.rb": SUPPRESSING_CONTROLLER,
+    })
+    monkeypatch.chdir(tmp_path)
+    recorded = CliRunner().invoke(main, [".", "--write-baseline", "baseline.json"])
+    assert recorded.exit_code == 0, recorded.output  # records line 4's finding
+    controller = tmp_path / "app/controllers/users_controller.rb"
+    controller.write_text(SUPPRESSING_CONTROLLER.replace(
+        "  end\nend\n", "    CJob.perform_async(user)\n  end\nend\n"
+    ))  # a new finding on line 5
+    document = sarif_of(".", "--baseline", "baseline.json")
+    assert_valid(validator, document)
+    assert suppressions_by_line(document) == {
+        3: [{"kind": "inSource", "justification": "GlobalID is fine here"}],
+        4: [{"kind": "external"}],
+        5: None,
+    }
+    # every other format still hides them
+    result = CliRunner().invoke(main, [".", "--baseline", "baseline.json", "--format", "json"])
+    assert [f["line"] for f in json.loads(result.stdout)["findings"]] == [5]
+
+
+def test_a_rule_reported_only_by_suppressed_findings_is_described(validator, tmp_path):
+    write_tree(tmp_path, {
+        "Gemfile": "",
+        "app/models/user.rb": "class User < ApplicationRecord\nend\n",
+        "app/controllers/users_controller.rb": SUPPRESSING_CONTROLLER.replace(
+            "    BJob.perform_async(user)\n", ""
+        ),
+    })
+    report = run_tree(tmp_path)
+    assert report.findings == [] and len(report.suppressed) == 1
+    document = json.loads(render("sarif", report, ReportContext(cwd=tmp_path)))
+    assert_valid(validator, document)
+    run = document["runs"][0]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["JL101"]
+    (result,) = run["results"]
+    assert result["ruleIndex"] == 0 and result["suppressions"][0]["kind"] == "inSource"
+
+
+def test_the_result_limit_keeps_open_findings_before_suppressed_ones(monkeypatch, tmp_path):
+    from joblint.findings import EXTERNAL, Suppressed
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 2)
+    report = Report(
+        findings=[finding("JL101", "record-argument", Severity.WARNING, path="app/jobs/b.rb")],
+        suppressed=[
+            Suppressed(finding("JL101", "record-argument", Severity.ERROR, path="app/jobs/a.rb"),
+                       EXTERNAL),
+            Suppressed(finding("JL101", "record-argument", Severity.ERROR, path="app/jobs/c.rb"),
+                       EXTERNAL),
+        ],
+    )
+    document = json.loads(render("sarif", report, ReportContext(cwd=tmp_path)))
+    results = document["runs"][0]["results"]
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results]
+    assert uris == ["app/jobs/a.rb", "app/jobs/b.rb"]  # path order; the open one kept
+    assert ["suppressions" in r for r in results] == [True, False]

@@ -21,7 +21,29 @@ def test_trailing_comment_suppresses_that_line_only(tmp_path):
         "    J.perform_async(user)\n  end\nend\n",
     )
     assert found == [("JL101", 4)]
-    assert report.suppressed == 1
+    assert [(s.finding.code, s.finding.line, s.kind) for s in report.suppressed] == [
+        ("JL101", 3, "inSource")
+    ]
+
+
+def test_suppressed_findings_keep_the_reason_given_after_two_dashes(tmp_path):
+    _, report = lint_controller(
+        tmp_path,
+        "class CController\n  def a(user)\n"
+        "    J.perform_async(user) # joblint:disable JL101 -- GlobalID is fine here\n"
+        "    J.perform_async(user) # joblint:disable JL101\n  end\nend\n",
+    )
+    assert [(s.finding.line, s.justification) for s in report.suppressed] == [
+        (3, "GlobalID is fine here"), (4, "")
+    ]
+
+
+def test_per_file_ignores_are_dropped_not_kept_as_suppressed(tmp_path):
+    write_tree(tmp_path, {**MODEL, "app/controllers/c_controller.rb": (
+        "class CController\n  def a(user)\n    J.perform_async(user)\n  end\nend\n"
+    )})
+    report = run_tree(tmp_path, (), per_file_ignores=(("app/controllers/*", ("JL101",)),))
+    assert report.findings == [] and report.suppressed == [] and report.ignored == 1
 
 
 def test_trailing_comment_on_the_line_a_multiline_call_points_at(tmp_path):
@@ -96,3 +118,21 @@ def test_same_comments_work_in_yaml_files(tmp_path):
     assert [(f.path, f.line, f.code) for f in report.findings] == [
         ("config/sidekiq.yml", 2, "JL003")
     ]
+
+
+WORKER = "class HardWorker\n  include Sidekiq::Worker{comment}\n\n  def perform(id); end\nend\n"
+
+
+def test_a_disabled_finding_is_not_fixed(tmp_path):
+    write_tree(tmp_path, {"app/workers/hard_worker.rb": WORKER.format(
+        comment=" # joblint:disable JL701")})
+    report = run_tree(tmp_path, ("JL701",))
+    assert report.findings == [] and [s.finding.code for s in report.suppressed] == ["JL701"]
+    assert report.fixes == {}
+
+
+def test_a_per_file_ignored_finding_is_not_fixed(tmp_path):
+    write_tree(tmp_path, {"app/workers/hard_worker.rb": WORKER.format(comment="")})
+    assert list(run_tree(tmp_path, ("JL701",)).fixes) == ["app/workers/hard_worker.rb"]
+    report = run_tree(tmp_path, ("JL701",), per_file_ignores=(("app/workers/*", ("JL701",)),))
+    assert report.findings == [] and report.fixes == {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import Report
+from .findings import EXTERNAL, Suppressed
 
 FORMAT_VERSION = 1
 
@@ -85,17 +86,19 @@ def load(path: Path) -> Baseline:
 
 
 def apply(report: Report, baseline: Baseline) -> None:
-    """Hide baselined findings; count the entries, for files linted in this run, that no
-    longer occur (entries of files outside this run are not "fixed", just not looked at)."""
+    """Move baselined findings to `report.suppressed` (kind `external`: SARIF lists them as
+    suppressed, other formats hide them); count the entries, for files linted in this run,
+    that no longer occur (entries of files outside this run are not "fixed", just not looked at)."""
     remaining = Counter(baseline.accepted)
     kept = []
     for finding in report.findings:
         if remaining[finding.fingerprint] > 0:
             remaining[finding.fingerprint] -= 1
-            report.baselined += 1
+            report.suppressed.append(Suppressed(finding, EXTERNAL))
         else:
             kept.append(finding)
     report.findings = kept
+    report.suppressed.sort(key=lambda s: s.finding.sort_key)
     report.baseline_fixed = sum(
         count for fp, count in remaining.items() if baseline.paths.get(fp) in report.linted
     )

@@ -120,6 +120,20 @@ class Finding:
         return (self.path, self.line, self.column, self.code)
 
 
+IN_SOURCE = "inSource"  # hidden by a `# joblint:disable` comment (SARIF suppression kind)
+EXTERNAL = "external"  # hidden by the baseline, a file outside the code
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A finding hidden from the report and what hid it: SARIF lists it as a suppressed result
+    (code scanning shows it dismissed); every other format leaves it out."""
+
+    finding: Finding
+    kind: str  # IN_SOURCE or EXTERNAL
+    justification: str = ""  # the comment's ` -- reason`, if any
+
+
 def fingerprint(code: str, relpath: str, scope: str, anchor: str, occurrence: int) -> str:
     """Line-independent identity: rule, file, enclosing class/method, node text, occurrence."""
     raw = "\0".join((code, relpath, scope, anchor, str(occurrence)))

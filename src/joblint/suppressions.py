@@ -32,6 +32,7 @@ class Directive:
     start_byte: int
     end_byte: int
     trailing: bool  # code precedes the comment on its line
+    reason: str = ""  # the text after ` -- `
     used: set[str] = field(default_factory=set)  # codes that suppressed a finding
 
     def covers(self, code: str) -> str | None:
@@ -51,7 +52,7 @@ def parse(source: SourceFile) -> list[Directive]:
         before = source.data[line_start:start]
         if before.count(b'"') % 2 or before.count(b"'") % 2:
             continue  # inside a string literal, not a comment
-        words = match.group(2).decode("utf-8", errors="replace").split(" -- ", 1)[0]
+        words, _, reason = match.group(2).decode("utf-8", errors="replace").partition(" -- ")
         codes, unknown = _resolve(re.split(r"[,\s]+", words.strip()))
         directives.append(
             Directive(
@@ -62,6 +63,7 @@ def parse(source: SourceFile) -> list[Directive]:
                 start_byte=start,
                 end_byte=match.end(),
                 trailing=bool(before.strip()),
+                reason=reason.strip(),
             )
         )
     return directives
@@ -104,8 +106,8 @@ class Suppressions:
                         open_regions.remove(region)
         self._regions.extend((region, region.line + 1, 1 << 30) for region in open_regions)
 
-    def suppress(self, code: str, line: int) -> bool:
-        """True when a directive covers the finding; the directive is marked used."""
+    def suppress(self, code: str, line: int) -> Directive | None:
+        """The directive that covers the finding, marked used; None when none does."""
         candidates: list[Directive] = []
         trailing = self._trailing.get(line)
         if trailing is not None:
@@ -116,8 +118,8 @@ class Suppressions:
             covered = directive.covers(code)
             if covered is not None:
                 directive.used.add(covered)
-                return True
-        return False
+                return directive
+        return None
 
     def unused(self, enabled: set[str]) -> list[tuple[Directive, str]]:
         """(directive, code or unknown name) pairs that suppressed nothing; only codes of

@@ -44,8 +44,16 @@ class ReportContext:
     warn: Callable[[str], None] = _ignore  # a one-line notice for stderr
 
 
-def render(output_format: str, report: Report, context: ReportContext) -> str:
+# formats that end with a summary line, which `summary=False` (`--quiet`) leaves out
+WITH_SUMMARY = frozenset({"concise"})
+
+
+def render(
+    output_format: str, report: Report, context: ReportContext, *, summary: bool = True
+) -> str:
     module = importlib.import_module(f"{__name__}.{FORMATS[output_format]}")
+    if output_format in WITH_SUMMARY:
+        return module.render(report, context, summary=summary)  # type: ignore[no-any-return]
     return module.render(report, context)  # type: ignore[no-any-return]
 
 

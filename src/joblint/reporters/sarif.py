@@ -10,7 +10,12 @@ What GitHub code scanning needs, and how we meet it:
   `primaryLocationLineHash`: upload-sarif computes that key itself and warns on a different value.
 - Rules carry `precision` and `tags`; security rules (those with a CWE) also carry the `security`
   tag, `external/cwe/cwe-N`, and a `security-severity` score (see `SECURITY_SEVERITY`).
-- At most 25,000 results per run: beyond that we keep the most severe and say so on stderr.
+- Findings hidden by `# joblint:disable` or by the baseline are results too, with
+  `suppressions: [{"kind": "inSource"}]` (and the comment's reason as `justification`) or
+  `[{"kind": "external"}]`: code scanning shows them as dismissed instead of open, or closes the
+  open alert. (per-file-ignores act like an unselected rule: no result.)
+- At most 25,000 results per run: beyond that we keep the most severe, unsuppressed first, and
+  say so on stderr.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import sarif_om as om
 
 from .. import __version__, catalogue, rules
 from ..engine import Report
-from ..findings import Finding, Severity
+from ..findings import Finding, Severity, Suppressed
 from ..rules import Rule
 from . import ReportContext
 
@@ -46,10 +51,17 @@ SECURITY_SEVERITY = {Severity.ERROR: "8.0", Severity.WARNING: "5.5", Severity.IN
 PRECISION = "high"
 
 
+# a result to write: the finding, and what suppressed it (None: an open finding)
+Entry = tuple[Finding, Suppressed | None]
+
+
 def render(report: Report, context: ReportContext) -> str:
-    findings = _within_limit(report.findings, context)
+    entries: list[Entry] = [(f, None) for f in report.findings]
+    entries += [(s.finding, s) for s in report.suppressed]
+    entries.sort(key=lambda entry: entry[0].sort_key)
+    entries = _within_limit(entries, context)
     root = repository_root(context.cwd)
-    descriptors = _rules(findings)
+    descriptors = _rules([finding for finding, _ in entries])
     index = {rule.code: number for number, rule in enumerate(descriptors)}
     run = om.Run(
         tool=om.Tool(
@@ -61,7 +73,10 @@ def render(report: Report, context: ReportContext) -> str:
                 rules=[_descriptor(rule) for rule in descriptors] or None,
             )
         ),
-        results=[_result(f, index[f.code], _artifact(f.path, context.cwd, root)) for f in findings],
+        results=[
+            _result(f, index[f.code], _artifact(f.path, context.cwd, root), suppressed)
+            for f, suppressed in entries
+        ],
         column_kind="utf16CodeUnits",
         original_uri_base_ids={SRCROOT: om.ArtifactLocation(uri=root.as_uri() + "/")},
         automation_details=om.RunAutomationDetails(id=context.sarif_category),
@@ -73,15 +88,16 @@ def render(report: Report, context: ReportContext) -> str:
     return json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
 
 
-def _within_limit(findings: list[Finding], context: ReportContext) -> list[Finding]:
-    if len(findings) <= MAX_RESULTS:
-        return findings
-    kept = sorted(findings, key=lambda f: -f.severity)[:MAX_RESULTS]  # stable: path order within
+def _within_limit(entries: list[Entry], context: ReportContext) -> list[Entry]:
+    if len(entries) <= MAX_RESULTS:
+        return entries
+    # open findings before suppressed ones, then the most severe; stable: path order within
+    kept = sorted(entries, key=lambda e: (e[1] is not None, -e[0].severity))[:MAX_RESULTS]
     context.warn(
-        f"SARIF: {len(findings)} results exceed GitHub's limit of {MAX_RESULTS:,} per run; "
+        f"SARIF: {len(entries)} results exceed GitHub's limit of {MAX_RESULTS:,} per run; "
         f"kept the {MAX_RESULTS:,} most severe"
     )
-    return sorted(kept, key=lambda f: f.sort_key)
+    return sorted(kept, key=lambda e: e[0].sort_key)
 
 
 def _rules(findings: list[Finding]) -> list[type[Rule]]:
@@ -135,7 +151,12 @@ def _artifact(display_path: str, cwd: Path, root: Path) -> om.ArtifactLocation:
     return om.ArtifactLocation(uri=quote(relative), uri_base_id=SRCROOT)
 
 
-def _result(finding: Finding, rule_index: int, artifact: om.ArtifactLocation) -> om.Result:
+def _result(
+    finding: Finding,
+    rule_index: int,
+    artifact: om.ArtifactLocation,
+    suppressed: Suppressed | None = None,
+) -> om.Result:
     region = om.Region(
         start_line=finding.line,
         start_column=finding.utf16_column or finding.column,
@@ -156,7 +177,12 @@ def _result(finding: Finding, rule_index: int, artifact: om.ArtifactLocation) ->
             )
         ],
         partial_fingerprints={FINGERPRINT_KEY: finding.fingerprint},
+        suppressions=[_suppression(suppressed)] if suppressed is not None else None,
     )
+
+
+def _suppression(suppressed: Suppressed) -> om.Suppression:
+    return om.Suppression(kind=suppressed.kind, justification=suppressed.justification or None)
 
 
 def _invocation(report: Report) -> om.Invocation:

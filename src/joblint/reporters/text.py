@@ -1,5 +1,8 @@
 """`--format text`: findings grouped by file, each with a code frame; a summary line.
 
+A finding with a safe fix is marked `[*]` after its code (as ruff does), and the summary line
+ends with "N fixable with `--fix`." when there are any.
+
 Everything printed is a `rich.text.Text`, never a markup string, so Ruby such as
 `params[:id]` is shown as written.
 """
@@ -20,14 +23,17 @@ from . import severity_counts
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 TAB = "    "
+FIXABLE = "[*]"
 
 
-def render(report: Report, console: Console) -> None:
+def render(report: Report, console: Console, *, summary: bool = True) -> None:
+    """The findings, then the summary line unless `summary` is false (`--quiet`)."""
     for path, group in groupby(report.findings, key=lambda f: f.path):
         console.print(Text(path, style="bold underline"), soft_wrap=True)
         for finding in group:
             console.print(_finding(finding), soft_wrap=True)
-    console.print(summary(report), soft_wrap=True)
+    if summary:
+        console.print(_summary_line(report), soft_wrap=True)
 
 
 def _finding(f: Finding) -> Text:
@@ -35,6 +41,8 @@ def _finding(f: Finding) -> Text:
     out.append(f"  {f.line}:{f.column} ", style="dim")
     out.append(f"{f.severity.label} ", style=STYLES[f.severity])
     out.append(f"{f.code} ", style="bold")
+    if f.fixable:
+        out.append(f"{FIXABLE} ", style="bold")
     out.append(f"{f.name}", style="bold")
     out.append(f"  {f.message}\n")
     gutter = str(f.line)
@@ -85,16 +93,27 @@ def summary(report: Report) -> Text:
         text.append(
             f" {report.baseline_fixed} fixed — prune with --write-baseline.", style="green"
         )
+    fixable = sum(1 for f in report.findings if f.fixable)
+    if fixable:
+        text.append(f" {fixable} fixable with `--fix`.")
     return text
 
 
+_summary_line = summary  # `render`'s keyword `summary` shadows the function there
+
+
 def statistics(report: Report, console: Console) -> None:
-    """`--statistics`: one row per rule with findings, most frequent first."""
+    """`--statistics`: one row per rule with findings, most frequent first, then the
+    summary line; with no findings only the summary (no empty table)."""
+    rows = statistics_rows(report)
+    if not rows:
+        console.print(summary(report), soft_wrap=True)
+        return
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column, justify in (("Count", "right"), ("Code", "left"), ("Name", "left"),
                             ("Fixable", "left")):
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in statistics_rows(report):
+    for row in rows:
         table.add_row(str(row["count"]), row["code"], row["name"],
                       "yes" if row["fixable"] else "")
     console.print(table)
