@@ -138,6 +138,7 @@ def test_gitlab_code_quality_report_of_the_demo_app(in_root):
     assert result.exit_code == 1
     issues = json.loads(result.stdout)
     concise = invoke(DEMO, "--format", "concise", "--extend-select", "JL001").stdout.splitlines()
+    concise = concise[:-1]  # the summary line
     assert len(issues) == len(concise) == 5
     for issue, line in zip(issues, concise):
         path, number, _, rest = line.split(":", 3)
@@ -287,29 +288,58 @@ def test_action_fails_when_joblint_itself_fails(tmp_path):
     )
     assert process.returncode == 2
     assert outputs["exit-code"] == "2"
+    written = (tmp_path / "out.sarif").is_file()
+    assert outputs["sarif-file"] == (str(tmp_path / "out.sarif") if written else "")
     assert "no/such/dir" in process.stderr
 
 
-def test_action_fails_when_joblint_exits_1_without_writing_the_report(tmp_path):
+def fake_joblint(tmp_path: Path, script: str) -> str:
+    """A PATH on which `joblint` is a shell script: the action's reaction to any exit."""
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "joblint").write_text(
-        "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\nexit 1\n"
-    )
+    (fake / "joblint").write_text("#!/bin/sh\n" + script)
     (fake / "joblint").chmod(0o755)
+    return os.pathsep.join([str(fake), os.environ["PATH"]])
+
+
+@pytest.mark.parametrize(
+    "script, sarif_output",
+    [
+        ("echo 'joblint: error: bad config' >&2\nexit 2\n", ""),  # nothing written
+        (  # a rule crashed: the report was written all the same
+            'while [ $# -gt 0 ]; do [ "$1" = -o ] && echo "{}" > "$2"; shift; done\nexit 2\n',
+            "out.sarif",
+        ),
+    ],
+    ids=["no-report", "report-of-a-crash"],
+)
+def test_action_names_the_sarif_file_only_when_joblint_wrote_it(tmp_path, script, sarif_output):
+    process, outputs = run_step(
+        "Run joblint",
+        tmp_path,
+        tmp_path,
+        PATH=fake_joblint(tmp_path, script),
+        JOBLINT_UPLOAD_SARIF="true",
+        JOBLINT_SARIF_FILE="out.sarif",
+    )
+    assert process.returncode == 2
+    assert outputs == {"sarif-file": sarif_output, "exit-code": "2"}
+
+
+def test_action_fails_when_joblint_exits_1_without_writing_the_report(tmp_path):
     process, outputs = run_step(
         "Run joblint",
         tmp_path,
         ROOT,
-        PATH=os.pathsep.join([str(fake), os.environ["PATH"]]),
+        PATH=fake_joblint(tmp_path, "echo 'Traceback (most recent call last):' >&2\nexit 1\n"),
         JOBLINT_UPLOAD_SARIF="true",
         JOBLINT_SARIF_FILE=str(tmp_path / "out.sarif"),
     )
     assert process.returncode == 1
-    assert outputs["exit-code"] == "1"
+    assert outputs == {"sarif-file": "", "exit-code": "1"}
 
 
-def test_action_install_step_puts_joblint_on_the_path(tmp_path):
+def test_action_install_step_puts_joblint_on_the_path(tmp_path, package_index):
     process, _ = run_step("Install joblint", tmp_path, tmp_path, JOBLINT_SOURCE=str(ROOT))
     assert process.returncode == 0, process.stderr
     (bin_dir,) = (tmp_path / "github_path").read_text().splitlines()

@@ -1,7 +1,9 @@
 """The pre-commit hooks, run by the real `pre-commit try-repo` against this repository.
 
 try-repo installs the hook's environment with pip from this checkout (uncommitted changes to
-tracked files included), as a user's `pre-commit install` would from a tag.
+tracked files included), as a user's `pre-commit install` would from a tag: that test is an
+`integration` test (the `pre_commit_tool` fixture), skipped without pre-commit, git or a package
+index.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ APP = {
     "app/jobs/application_job.rb": "class ApplicationJob < ActiveJob::Base\nend\n",
     "app/jobs/sync_job.rb": JOB,
     "config/locales/en.yml": "en:\n  hello: Hello\n",
+    # excluded, and staged: the hook passes its name, and --force-exclude still skips it
+    ".joblint.yml": "exclude:\n  - app/legacy/\n",
+    "app/legacy/old_sync_job.rb": JOB.replace("SyncJob", "OldSyncJob"),
 }
 
 
@@ -81,9 +86,12 @@ def test_hook_manifest_declares_both_hooks():
     assert hooks["joblint"]["require_serial"] is True
     assert hooks["joblint-project"]["pass_filenames"] is False
     assert hooks["joblint-project"]["always_run"] is True
+    for hook in hooks.values():  # in `entry`: a user's `args:` replace the hook's `args`
+        assert hook["entry"] == "joblint check --force-exclude"
+        assert "args" not in hook
 
 
-def test_pre_commit_try_repo_fails_on_a_finding_and_passes_once_fixed(tmp_path):
+def test_pre_commit_try_repo_fails_on_a_finding_and_passes_once_fixed(tmp_path, pre_commit_tool):
     repo = tmp_path / "shop"
     write_tree(repo, APP)
     git(repo, "init", "-q")
@@ -95,6 +103,7 @@ def test_pre_commit_try_repo_fails_on_a_finding_and_passes_once_fixed(tmp_path):
     for hook in ("joblint", "joblint-project"):
         assert f"- hook id: {hook}\n- exit code: 1" in output, output
     assert "app/jobs/sync_job.rb" in output and "JL301 non-idempotent-update" in output
+    assert "old_sync_job.rb" not in output
     assert "Traceback" not in output
 
     (repo / "app/jobs/sync_job.rb").write_text(FIXED)

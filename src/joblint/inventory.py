@@ -11,7 +11,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from . import ruby
 from .console import make_console
@@ -30,7 +34,8 @@ _CLASS_SETTINGS = ruby.compile_query(
       arguments: (argument_list) @args) @call
     """
 )
-PIPED_WIDTH = 240
+UNBOUNDED_WIDTH = 100_000
+PIPED_WIDTH = 80  # piped output is at least this wide (the summary line)
 CONCURRENCY_KEYS = ("to", "total_limit", "perform_limit", "enqueue_limit", "perform_throttle")
 
 
@@ -166,14 +171,14 @@ def _queue_cell(row: JobRow) -> str:
     return f"{row.queue} ({mark})"
 
 
-def _policy_cell(row: JobRow) -> str:
+def _policy_parts(row: JobRow) -> list[str]:
     parts = []
     for handler in row.handlers:
         where = "" if handler.declared_in == row.name else f" [{handler.declared_in}]"
         parts.append(f"{handler.method} {', '.join(handler.exceptions) or '…'}{where}")
     if row.sidekiq_retry is not None:
         parts.append(f"sidekiq retry: {row.sidekiq_retry}")
-    return "; ".join(parts) or "-"
+    return parts
 
 
 def _backend_cell(row: JobRow) -> str:
@@ -182,15 +187,22 @@ def _backend_cell(row: JobRow) -> str:
     return f"ActiveJob ({row.adapter})" if row.adapter else "ActiveJob"
 
 
-def _cells(row: JobRow) -> list[str]:
-    name = f"{row.name} (abstract)" if row.abstract else row.name
+def _class_cell(row: JobRow) -> str:
+    return f"{row.name} (abstract)" if row.abstract else row.name
+
+
+def _cells(row: JobRow, separator: str = "; ") -> list[str]:
+    """One row's cells; `separator` joins the several entries of one cell (policies, schedules)."""
     return [
-        name, f"{row.path}:{row.line}", _backend_cell(row), _queue_cell(row), _policy_cell(row),
-        row.concurrency or "-", ", ".join(row.schedules) or "-", str(row.enqueue_sites),
+        _class_cell(row), f"{row.path}:{row.line}", _backend_cell(row), _queue_cell(row),
+        separator.join(_policy_parts(row)) or "-", row.concurrency or "-",
+        separator.join(row.schedules) or "-", str(row.enqueue_sites),
     ]
 
 
 HEADERS = ["Class", "File", "Backend", "Queue", "Retry / discard", "Concurrency", "Schedules", "Enqueued"]
+# in a block, rows that would only say "-" are left out: most jobs have neither
+OPTIONAL_IN_BLOCK = frozenset({"Concurrency", "Schedules"})
 
 
 def render_json(rows: list[JobRow]) -> str:
@@ -206,13 +218,46 @@ def render_markdown(rows: list[JobRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_table(rows: list[JobRow]) -> Table:
+def render_table(rows: list[JobRow], separator: str = "\n") -> Table:
+    """One row per job, a cell's several policies or schedules joined by `separator` (one under
+    the other by default); no cell is ever wrapped, so the table is as wide as its entries."""
     table = Table(box=None, pad_edge=False, show_edge=False)
     for header in HEADERS:
-        table.add_column(header, overflow="fold", no_wrap=header in ("Class", "File"))
+        table.add_column(header, no_wrap=True)
     for row in rows:
-        table.add_row(*_cells(row))
+        table.add_row(*_cells(row, separator))
     return table
+
+
+def render_blocks(rows: list[JobRow]) -> Group:
+    """One block per job for a narrow terminal: the class on a line of its own, then one
+    labelled line per column; a value too long for the terminal folds inside its own column."""
+    blocks: list[RenderableType] = []
+    for index, row in enumerate(rows):
+        if index:
+            blocks.append(Text(""))
+        blocks.append(Text(_class_cell(row), style="bold", overflow="fold"))
+        fields = Table.grid(padding=(0, 2))
+        fields.add_column(no_wrap=True)
+        fields.add_column(overflow="fold")
+        for header, cell in zip(HEADERS[1:], _cells(row, separator="\n")[1:]):
+            if header in OPTIONAL_IN_BLOCK and cell == "-":
+                continue
+            fields.add_row(header, cell)
+        blocks.append(Padding(fields, (0, 0, 0, 2)))
+    return Group(*blocks)
+
+
+def table_width(console: Console, table: Table) -> int:
+    """The width `table` needs to show every cell unwrapped, whatever the console's width."""
+    unbounded = console.options.update(width=UNBOUNDED_WIDTH)
+    return Measurement.get(console, unbounded, table).maximum
+
+
+def render_text(console: Console, rows: list[JobRow]) -> RenderableType:
+    """The wide table when it fits the console, else one block per job."""
+    table = render_table(rows)
+    return table if table_width(console, table) <= console.width else render_blocks(rows)
 
 
 @click.command(name="jobs")
@@ -232,8 +277,11 @@ def jobs_command(path: Path, output_format: str) -> None:
         click.echo(render_markdown(rows), nl=False)
     else:
         console = make_console()
-        if not console.is_terminal:  # piped: wide rows rather than names folded mid-word
-            console = make_console(width=PIPED_WIDTH)
+        if console.is_terminal:
+            layout = render_text(console, rows)
+        else:  # piped: one line per job, however long, for grep and sort
+            layout = render_table(rows, separator="; ")
+            console = make_console(width=max(PIPED_WIDTH, table_width(console, layout)))
         if rows:
-            console.print(render_table(rows))
+            console.print(layout)
         console.print(f"{len(rows)} job class{'es' if len(rows) != 1 else ''}", soft_wrap=True)

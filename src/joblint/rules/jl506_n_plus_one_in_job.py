@@ -169,7 +169,7 @@ class NPlusOneInJob(Rule):
     scope = "project"
     summary = "An association read once per record while a job iterates a relation"
     message = "`{read}` loads `{model}#{association}` once per record of this loop: one query each"
-    help = "Add includes(:{association}) (or preload) to the relation the job iterates"
+    help = "Preload the association: add `includes` (or `preload`) to the relation the job iterates"
     triggers = ITERATORS
 
     examples = Examples(
