@@ -55,7 +55,7 @@ def test_demo_app_json_snapshot_and_contract_keys(run):
     assert list(document) == ["version", "findings", "summary"]
     assert list(document["findings"][0]) == [
         "code", "name", "severity", "path", "line", "column",
-        "end_line", "end_column", "message", "fingerprint",
+        "end_line", "end_column", "message", "fingerprint", "fix", "help", "url",
     ]
     assert list(document["summary"]) == ["files", "findings", "by_severity"]
     assert list(document["summary"]["by_severity"]) == ["error", "warning", "info"]
@@ -65,8 +65,9 @@ def test_demo_app_json_snapshot_and_contract_keys(run):
 def test_concise_format_is_one_line_per_finding(run):
     result = run("check", DEMO, "--format", "concise")
     lines = result.output.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 5  # four findings, then the summary line
     assert lines[0].startswith(f"{DEMO}/app/controllers/orders_controller.rb:4:5: JL401 [warning] ")
+    assert lines[-1].startswith("Found 4 findings (1 error, 3 warnings, 0 info); ")
 
 
 def test_ruby_text_is_never_read_as_markup(run, tmp_path):

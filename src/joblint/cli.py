@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.progress import Progress, TaskID
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -21,19 +28,36 @@ from .console import make_console
 from .engine import Options, Report, lint
 from .findings import Severity
 from .inventory import jobs_command
-from .rails.app import find_root
+from .rails.app import App, find_root
+from .rails.queues import queue_config
 from .reporters import text as text_reporter
+from .roots import root_for
 
 COMMANDS = ("check", "rules", "rule", "jobs")
 
 
 class DefaultToCheck(click.Group):
-    """`joblint PATH` means `joblint check PATH`, as `ruff` and `rubocop` users expect."""
+    """`joblint PATH` means `joblint check PATH`, as `ruff` and `rubocop` users expect. A first
+    word that is neither a command nor an existing path, but close to a command (`chek`), is a
+    usage error before any work."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+        if args and args[0] not in self.commands and args[0] not in GROUP_OPTIONS:
+            first = args[0]
+            if not first.startswith("-") and not os.path.lexists(first):
+                close = difflib.get_close_matches(first, list(self.commands), n=1, cutoff=0.6)
+                if close:
+                    raise click.UsageError(
+                        f"{first!r} is neither a command nor a path; did you mean `{close[0]}`?",
+                        ctx,
+                    )
             args = ["check", *args]
+        elif not args:
+            args = ["check"]
         return super().parse_args(ctx, args)
+
+
+GROUP_OPTIONS = ("--help", "-h", "--version", "-V")
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -45,7 +69,7 @@ def _error(message: str) -> None:
 
 
 @click.group(cls=DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="joblint")
+@click.version_option(__version__, "-V", "--version", prog_name="joblint")
 def main() -> None:
     """Static analysis for the background jobs and mailers of Ruby on Rails apps.
 
@@ -55,8 +79,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(list(reporters.FORMATS)), default="text",
-              show_default=True, help="Output format.")
+@click.option("--format", "--output-format", "output_format",
+              type=click.Choice(list(reporters.FORMATS)), default="text", show_default=True,
+              help="Output format (`--output-format` is ruff's spelling).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to FILE; a summary still goes to the terminal.")
 @click.option("--select", multiple=True, metavar="RULES",
@@ -88,6 +113,12 @@ def main() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default="warning",
               show_default=True, help="Lowest severity that makes the exit code 1.")
+@click.option("--force-exclude", is_flag=True,
+              help="Apply the exclude settings to files named on the command line too (pre-commit).")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings only: no summary, no progress.")
+@click.option("--no-progress", is_flag=True, help="No progress display.")
+@click.option("--stdin-filename", type=click.Path(dir_okay=False, path_type=Path),
+              help="With PATH `-`: lint standard input as if it were this file.")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -108,15 +139,27 @@ def check(
     jobs: int | None,
     exit_zero: bool,
     fail_level: str,
+    force_exclude: bool,
+    quiet: bool,
+    no_progress: bool,
+    stdin_filename: Path | None,
 ) -> None:
-    """Lint PATHS (default: the current directory)."""
+    """Lint PATHS (default: the current directory; `-` for standard input)."""
+    _refuse_conflicts(output_format, output, show_diff, fix, statistics, show_settings,
+                      baseline_file, write_baseline_file, paths, stdin_filename)
+    if output is not None:
+        _check_output_path(output)
+    buffers: dict[str, bytes] = {}
+    if stdin_filename is not None:
+        buffers[os.path.abspath(stdin_filename)] = sys.stdin.buffer.read()
+        paths = tuple(stdin_filename if str(p) == "-" else p for p in paths)
     targets = list(paths) or [Path(".")]
     try:
         settings = _settings(targets, config_file).with_overrides(
             select=tuple(_split(select)) if select else None,
             ignore=tuple(_split(ignore)) if ignore else None,
             extend_select=tuple(_split(extend_select)) if extend_select else None,
-            exclude=exclude or None,
+            exclude=tuple(_from_cwd(e) for e in exclude) or None,
             request_paths=request_paths or None,
         )
         enabled = settings.enabled_rules()
@@ -128,8 +171,11 @@ def check(
         _error(str(error))
         sys.exit(2)
     if show_settings:
-        _print_settings(settings)
+        _print_settings(settings, targets, output_format)
         return
+    if not enabled:
+        _error("no rule selected: the selection (--select, --ignore or the configuration) is empty")
+        sys.exit(2)
     options = Options(
         rules=enabled,
         excludes=settings.exclude,
@@ -138,14 +184,22 @@ def check(
         severity=settings.severity,
         per_file_ignores=settings.per_file_ignores,
         jobs=jobs,
+        force_exclude=force_exclude,
+        buffers=buffers,
     )
-    with _ProgressBar() as progress:
+    with _ProgressBar(enabled=not (quiet or no_progress)) as progress:
         report = lint(targets, replace(options, progress=progress))
 
     for problem in report.problems:
         _error(str(problem))
     for crash in report.crashes:
         _error(f"internal error: {crash}")
+    if report.unrooted and not quiet:
+        _error(f"no Rails root (config/application.rb or Gemfile) found for {report.unrooted} "
+               f"file{'s' if report.unrooted != 1 else ''}: project rules see only the files given")
+    if not report.files and not report.failed and not quiet:
+        where = ", ".join(str(t) for t in targets)
+        _error(f"no files to check under {where}")
 
     failed = report.failed
     if show_diff or fix:
@@ -169,14 +223,67 @@ def check(
     if accepted is not None:
         baseline.apply(report, accepted)
 
+    if failed and not report.files:
+        sys.exit(2)  # nothing was checked: no report that could read as a success
     if statistics:
         _emit_statistics(report, output_format)
     else:
         context = reporters.ReportContext(
             rules=enabled, cwd=Path.cwd(), sarif_category=sarif_category, warn=_error
         )
-        _emit(report, output_format, output, context)
+        _emit(report, output_format, output, context, summary=not quiet and bool(report.files))
     sys.exit(2 if failed else exit_code(report, Severity.parse(fail_level), exit_zero))
+
+
+def _from_cwd(glob: str) -> str:
+    """An `--exclude` written as a path from the current directory (`../app/legacy`,
+    `./tmp`) becomes an absolute path, which the excludes anchor at the Rails root, so it means
+    the same from any directory. Plain globs (`*_spec.rb`, `app/legacy/`) are left as written."""
+    if glob in (".", "..") or glob.startswith(("./", "../")):
+        absolute = os.path.abspath(glob)
+        return absolute + ("/" if glob.endswith("/") else "")
+    return glob
+
+
+def _refuse_conflicts(
+    output_format: str, output: Path | None, show_diff: bool, fix: bool, statistics: bool,
+    show_settings: bool, baseline_file: Path | None, write_baseline_file: Path | None,
+    paths: tuple[Path, ...], stdin_filename: Path | None,
+) -> None:
+    """Flags that cannot be combined: one line, exit 2, before any work."""
+    problem = None
+    if show_diff and (output_format != "text" or output is not None):
+        problem = "--diff prints a unified diff: it takes no --format or --output"
+    elif fix and statistics:
+        problem = "--statistics counts findings without fixing them: run --fix on its own first"
+    elif show_settings and (fix or show_diff or statistics or write_baseline_file):
+        problem = "--show-settings prints the settings and exits: it runs no check"
+    elif baseline_file is not None and write_baseline_file is not None:
+        problem = ("--write-baseline records every current finding: give it without --baseline "
+                   "(it replaces the file)")
+    elif any(str(p) == "-" for p in paths) and stdin_filename is None:
+        problem = "`-` reads standard input: give --stdin-filename PATH to say which file it is"
+    elif stdin_filename is not None and [str(p) for p in paths] != ["-"]:
+        problem = "--stdin-filename goes with the path `-` alone"
+    elif stdin_filename is not None and (fix or show_diff):
+        problem = "--fix and --diff rewrite files: they cannot work on standard input"
+    if problem is not None:
+        _error(problem)
+        sys.exit(2)
+
+
+def _check_output_path(output: Path) -> None:
+    """The report can be written there: checked before the run, not after it."""
+    directory = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        _error(f"cannot write the report to {output}: it is a directory")
+    elif not directory.is_dir():
+        _error(f"cannot write the report to {output}: no such directory {directory}")
+    elif not os.access(directory, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        _error(f"cannot write the report to {output}: permission denied")
+    else:
+        return
+    sys.exit(2)
 
 
 def _settings(targets: list[Path], config_file: Path | None) -> config.Settings:
@@ -188,13 +295,51 @@ def _settings(targets: list[Path], config_file: Path | None) -> config.Settings:
     return config.load(config.find_config(find_root(first) if first.exists() else None))
 
 
-def _print_settings(settings: config.Settings) -> None:
+def _print_settings(settings: config.Settings, targets: list[Path], output_format: str) -> None:
+    rows = config.describe(settings) + _project_rows(targets)
+    if output_format == "json":
+        document = [{"setting": k, "value": v, "from": o} for k, v, o in rows]
+        sys.stdout.write(json.dumps({"settings": document}, indent=2) + "\n")
+        return
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("Setting", "Value", "From"):
         table.add_column(column, overflow="fold")
-    for key, value, origin in config.describe(settings):
+    for key, value, origin in rows:
         table.add_row(key, value, origin)
     make_console().print(table)
+
+
+def _project_rows(targets: list[Path]) -> list[tuple[str, str, str]]:
+    """What joblint found about the app(s): the first thing to check when a finding surprises."""
+    found: dict[Path | None, None] = {}
+    for target in targets:
+        path = Path(os.path.abspath(target))
+        if not path.exists():
+            continue
+        root, apps = root_for(path)
+        for app_root in apps or [root]:
+            found.setdefault(app_root)
+    rows: list[tuple[str, str, str]] = []
+    for root in found:
+        if root is None:
+            rows.append(("rails root", "(none found: project rules see only the files given)", "found"))
+            continue
+        app = App(root)
+        version = app.rails_version
+        defaults = app.load_defaults
+        backend = app.backend
+        queues = queue_config(app)
+        sources = sorted({w.path or f"{w.backend} default" for w in
+                          (queues.sidekiq, queues.solid_queue, queues.good_job) if w is not None})
+        rows += [
+            ("rails root", os.path.relpath(root), "found"),
+            ("rails version", ".".join(map(str, version.parts)) if version else "(unknown)", "Gemfile.lock"),
+            ("load_defaults", ".".join(map(str, defaults.parts)) if defaults else "(unknown)",
+             "config/application.rb"),
+            ("backend", backend.adapter or "(not configured)", "queue_adapter / Gemfile.lock"),
+            ("queue sources", ", ".join(sources) or "(none)", "found"),
+        ]
+    return rows
 
 
 def _emit_statistics(report: Report, output_format: str) -> None:
@@ -206,30 +351,30 @@ def _emit_statistics(report: Report, output_format: str) -> None:
 
 
 class _ProgressBar:
-    """A transient progress bar on a terminal's stderr, only for runs longer than ~2 s."""
+    """A transient progress display on a terminal's stderr. It starts with the run — the project
+    model is built while the first file is checked, which takes the first seconds — as a
+    spinner, and becomes a bar once the files are counted."""
 
-    DELAY = 2.0
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
+    def __init__(self, enabled: bool = True) -> None:
         self.bar: Progress | None = None
         self.task: TaskID | None = None
-        self.enabled = sys.stderr.isatty() and not os.environ.get("CI")
+        self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
 
     def __enter__(self) -> _ProgressBar:
+        if self.enabled:
+            self.bar = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                MofNCompleteColumn(), console=Console(stderr=True), transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("reading the app", total=None)
         return self
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
+        if self.bar is None or self.task is None:
             return
-        if self.bar is None:
-            if time.monotonic() - self.start < self.DELAY:
-                return
-            self.bar = Progress(console=Console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("linting", total=total)
-        assert self.task is not None
-        self.bar.update(self.task, completed=done)
+        label = "building the project model" if done == 0 else "checking files"
+        self.bar.update(self.task, description=label, completed=done, total=total)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
@@ -237,23 +382,28 @@ class _ProgressBar:
 
 
 def _emit(
-    report: Report, output_format: str, output: Path | None, context: reporters.ReportContext
+    report: Report,
+    output_format: str,
+    output: Path | None,
+    context: reporters.ReportContext,
+    summary: bool = True,
 ) -> None:
     if output_format == "text" and output is None:
-        text_reporter.render(report, make_console())
+        text_reporter.render(report, make_console(), summary=summary)
         return
     if output_format == "text":
         with output.open("w", encoding="utf-8") as stream:  # type: ignore[union-attr]
             text_reporter.render(report, make_console(stream, width=100))
     else:
-        rendered = reporters.render(output_format, report, context)
+        rendered = reporters.render(output_format, report, context, summary=summary)
         if output is None:
             sys.stdout.write(rendered)
             return
         output.write_text(rendered, encoding="utf-8")
-    console = make_console(sys.stderr)
-    console.print(text_reporter.summary(report), soft_wrap=True)
-    console.print(Text(f"Report written to {output}"), soft_wrap=True)
+    if summary:
+        console = make_console(sys.stderr)
+        console.print(text_reporter.summary(report), soft_wrap=True)
+        console.print(Text(f"Report written to {output}"), soft_wrap=True)
 
 
 def exit_code(report: Report, fail_level: Severity, exit_zero: bool) -> int:
@@ -265,15 +415,26 @@ def exit_code(report: Report, fail_level: Severity, exit_zero: bool) -> int:
 
 
 @main.command(name="rules")
-def list_rules() -> None:
+@click.option("--format", "--output-format", "output_format", type=click.Choice(["text", "json"]),
+              default="text", show_default=True, help="Output format.")
+def list_rules(output_format: str) -> None:
     """Table of every rule."""
+    if output_format == "json":
+        document = [
+            {"code": r.code, "name": r.name, "severity": r.severity.label, "scope": r.scope,
+             "default": r.default_enabled, "fixable": r.fixable, "summary": r.summary,
+             "url": catalogue.help_uri(r)}
+            for r in rules.all_rules()
+        ]
+        sys.stdout.write(json.dumps({"rules": document}, indent=2) + "\n")
+        return
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for column in ("Code", "Name", "Severity", "Scope", "Default", "Summary"):
+    for column in ("Code", "Name", "Severity", "Scope", "Default", "Fixable", "Summary"):
         table.add_column(column, no_wrap=column != "Summary")
     for rule in rules.all_rules():
         table.add_row(
             rule.code, rule.name, rule.severity.label, rule.scope,
-            "on" if rule.default_enabled else "off", rule.summary,
+            "on" if rule.default_enabled else "off", "yes" if rule.fixable else "", rule.summary,
         )
     make_console().print(table)
 

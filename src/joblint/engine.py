@@ -13,8 +13,9 @@ import pathspec
 
 from . import rules, suppressions
 from .files import Excludes, FileProblem, is_lintable, os_reason, walk_files
-from .findings import Edit, Finding, Hit, Severity, fingerprint
-from .rails.app import App, find_root
+from .findings import EXTERNAL, IN_SOURCE, Edit, Finding, Hit, Severity, Suppressed, fingerprint
+from .rails.app import App
+from .roots import owning_app, root_for
 from .rules import Rule
 from .source import SourceFile
 
@@ -30,6 +31,8 @@ class Options:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # root-relative glob → codes
     progress: Callable[[int, int], None] | None = None  # (files done, files in all)
     jobs: int | None = None  # worker processes; None: automatic (several only for big apps)
+    force_exclude: bool = False  # apply the excludes to files named on the command line too
+    buffers: Mapping[str, bytes] = field(default_factory=dict)  # absolute path → text (stdin)
 
 
 @dataclass
@@ -49,15 +52,22 @@ class Report:
     crashes: list[str] = field(default_factory=list)  # internal errors: exit code 2
     missing_paths: list[str] = field(default_factory=list)  # named paths that do not exist
     fixes: dict[str, FileFixes] = field(default_factory=dict)  # display path → safe fixes
-    suppressed: int = 0  # findings hidden by inline comments or per-file-ignores
+    # findings hidden by `# joblint:disable` or the baseline, kept for SARIF's `suppressions`
+    suppressed: list[Suppressed] = field(default_factory=list)
+    ignored: int = 0  # findings dropped by per-file-ignores (like an unselected rule: not kept)
     linted: set[str] = field(default_factory=set)  # display paths of the files analysed
-    baselined: int = 0  # findings hidden by the baseline
     baseline_fixed: int = 0  # baseline entries that no longer occur
     partial: int = 0  # analysed Ruby files the parser could not read completely
+    unrooted: int = 0  # files linted with no Rails root: project rules see only what was given
 
     @property
     def failed(self) -> bool:
         return bool(self.crashes or self.missing_paths)
+
+    @property
+    def baselined(self) -> int:
+        """Findings hidden by the baseline."""
+        return sum(1 for s in self.suppressed if s.kind == EXTERNAL)
 
 
 def display_path(path: Path | str, cwd: Path) -> str:
@@ -74,6 +84,10 @@ def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Re
     groups: dict[Path | None, dict[str, Path]] = defaultdict(dict)
     for given in paths:
         path = given if given.is_absolute() else cwd / given
+        if os.path.abspath(path) in options.buffers:
+            root, _ = root_for(Path(os.path.abspath(path)))
+            groups[options.root or root][os.path.abspath(path)] = path
+            continue
         if not os.path.lexists(path):
             report.missing_paths.append(given.as_posix())
             report.problems.append(FileProblem(given.as_posix(), "no such file or directory"))
@@ -83,11 +97,16 @@ def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Re
         except OSError as error:
             report.problems.append(FileProblem(given.as_posix(), os_reason(error)))
             continue
-        root = options.root or find_root(Path(os.path.abspath(path)))
-        groups[root].update(_targets(path, root, options))
+        if options.root is not None:
+            groups[options.root].update(_targets(path, options.root, options))
+            continue
+        root, apps = root_for(Path(os.path.abspath(path)))
+        for resolved, walked in _targets(path, root, options).items():
+            groups[owning_app(resolved, apps) or root][resolved] = walked
     for root in sorted(groups, key=lambda r: str(r)):
         _lint_group(root, groups[root], options, cwd, report)
     report.findings.sort(key=lambda f: f.sort_key)
+    report.suppressed.sort(key=lambda s: s.finding.sort_key)
     report.problems.sort(key=lambda p: p.path)
     return report
 
@@ -95,7 +114,12 @@ def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Re
 def _targets(path: Path, root: Path | None, options: Options) -> dict[str, Path]:
     """Files to report on below a named path: resolved path → path as walked."""
     if not path.is_dir():
-        return {os.path.abspath(path): path}  # named files are always linted
+        absolute = Path(os.path.abspath(path))
+        if options.force_exclude and Excludes(root or path.parent, options.excludes).excluded(
+            absolute, False
+        ):
+            return {}  # ruff's --force-exclude
+        return {os.path.abspath(path): path}  # named files are linted unless --force-exclude
     base = root or path
     excludes = Excludes(base, options.excludes)
     return {os.path.abspath(found): found for found in walk_files(path, base, is_lintable, excludes)}
@@ -105,6 +129,7 @@ def _lint_group(
     root: Path | None, targets: dict[str, Path], options: Options, cwd: Path, report: Report
 ) -> None:
     app = App(root, request_paths=options.request_paths)
+    app.overrides.update(options.buffers)
     sources: list[SourceFile] = []
     for resolved in sorted(targets, key=lambda p: display_path(targets[p], cwd)):
         source = app.source(targets[resolved])
@@ -114,6 +139,8 @@ def _lint_group(
             continue
         sources.append(source)
     report.files += len(sources)
+    if root is None:
+        report.unrooted += len(sources)
 
     active = [r for r in options.rules if r.triggers]
     passive = [r for r in options.rules if not r.triggers]  # run wherever an active rule ran
@@ -169,7 +196,14 @@ class _FileRun:
         findings = _findings(source, display, hits, options.severity)
         findings = _suppress(source, display, findings, self.ignores, self.enabled, report)
         report.findings.extend(findings)
-        edits = [edit for _, hit in hits for edit in hit.edits]
+        # only reported findings are fixed: a disabled or per-file-ignored one stays as written
+        reported = {(f.code, f.line, f.column, f.end_line, f.end_column) for f in findings}
+        edits = [
+            edit
+            for rule, hit in hits
+            if hit.edits and _span(source, rule, hit) in reported
+            for edit in hit.edits
+        ]
         if edits:
             report.fixes[display] = FileFixes(source.path, source.data, edits)
 
@@ -209,7 +243,8 @@ def _run_parallel(run: _FileRun, sources: list[SourceFile], workers: int, report
                 report.crashes.extend(partial.crashes)
                 report.linted |= partial.linted
                 report.fixes.update(partial.fixes)
-                report.suppressed += partial.suppressed
+                report.suppressed.extend(partial.suppressed)
+                report.ignored += partial.ignored
                 report.partial += partial.partial
     finally:
         _parallel = None
@@ -268,15 +303,19 @@ def _suppress(
     enabled: set[str],
     report: Report,
 ) -> list[Finding]:
-    """Drop findings covered by per-file-ignores or `# joblint:disable`; add JL003 for
-    directives that suppressed nothing."""
+    """Drop findings covered by per-file-ignores; move those covered by `# joblint:disable`
+    to `report.suppressed`; add JL003 for directives that suppressed nothing."""
     ignored = ignores.codes_for(source.relpath)
     directives = suppressions.parse(source)
     table = suppressions.Suppressions(directives)
     kept = []
     for finding in findings:
-        if finding.code in ignored or "all" in ignored or table.suppress(finding.code, finding.line):
-            report.suppressed += 1
+        if finding.code in ignored or "all" in ignored:
+            report.ignored += 1
+            continue
+        directive = table.suppress(finding.code, finding.line)
+        if directive is not None:
+            report.suppressed.append(Suppressed(finding, IN_SOURCE, directive.reason))
         else:
             kept.append(finding)
     if "JL003" in enabled and directives:
@@ -295,6 +334,12 @@ def _suppress(
         if "JL003" not in ignored:
             kept.extend(_findings(source, display, hits, {}))
     return kept
+
+
+def _span(source: SourceFile, rule: type[Rule], hit: Hit) -> tuple[str, int, int, int, int]:
+    """A hit's code and 1-based span, as its Finding records them."""
+    start, end = source.position(hit.start_byte), source.position(hit.end_byte)
+    return (rule.code, start.line, start.column, end.line, end.column)
 
 
 def _unused_detail(kind: str, code: str) -> str:

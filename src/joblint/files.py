@@ -56,15 +56,20 @@ def is_lintable(relpath: str) -> bool:
     return name.endswith((".rb", ".rake")) or name == "Gemfile" or relpath in JOB_CONFIG_FILES
 
 
-def read_source(path: Path, relpath: str, display: str | None = None) -> SourceFile | FileProblem:
+def read_source(
+    path: Path, relpath: str, display: str | None = None, data: bytes | None = None
+) -> SourceFile | FileProblem:
+    """The file's SourceFile, or why it is skipped. `data`: the text to use instead of the
+    file's (a buffer given on standard input for that path)."""
     shown = display or relpath
     try:
-        size = path.stat().st_size
+        size = path.stat().st_size if data is None else len(data)
         if size > MAX_FILE_BYTES:
             return FileProblem(
                 shown, f"skipped: {size // (1024 * 1024)} MB is over the 4 MB limit (generated?)"
             )
-        data = path.read_bytes()
+        if data is None:
+            data = path.read_bytes()
     except OSError as error:
         return FileProblem(shown, os_reason(error))
     if b"\0" in data:
@@ -89,6 +94,16 @@ def os_reason(error: OSError) -> str:
     return f"skipped: {error.strerror or error}"
 
 
+def _anchored(glob: str, base: Path) -> str:
+    """A glob given as a filesystem path (the command line turns `../app/legacy` into an
+    absolute path) becomes a pattern anchored at the base (`/app/legacy`), the way a glob
+    written from the root is read. Other globs are left as written."""
+    if not os.path.isabs(glob) or not glob.startswith(os.path.join(str(base), "")):
+        return glob
+    relative = os.path.relpath(glob, base).replace(os.sep, "/")
+    return "/" + relative + ("/" if glob.endswith(("/", os.sep)) else "")
+
+
 class Excludes:
     """`.gitignore` files (the base's and nested ones) plus user `--exclude` globs.
 
@@ -96,8 +111,8 @@ class Excludes:
     """
 
     def __init__(self, base: Path, globs: Iterable[str] = ()):
-        self.base = base
-        self.globs = tuple(globs)
+        self.base = Path(os.path.abspath(base))  # walks may start from `..`: compare absolutes
+        self.globs = tuple(_anchored(g, self.base) for g in globs)
         self._user = pathspec.GitIgnoreSpec.from_lines(self.globs)
         self._specs: dict[Path, list[tuple[Path, pathspec.GitIgnoreSpec]]] = {}
 
@@ -121,6 +136,7 @@ class Excludes:
         return specs
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
+        path = Path(os.path.abspath(path))
         suffix = "/" if is_dir else ""
         if self.globs:
             try:

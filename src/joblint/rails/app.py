@@ -69,6 +69,7 @@ class App:
         self._extra: list[SourceFile] = []  # analysed files outside the model directories
         self.problems: dict[str, FileProblem] = {}
         self._facts: dict[str, object] = {}
+        self.overrides: dict[str, bytes] = {}  # absolute path → text to use (a buffer on stdin)
 
     # -- files -------------------------------------------------------------------------------
 
@@ -83,7 +84,7 @@ class App:
         """The file's SourceFile, read once and shared by the model and the rules."""
         key = os.path.abspath(path)
         if key not in self._sources:
-            result = read_source(path, self.relpath(path))
+            result = read_source(path, self.relpath(path), data=self.overrides.get(key))
             if isinstance(result, FileProblem):
                 self.problems[key] = result
                 self._sources[key] = None
