@@ -236,3 +236,18 @@ def test_quiet_concise_has_no_summary_line(here):
     loud = invoke(DEMO, "--format", "concise").stdout.strip().splitlines()
     quiet = invoke(DEMO, "--format", "concise", "--quiet").stdout.strip().splitlines()
     assert loud[:-1] == quiet and loud[-1].startswith("Found")
+
+
+def test_the_progress_display_starts_with_the_run_and_quiet_has_none(monkeypatch):
+    from joblint import cli
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: True, raising=False)
+    with cli._ProgressBar() as progress:
+        assert progress.bar is not None  # before any file: the model build is in progress
+        progress(0, 10)
+        assert progress.bar.tasks[0].description == "building the project model"
+        progress(3, 10)
+        assert progress.bar.tasks[0].completed == 3
+    with cli._ProgressBar(enabled=False) as quiet:
+        assert quiet.bar is None
