@@ -7,7 +7,6 @@ grammar or binding version touches one file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from functools import cache
 
 import tree_sitter_ruby
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
@@ -46,13 +45,43 @@ def parse(source: bytes) -> Tree:
     return _parser.parse(source)
 
 
-@cache
-def compile_query(source: str) -> Query:
-    """Compile a query once; a malformed query raises at first use (import time for rules)."""
-    return Query(RUBY, source)
+class LazyQuery:
+    """A query compiled on first use, once: modules declare their queries at import, and a run
+    (or `joblint --version`) pays only for the ones its rules actually match. `compile_all`
+    compiles every declared query, so a malformed one is still found by the tests."""
+
+    __slots__ = ("_query", "source")
+
+    def __init__(self, source: str):
+        self.source = source
+        self._query: Query | None = None
+
+    @property
+    def query(self) -> Query:
+        if self._query is None:
+            self._query = Query(RUBY, self.source)
+        return self._query
 
 
-def calls_query(methods: Iterable[str], *, with_receiver: bool = False) -> Query:
+_DECLARED: dict[str, LazyQuery] = {}
+
+
+def compile_query(source: str) -> LazyQuery:
+    """The query for `source`, compiled when first used (the same object for the same text)."""
+    declared = _DECLARED.get(source)
+    if declared is None:
+        declared = _DECLARED[source] = LazyQuery(source)
+    return declared
+
+
+def compile_all() -> int:
+    """Compile every query declared so far (a malformed one raises); returns how many."""
+    for declared in list(_DECLARED.values()):
+        declared.query  # noqa: B018 - compiling is the point
+    return len(_DECLARED)
+
+
+def calls_query(methods: Iterable[str], *, with_receiver: bool = False) -> LazyQuery:
     """A compiled query capturing `@call` (and `@method`) for calls of any of `methods`."""
     names = " ".join(f'"{m}"' for m in sorted(set(methods)))
     receiver = "receiver: (_) " if with_receiver else ""
@@ -61,12 +90,12 @@ def calls_query(methods: Iterable[str], *, with_receiver: bool = False) -> Query
     )
 
 
-def matches(query: Query, node: Node) -> list[tuple[int, dict[str, list[Node]]]]:
-    return QueryCursor(query).matches(node)
+def matches(query: LazyQuery, node: Node) -> list[tuple[int, dict[str, list[Node]]]]:
+    return QueryCursor(query.query).matches(node)
 
 
-def captures(query: Query, node: Node) -> dict[str, list[Node]]:
-    return QueryCursor(query).captures(node)
+def captures(query: LazyQuery, node: Node) -> dict[str, list[Node]]:
+    return QueryCursor(query.query).captures(node)
 
 
 def first_error(tree: Tree) -> Node | None:
