@@ -136,7 +136,8 @@ class Excludes:
         return specs
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
-        path = Path(os.path.abspath(path))
+        if not path.is_absolute():  # a walk from `..`: compare absolute paths
+            path = Path(os.path.abspath(path))
         suffix = "/" if is_dir else ""
         if self.globs:
             try:
