@@ -136,8 +136,9 @@ class Excludes:
         return specs
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
-        if not path.is_absolute():  # a walk from `..`: compare absolute paths
-            path = Path(os.path.abspath(path))
+        text = str(path)
+        if not path.is_absolute() or "/." in text:  # a walk from `..`: compare normal paths
+            path = Path(os.path.abspath(text))
         suffix = "/" if is_dir else ""
         if self.globs:
             try:
