@@ -607,3 +607,17 @@ def test_a_scheduled_constant_aliasing_a_job_is_defined(app_tree):
         "config/schedule.yml": "a:\n  cron: '0 * * * *'\n  class: OldSweepWorker\nb:\n  cron: '0 * * * *'\n  class: OldSweepJob\n",
     })
     assert [(f.code, f.line) for f in report.findings] == [("JL602", 6)]
+
+
+@pytest.mark.parametrize(("version", "processed"), [("1.1.0", None), ("0.2.0", True)])
+def test_a_solid_queue_comma_string_is_one_queue_since_0_2_1(tmp_path, version, processed):
+    write_tree(tmp_path, {
+        "Gemfile.lock": f"GEM\n  specs:\n    solid_queue ({version})\n",
+        "config/application.rb": "module Shop\n  class Application < Rails::Application\n"
+                                 "    config.active_job.queue_adapter = :solid_queue\n  end\nend\n",
+        "config/queue.yml": "production:\n  workers:\n    - queues: \"default,mailers\"\n",
+    })
+    config = queues.queue_config(App(tmp_path))
+    # Solid Queue >= 0.2.1 reads one queue named `default,mailers`: unknown here (JL608 reports
+    # the value); older versions split it
+    assert config.processed("default", native_sidekiq=False)[0] is processed

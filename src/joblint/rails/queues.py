@@ -321,9 +321,19 @@ def _solid_queue_queues(app: App) -> WorkerQueues | None:
                 for name in listed:
                     if not isinstance(name, str) or yaml_config.ERB in name:
                         return None
+                    if "," in name and not solid_queue_splits_commas(app):
+                        return None  # one queue literally named `a,b` (solid_queue#67): JL608's
                     patterns.update(n.strip() for n in name.split(",") if n.strip())
         return WorkerQueues("solid_queue", relpath, frozenset(patterns or {"*"}))
     return None
+
+
+SOLID_QUEUE_SPLITS_COMMAS_BEFORE = (0, 2, 1)  # later versions take `"a,b"` as one queue name
+
+
+def solid_queue_splits_commas(app: App) -> bool:
+    version = app.gems.get("solid_queue")
+    return version is not None and version.parts < SOLID_QUEUE_SPLITS_COMMAS_BEFORE
 
 
 # -- GoodJob ---------------------------------------------------------------------------------

@@ -28,8 +28,6 @@ _GOOD_JOB_SETTINGS = ruby.compile_query(
       right: (hash) @options)
     """
 )
-# Solid Queue reads a worker's `queues:` without splitting it on commas since 0.2.1
-_SOLID_QUEUE_SPLITS_COMMAS_BEFORE = (0, 2, 1)
 
 
 @register
@@ -340,8 +338,7 @@ def _queue_list_problems(spec: str) -> Iterator[str]:
 
 def _solid_queue(source: SourceFile, app: App) -> Found:
     document = yaml_config.document(source)
-    version = app.gems.get("solid_queue")
-    splits_commas = version is not None and version < _SOLID_QUEUE_SPLITS_COMMAS_BEFORE
+    splits_commas = queues.solid_queue_splits_commas(app)
     for section in yaml_config.sections(document):
         workers = yaml_config.get(section, "workers")
         if not isinstance(workers, list):
