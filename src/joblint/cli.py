@@ -33,7 +33,7 @@ from .rails.queues import queue_config
 from .reporters import text as text_reporter
 from .roots import root_for
 
-COMMANDS = ("check", "rules", "rule", "jobs")
+COMMANDS = ("check", "rules", "rule", "jobs", "server", "mcp")
 
 
 class DefaultToCheck(click.Group):
@@ -456,6 +456,22 @@ def rule(code_or_name: str) -> None:
 
 
 main.add_command(jobs_command)
+
+
+@main.command()
+def server() -> None:
+    """The language server (LSP over stdio) for editors: diagnostics, fixes, hovers."""
+    from .lsp import serve
+
+    serve()
+
+
+@main.command(name="mcp")
+def mcp_command() -> None:
+    """The Model Context Protocol server (stdio) for coding agents: lint, rules, jobs, queues."""
+    from .mcp_server import serve
+
+    serve()
 
 if __name__ == "__main__":
     main()

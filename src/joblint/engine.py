@@ -159,6 +159,29 @@ def _lint_group(
             run.file(source, report)
 
 
+def lint_buffer(app: App, path: Path, data: bytes, options: Options, cwd: Path) -> Report:
+    """Lint one file's text against a project model that is already built — the language
+    server's path: the model is kept between keystrokes, and only this buffer is read and
+    checked. The model keeps what it learnt from the file's saved text until it is rebuilt."""
+    report = Report()
+    key = os.path.abspath(path)
+    app.overrides[key] = data
+    app.forget(key)
+    source = app.source(path)
+    if source is None:
+        problem = app.problems.get(key)
+        reason = problem.reason if problem is not None else "cannot be read"
+        report.problems.append(FileProblem(display_path(path, cwd), reason))
+        return report
+    report.files = 1
+    active = [r for r in options.rules if r.triggers]
+    passive = [r for r in options.rules if not r.triggers]
+    wanted = {id(source): _Dispatch(active).rules_for(source)}
+    _FileRun(app, options, cwd, wanted, passive, bool(active)).file(source, report)
+    report.findings.sort(key=lambda f: f.sort_key)
+    return report
+
+
 class _FileRun:
     """Everything needed to analyse one file of a group; shared by the worker processes."""
 

@@ -92,6 +92,11 @@ class App:
                 self._sources[key] = result
         return self._sources[key]
 
+    def forget(self, key: str) -> None:
+        """Drop the text read for a file (by absolute path), so the next `source` reads it anew."""
+        self._sources.pop(key, None)
+        self.problems.pop(key, None)
+
     def text(self, relpath: str) -> str | None:
         """A small config file's text (Gemfile.lock, application.rb…), or None."""
         if self.root is None:
