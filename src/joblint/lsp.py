@@ -119,7 +119,7 @@ class JoblintServer(LanguageServer):
                     project.model(), path, document.source.encode("utf-8"), project.options,
                     Path(os.path.dirname(path)),
                 )
-            except Exception as error:  # noqa: BLE001 - a server must outlive any one file
+            except Exception as error:  # a server must outlive any one file
                 log.exception("joblint failed on %s", path)
                 self.window_log_message(types.LogMessageParams(
                     type=types.MessageType.Error, message=f"joblint failed on {path}: {error}"))
