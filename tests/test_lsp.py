@@ -170,3 +170,12 @@ async def test_a_changed_config_refreshes_the_open_documents(client: LanguageCli
         types.FileEvent(uri=from_fs_path(str(root / "config/sidekiq.yml")), type=types.FileChangeType.Changed)]))
     await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 20)
     assert list(client.diagnostics[uri]) == []
+
+
+@pytest.mark.asyncio
+async def test_a_job_yaml_config_gets_diagnostics(client: LanguageClient):
+    root = client.root  # type: ignore[attr-defined]
+    config = root / "config/sidekiq.yml"
+    config.write_text(":queues:\n  - default: 2\n")
+    uri = await open_and_wait(client, config)
+    assert [(d.code, d.range.start.line) for d in client.diagnostics[uri]] == [("JL608", 1)]
