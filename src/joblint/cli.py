@@ -467,11 +467,13 @@ def server() -> None:
 
 
 @main.command(name="mcp")
-def mcp_command() -> None:
+@click.option("--workspace", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The directory the tools may read (default: the current directory).")
+def mcp_command(workspace: Path | None) -> None:
     """The Model Context Protocol server (stdio) for coding agents: lint, rules, jobs, queues."""
     from .mcp_server import serve
 
-    serve()
+    serve(workspace)
 
 if __name__ == "__main__":
     main()

@@ -285,3 +285,12 @@ def jobs_command(path: Path, output_format: str) -> None:
         if rows:
             console.print(layout)
         console.print(f"{len(rows)} job class{'es' if len(rows) != 1 else ''}", soft_wrap=True)
+
+
+def inventory_app(path: Path) -> App:
+    """The App `joblint jobs PATH` lists: the Rails root at or above PATH (else PATH itself),
+    with the job files found outside `app/` and `lib/` in its class index."""
+    absolute = Path(os.path.abspath(path))
+    app = App(find_root(absolute) or (absolute if absolute.is_dir() else absolute.parent))
+    app.include(job_files_outside_model_dirs(app))
+    return app

@@ -26,6 +26,7 @@ from ..source import SourceFile
 from . import yaml_config
 from .app import App
 from .classes import extract_definitions
+from .jobs import JobKind
 from .yaml_config import YMap, YStr
 
 RECURRING_FILES = ("config/recurring.yml",)
@@ -473,3 +474,12 @@ def _build_scheduled_jobs(app: App) -> frozenset[str]:
             if match:
                 names.add(match.group(1))
     return frozenset(app.classes.resolve(n) for n in names)
+
+
+def through_active_job(entry: ScheduleEntry, app: App) -> bool:
+    """sidekiq-cron and sidekiq-scheduler enqueue an ActiveJob class through ActiveJob (its
+    queue then takes the ActiveJob prefix); a native Sidekiq class goes to Sidekiq as named."""
+    if entry.active_job:
+        return True
+    name = entry.class_name.text.removeprefix("::") if entry.class_name else None
+    return name is not None and app.jobs.kind(name) is JobKind.ACTIVE_JOB

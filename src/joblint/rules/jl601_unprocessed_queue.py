@@ -5,20 +5,11 @@ from collections.abc import Iterator
 from ..findings import Hit, Severity
 from ..rails import queues, schedules
 from ..rails.app import App
-from ..rails.jobs import JobKind
 from ..source import SourceFile
 from . import Examples, Rule, register
 
 TEST_DIRS = ("spec", "test", "features")  # test jobs use throwaway queues
 RECURRING_COMMAND = "where Solid Queue runs a recurring `command:` without `queue:`"
-
-
-def _through_active_job(entry: schedules.ScheduleEntry, app: App) -> bool:
-    """sidekiq-cron and sidekiq-scheduler enqueue an ActiveJob class through ActiveJob."""
-    if entry.active_job:
-        return True
-    name = entry.class_name.text.removeprefix("::") if entry.class_name else None
-    return name is not None and app.jobs.kind(name) is JobKind.ACTIVE_JOB
 
 
 @register
@@ -362,7 +353,7 @@ class UnprocessedQueue(Rule):
         for entry in schedules.entries_in(app, source):
             written, command = entry.queue, entry.command
             if written is not None:
-                native = not _through_active_job(entry, app)
+                native = not schedules.through_active_job(entry, app)
                 yield from self._verdict(config, written.text, native, written.start_byte,
                                          written.end_byte, entry.label)
             elif command is not None and (queue := queues.recurring_command_queue(entry, app)):
