@@ -26,6 +26,7 @@ from rich.text import Text
 from . import __version__, baseline, catalogue, config, fixes, reporters, rules
 from .console import make_console
 from .engine import Options, Report, lint
+from .files import valid_pattern
 from .findings import Severity
 from .inventory import jobs_command
 from .rails.app import App, find_root
@@ -170,6 +171,11 @@ def check(
     except (config.ConfigError, baseline.BaselineError) as error:
         _error(str(error))
         sys.exit(2)
+    for warning in settings.warnings:
+        _error(warning)
+    bad = [e for e in exclude if not valid_pattern(e)]
+    for glob in bad:
+        _error(f"--exclude {glob!r}: not a valid gitignore pattern, ignored")
     if show_settings:
         _print_settings(settings, targets, output_format)
         return
@@ -197,7 +203,7 @@ def check(
     if report.unrooted and not quiet:
         _error(f"no Rails root (config/application.rb or Gemfile) found for {report.unrooted} "
                f"file{'s' if report.unrooted != 1 else ''}: project rules see only the files given")
-    if not report.files and not report.failed and not quiet:
+    if not report.files and not report.failed and not report.problems and not quiet:
         where = ", ".join(str(t) for t in targets)
         _error(f"no files to check under {where}")
 

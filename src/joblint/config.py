@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from . import rules
+from .files import read_bounded, valid_pattern
 from .findings import Severity
 
 if sys.version_info >= (3, 11):
@@ -44,6 +45,7 @@ class Settings:
     rule_options: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict)  # key → where it was set
     path: Path | None = None  # the configuration file, if any
+    warnings: tuple[str, ...] = ()  # entries ignored with a warning (an invalid pattern)
 
     def enabled_rules(self) -> list[type[rules.Rule]]:
         return rules.select(self.select, self.ignore, self.extend_select)
@@ -66,7 +68,7 @@ def find_config(root: Path | None) -> Path | None:
     if candidate.is_file():
         return candidate
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file() and b"[tool.joblint" in pyproject.read_bytes():
+    if pyproject.is_file() and b"[tool.joblint" in (read_bounded(pyproject, CONFIG_LIMIT) or b""):
         return pyproject
     return None
 
@@ -79,9 +81,15 @@ def load(path: Path | None) -> Settings:
     return parse(data, path, origin)
 
 
+CONFIG_LIMIT = 1024 * 1024  # a .joblint.yml or pyproject.toml over 1 MB is not a configuration
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_bounded(path, CONFIG_LIMIT)
+        if data is None:
+            raise ConfigError(f"{path}: the configuration is over {CONFIG_LIMIT // 1024} KB: not read")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not valid UTF-8"
         raise ConfigError(f"{path}: cannot read the configuration: {reason}") from None
@@ -90,6 +98,8 @@ def _read(path: Path) -> dict[str, Any]:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{path}: invalid TOML: {error}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: the TOML nests too deeply to read") from None
         data = document.get("tool", {}).get("joblint", {})
     else:
         try:
@@ -99,6 +109,8 @@ def _read(path: Path) -> dict[str, Any]:
             where = f" (line {mark.line + 1})" if mark is not None else ""
             problem = getattr(error, "problem", None) or "syntax error"
             raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: the YAML nests too deeply to read") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -110,17 +122,25 @@ def parse(data: Mapping[str, Any], path: Path, origin: str) -> Settings:
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
     rule_options: dict[str, dict[str, object]] = {}
+    warnings: list[str] = []
     for key, value in data.items():
         where = f"{path}: key '{key}'"
         if key in LIST_KEYS:
             items = _string_list(value, where)
             if key in ("select", "ignore", "extend-select"):
                 _check_selectors(items, where)
+            if key == "exclude":
+                warnings.extend(f"{where}: not a valid gitignore pattern, ignored: {i!r}"
+                                for i in items if not valid_pattern(i))
+                items = [i for i in items if valid_pattern(i)]
             values[key.replace("-", "_")] = tuple(items)
         elif key == "severity":
             values["severity"] = _severities(value, where)
         elif key == "per-file-ignores":
-            values["per_file_ignores"] = _per_file_ignores(value, where)
+            entries = _per_file_ignores(value, where)
+            warnings.extend(f"{where}: not a valid gitignore pattern, ignored: {g!r}"
+                            for g, _ in entries if not valid_pattern(g))
+            values["per_file_ignores"] = tuple((g, c) for g, c in entries if valid_pattern(g))
         else:
             rule = rules.lookup(str(key))
             if rule is None:
@@ -132,7 +152,9 @@ def parse(data: Mapping[str, Any], path: Path, origin: str) -> Settings:
             origins[rule.code] = origin
             continue
         origins[key] = origin
-    return Settings(**values, rule_options=rule_options, origins=origins, path=path)
+    return Settings(
+        **values, rule_options=rule_options, origins=origins, path=path, warnings=tuple(warnings)
+    )
 
 
 def _string_list(value: Any, where: str) -> list[str]:

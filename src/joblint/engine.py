@@ -73,9 +73,20 @@ class Report:
 def display_path(path: Path | str, cwd: Path) -> str:
     absolute = os.path.join(cwd, path)
     try:
-        return os.path.relpath(absolute, cwd).replace(os.sep, "/")
+        shown = os.path.relpath(absolute, cwd).replace(os.sep, "/")
     except ValueError:  # another drive on Windows
-        return Path(absolute).as_posix()
+        shown = Path(absolute).as_posix()
+    return printable_path(shown)
+
+
+def printable_path(path: str) -> str:
+    """A file name that is not valid UTF-8 (`bad\\xff.rb`) shown with escapes, so that every
+    format can write it and fingerprints can hash it."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
 
 
 def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Report:
@@ -101,7 +112,7 @@ def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Re
             groups[options.root].update(_targets(path, options.root, options))
             continue
         root, apps = root_for(Path(os.path.abspath(path)))
-        for resolved, walked in _targets(path, root, options).items():
+        for resolved, walked in _targets(path, root, options, report.problems).items():
             groups[owning_app(resolved, apps) or root][resolved] = walked
     for root in sorted(groups, key=lambda r: str(r)):
         _lint_group(root, groups[root], options, cwd, report)
@@ -111,7 +122,9 @@ def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Re
     return report
 
 
-def _targets(path: Path, root: Path | None, options: Options) -> dict[str, Path]:
+def _targets(
+    path: Path, root: Path | None, options: Options, problems: list[FileProblem] | None = None
+) -> dict[str, Path]:
     """Files to report on below a named path: resolved path → path as walked."""
     if not path.is_dir():
         absolute = Path(os.path.abspath(path))
@@ -122,7 +135,10 @@ def _targets(path: Path, root: Path | None, options: Options) -> dict[str, Path]
         return {os.path.abspath(path): path}  # named files are linted unless --force-exclude
     base = root or path
     excludes = Excludes(base, options.excludes)
-    return {os.path.abspath(found): found for found in walk_files(path, base, is_lintable, excludes)}
+    found = {os.path.abspath(f): f for f in walk_files(path, base, is_lintable, excludes)}
+    if problems is not None:
+        problems.extend(excludes.problems)
+    return found
 
 
 def _lint_group(

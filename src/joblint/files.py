@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,22 @@ def is_lintable(relpath: str) -> bool:
     return name.endswith((".rb", ".rake")) or name == "Gemfile" or relpath in JOB_CONFIG_FILES
 
 
+class NotARegularFile(OSError):
+    """A device (`/dev/zero`), a FIFO or a socket: reading it never ends, or blocks."""
+
+
+def read_bounded(path: Path, limit: int | None = None) -> bytes | None:
+    """A regular file's bytes, or None when it is over `limit` (default: the 4 MB limit). The
+    size is not trusted (`st_size` is 0 for devices): at most limit + 1 bytes are read, and
+    anything but a regular file (followed through links) is refused before it is opened."""
+    limit = MAX_FILE_BYTES if limit is None else limit
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise NotARegularFile(errno.EINVAL, "not a regular file", str(path))
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
+
+
 def read_source(
     path: Path, relpath: str, display: str | None = None, data: bytes | None = None
 ) -> SourceFile | FileProblem:
@@ -63,13 +80,15 @@ def read_source(
     file's (a buffer given on standard input for that path)."""
     shown = display or relpath
     try:
-        size = path.stat().st_size if data is None else len(data)
-        if size > MAX_FILE_BYTES:
+        if data is None:
+            data = read_bounded(path)
+        if data is None or len(data) > MAX_FILE_BYTES:
+            size = path.stat().st_size if data is None else len(data)
             return FileProblem(
                 shown, f"skipped: {size // (1024 * 1024)} MB is over the 4 MB limit (generated?)"
             )
-        if data is None:
-            data = path.read_bytes()
+    except NotARegularFile:
+        return FileProblem(shown, "skipped: not a regular file (a device, FIFO or socket)")
     except OSError as error:
         return FileProblem(shown, os_reason(error))
     if b"\0" in data:
@@ -104,6 +123,31 @@ def _anchored(glob: str, base: Path) -> str:
     return "/" + relative + ("/" if glob.endswith(("/", os.sep)) else "")
 
 
+def valid_pattern(pattern: str) -> bool:
+    """Is this a gitignore pattern pathspec can compile? (A lone trailing `\\` is not.)"""
+    try:
+        pathspec.GitIgnoreSpec.from_lines([pattern])
+    except ValueError:  # pathspec's GitIgnorePatternError
+        return False
+    return True
+
+
+def gitignore_spec(lines: list[str], where: str) -> tuple[pathspec.GitIgnoreSpec, list[FileProblem]]:
+    """A spec of the valid lines, and one problem per invalid line (real repositories carry
+    lines pathspec refuses): the pattern is ignored, the run goes on."""
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines), []
+    except ValueError:
+        good, problems = [], []
+        for number, line in enumerate(lines, start=1):
+            if valid_pattern(line):
+                good.append(line)
+            else:
+                problems.append(FileProblem(
+                    f"{where}:{number}", f"not a valid gitignore pattern, ignored: {line!r}"))
+        return pathspec.GitIgnoreSpec.from_lines(good), problems
+
+
 class Excludes:
     """`.gitignore` files (the base's and nested ones) plus user `--exclude` globs.
 
@@ -112,16 +156,24 @@ class Excludes:
 
     def __init__(self, base: Path, globs: Iterable[str] = ()):
         self.base = Path(os.path.abspath(base))  # walks may start from `..`: compare absolutes
-        self.globs = tuple(_anchored(g, self.base) for g in globs)
+        self.globs = tuple(_anchored(g, self.base) for g in globs if valid_pattern(g))
         self._user = pathspec.GitIgnoreSpec.from_lines(self.globs)
         self._specs: dict[Path, list[tuple[Path, pathspec.GitIgnoreSpec]]] = {}
+        self.problems: list[FileProblem] = []  # invalid .gitignore lines met while walking
 
     def _own(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+        path = directory / ".gitignore"
         try:
-            lines = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace")
+            data = read_bounded(path)
         except OSError:
             return None
-        return pathspec.GitIgnoreSpec.from_lines(lines.splitlines())
+        if data is None:
+            self.problems.append(FileProblem(str(path), "skipped: over the 4 MB limit"))
+            return None
+        lines = data.decode("utf-8", errors="replace")
+        spec, problems = gitignore_spec(lines.splitlines(), str(path))
+        self.problems.extend(problems)
+        return spec
 
     def specs(self, directory: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
         """The .gitignore specs that apply inside `directory`, outermost first."""

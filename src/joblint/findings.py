@@ -137,4 +137,4 @@ class Suppressed:
 def fingerprint(code: str, relpath: str, scope: str, anchor: str, occurrence: int) -> str:
     """Line-independent identity: rule, file, enclosing class/method, node text, occurrence."""
     raw = "\0".join((code, relpath, scope, anchor, str(occurrence)))
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()  # odd file names

@@ -236,18 +236,19 @@ def constant_path(node: Node | None) -> str | None:
     """`Foo`, `Foo::Bar`, `::Foo::Bar` → the path as written without a leading `::`; else None."""
     if node is None:
         return None
-    if node.type == "constant":
-        return text(node)
-    if node.type == "scope_resolution":
-        name = node.child_by_field_name("name")
-        scope = node.child_by_field_name("scope")
+    parts: list[str] = []  # innermost last; a loop, not recursion: `A::A::…` may be 5,000 deep
+    current: Node | None = node
+    while current is not None and current.type == "scope_resolution":
+        name = current.child_by_field_name("name")
         if name is None or name.type != "constant":
             return None
-        if scope is None:
-            return text(name)
-        prefix = constant_path(scope)
-        return None if prefix is None else f"{prefix}::{text(name)}"
-    return None
+        parts.append(text(name))
+        current = current.child_by_field_name("scope")
+    if current is not None:
+        if current.type != "constant":
+            return None
+        parts.append(text(current))
+    return "::".join(reversed(parts)) if parts else None
 
 
 def chain_root(node: Node) -> Node:

@@ -27,7 +27,10 @@ class Version:
         match = re.match(r"(\d+(?:\.\d+)*)", text.strip())
         if match is None:
             return None
-        return cls(tuple(int(p) for p in match.group(1).split(".")))
+        parts = match.group(1).split(".")
+        if any(len(p) > 9 for p in parts):
+            return None  # not a version anyone released: unknown, never a crash
+        return cls(tuple(int(p) for p in parts))
 
     def __ge__(self, other: tuple[int, ...]) -> bool:  # type: ignore[override]
         return self.parts >= other

@@ -104,7 +104,7 @@ def _field_values(token: str, field: tuple) -> tuple[set[int] | None, str | None
             values = None
             continue
         base, _, step = item.partition("/")
-        if "/" in item and (not step.isdigit() or int(step) == 0):
+        if "/" in item and (not step.isdigit() or int(step[:18]) == 0):
             return None, f"`/{step}` is not a positive step"
         if base in ("*", ""):
             values = None
@@ -151,7 +151,7 @@ def _range_bounds(base: str, name: str) -> list[str] | None:
 
 def _number(text: str, names: tuple[str, ...]) -> int | None:
     if re.match(r"^-?\d+$", text):
-        return int(text)
+        return int(text) if len(text) <= 18 else None  # thousands of digits: no real value
     lowered = text.lower()
     for index, name in enumerate(names):
         if lowered == name or (names is DAYS and lowered == FULL_DAYS[index]):

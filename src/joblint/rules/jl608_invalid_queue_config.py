@@ -312,7 +312,7 @@ def good_job_queue_problems(text: str) -> list[str]:
 
 def _leading_integer(text: str) -> int:
     """Ruby's `String#to_i`."""
-    match = re.match(r"[+-]?\d+", text.replace("_", ""))
+    match = re.match(r"[+-]?\d{1,18}", text.replace("_", ""))  # no 4,300-digit int() error
     return int(match.group(0)) if match else 0
 
 

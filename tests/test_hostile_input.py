@@ -1,0 +1,107 @@
+"""Hostile and unusual input found by the stress run: each ends with one line and the run goes
+on — never a traceback, never a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from joblint.cli import main
+
+from .conftest import write_tree
+
+JOB = (
+    "class SyncJob < ApplicationJob\n  def perform(id)\n"
+    "    SyncWorker.perform_async(User.find(id))\n  end\nend\n"
+)
+APP = {"Gemfile": 'source "https://rubygems.org"\n', "app/jobs/sync_job.rb": JOB}
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    write_tree(tmp_path, APP)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_an_invalid_gitignore_line_is_ignored_with_a_warning(app):
+    (app / ".gitignore").write_text("ok.log\nbroken\\\n")
+    result = run(".", "--format", "json")
+    assert result.exit_code == 1  # the JL606 finding: the run went on
+    assert ".gitignore:2: not a valid gitignore pattern, ignored" in result.stderr
+    assert json.loads(result.stdout)["findings"]
+
+
+def test_invalid_exclude_and_per_file_ignore_patterns_are_ignored_with_a_warning(app):
+    (app / ".joblint.yml").write_text('exclude: ["bad\\\\"]\nper-file-ignores:\n  "worse\\\\": [JL606]\n')
+    result = run(".", "--exclude", "cli\\", "--format", "json")
+    assert result.exit_code == 1
+    assert "key 'exclude': not a valid gitignore pattern, ignored" in result.stderr
+    assert "key 'per-file-ignores': not a valid gitignore pattern, ignored" in result.stderr
+    assert "--exclude 'cli\\\\': not a valid gitignore pattern, ignored" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("pyproject.toml", "[tool.joblint]\nx = " + "[" * 3000 + "]" * 3000 + "\n", "TOML nests too deeply"),
+        (".joblint.yml", "select: " + "[" * 5000 + "]" * 5000 + "\n", "YAML nests too deeply"),
+    ],
+)
+def test_a_deeply_nested_configuration_is_one_line(app, name, text, says):
+    (app / name).write_text(text)
+    result = run(".")
+    assert result.exit_code == 2
+    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_versions_with_thousands_of_digits_are_unknown_not_a_crash(app):
+    write_tree(app, {
+        "Gemfile.lock": f"GEM\n  specs:\n    rails ({'7' * 5000})\n    sidekiq ({'9' * 6000}.0)\n",
+        "config/recurring.yml": f"production:\n  t:\n    class: SyncJob\n    schedule: \"*/{'1' * 5000} * * * *\"\n",
+    })
+    result = run(".", "--select", "ALL", "--format", "json")
+    assert "internal error" not in result.stderr
+    assert result.exit_code in (0, 1)
+
+
+def test_a_5000_deep_constant_path_is_read_without_recursion(app):
+    (app / "app/jobs/deep_job.rb").write_text(
+        "class " + "A::" * 5000 + "DeepJob < ApplicationJob\n  def perform; end\nend\n")
+    result = run(".", "--select", "ALL", "--format", "json")
+    assert "internal error" not in result.stderr and result.exit_code in (0, 1)
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS refuses file names that are not UTF-8")
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "concise", "github", "gitlab"])
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_in_every_format(app, fmt):
+    name = os.fsencode(app / "app/jobs") + b"/bad\xff\xfe_job.rb"
+    with open(name, "wb") as handle:
+        handle.write(JOB.replace("SyncJob", "BadJob").encode())
+    result = run(".", "--format", fmt)
+    assert result.exit_code == 1
+    shown = result.stdout.replace("\\\\", "\\")  # JSON formats escape the backslash itself
+    shown = shown.replace("%5C", "\\")  # SARIF percent-encodes it in the URI
+    assert "bad\\xff\\xfe_job.rb" in shown
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_devices_and_fifos_are_skipped_not_read(app):
+    os.symlink("/dev/zero", app / "app/jobs/zero_job.rb")
+    os.symlink("/dev/zero", app / "config_sidekiq.yml")
+    os.mkfifo(app / "app/jobs/fifo_job.rb")
+    result = run(".", "--format", "concise")  # would hang on the FIFO, or fill memory from /dev/zero
+    assert result.exit_code == 1
+    assert "app/jobs/fifo_job.rb: skipped: not a regular file" in result.stderr
+    assert "app/jobs/zero_job.rb: skipped: not a regular file" in result.stderr
+    named = run("app/jobs/fifo_job.rb")
+    assert named.exit_code == 0 and "not a regular file" in named.stderr
+    assert "no files to check" not in named.stderr  # the skip already said why
