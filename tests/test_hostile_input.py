@@ -105,3 +105,23 @@ def test_devices_and_fifos_are_skipped_not_read(app):
     named = run("app/jobs/fifo_job.rb")
     assert named.exit_code == 0 and "not a regular file" in named.stderr
     assert "no files to check" not in named.stderr  # the skip already said why
+
+
+@pytest.mark.parametrize("fmt", ["text", "concise", "github"])
+def test_control_characters_from_code_and_file_names_are_escaped(app, fmt, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    write_tree(app, {
+        "Gemfile.lock": "GEM\n  specs:\n    rails (7.1.3)\n    sidekiq (7.2.0)\n",
+        "config/application.rb": "module Shop\n  class Application < Rails::Application\n"
+                                 "    config.active_job.queue_adapter = :sidekiq\n  end\nend\n",
+        "config/sidekiq.yml": ":queues:\n  - default\n",
+        "app/jobs/evil\x1b]8;;x\x07_job.rb": (
+            'class EvilJob < ApplicationJob\n  queue_as "a\\n::error::pwned\\e[31m"\n'
+            '  queue_as "b\n::error file=x::pwned"\n  def perform; end\nend\n'),
+    })
+    result = run(".", "--format", fmt)
+    everything = result.stdout + result.stderr
+    assert "\x1b" not in everything and "\x07" not in everything
+    assert not any(line.startswith("::error::pwned") or line.startswith("::error file=x")
+                   for line in everything.splitlines())
+    assert "evil\\x1b]8;;x\\x07_job.rb" in everything.replace("%5C", "\\")

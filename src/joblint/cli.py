@@ -27,7 +27,7 @@ from . import __version__, baseline, catalogue, config, fixes, reporters, rules
 from .console import make_console
 from .engine import Options, Report, lint
 from .files import valid_pattern
-from .findings import Severity
+from .findings import Severity, printable
 from .inventory import jobs_command
 from .rails.app import App, find_root
 from .rails.queues import queue_config
@@ -66,7 +66,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 def _error(message: str) -> None:
-    click.echo(f"joblint: {message}", err=True)
+    """One line on stderr; control characters from file names or code shown as escapes."""
+    click.echo(f"joblint: {printable(message)}", err=True)
 
 
 @click.group(cls=DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})

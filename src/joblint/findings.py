@@ -138,3 +138,16 @@ def fingerprint(code: str, relpath: str, scope: str, anchor: str, occurrence: in
     """Line-independent identity: rule, file, enclosing class/method, node text, occurrence."""
     raw = "\0".join((code, relpath, scope, anchor, str(occurrence)))
     return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()  # odd file names
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_CONTROL.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+_CONTROL.update({c: f"\\u{c:04x}" for c in (0x2028, 0x2029, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                                               *range(0x2066, 0x206A))})
+
+
+def printable(text: str) -> str:
+    """Text from the analysed code or file names (attacker-controlled on a pull request) made safe
+    for a terminal or a CI log: control characters — newlines that would start a `::error::`
+    workflow command, ESC/OSC sequences, bidi overrides — are shown as escapes (`\\n`, `\\x1b`)."""
+    return text.translate(_CONTROL)

@@ -4,13 +4,15 @@ the text format's summary line (plain, one line) unless `summary` is false (`--q
 from __future__ import annotations
 
 from ..engine import Report
+from ..findings import printable
 from . import ReportContext
 from .text import summary as summary_line
 
 
 def render(report: Report, context: ReportContext, *, summary: bool = True) -> str:
     lines = [
-        f"{f.path}:{f.line}:{f.column}: {f.code} [{f.severity.label}] {f.message}\n"
+        f"{printable(f.path)}:{f.line}:{f.column}: {f.code} [{f.severity.label}] "
+        f"{printable(f.message)}\n"
         for f in report.findings
     ]
     if summary:

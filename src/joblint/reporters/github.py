@@ -9,7 +9,7 @@ gives `line` and `endLine` alone.
 from __future__ import annotations
 
 from ..engine import Report
-from ..findings import Finding, Severity
+from ..findings import Finding, Severity, printable
 from . import ReportContext
 from .sarif import repository_path, repository_root
 
@@ -17,8 +17,10 @@ COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO:
 
 
 def escape_data(text: str) -> str:
-    """The message part of a workflow command: `%`, CR and LF are percent-encoded."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """The message part of a workflow command: `%`, CR and LF are percent-encoded, and the other
+    control characters (ESC sequences the log viewer would interpret) shown as escapes."""
+    encoded = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(encoded)
 
 
 def escape_property(text: str) -> str:

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..engine import Report
-from ..findings import Finding, Severity
+from ..findings import Finding, Severity, printable
 from . import severity_counts
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -29,7 +29,7 @@ FIXABLE = "[*]"
 def render(report: Report, console: Console, *, summary: bool = True) -> None:
     """The findings, then the summary line unless `summary` is false (`--quiet`)."""
     for path, group in groupby(report.findings, key=lambda f: f.path):
-        console.print(Text(path, style="bold underline"), soft_wrap=True)
+        console.print(Text(printable(path), style="bold underline"), soft_wrap=True)
         for finding in group:
             console.print(_finding(finding), soft_wrap=True)
     if summary:
@@ -44,15 +44,15 @@ def _finding(f: Finding) -> Text:
     if f.fixable:
         out.append(f"{FIXABLE} ", style="bold")
     out.append(f"{f.name}", style="bold")
-    out.append(f"  {f.message}\n")
+    out.append(f"  {printable(f.message)}\n")
     gutter = str(f.line)
     pad = " " * len(gutter)
-    source = f.line_text.replace("\t", TAB)
-    prefix = f.line_text[: f.column - 1].replace("\t", TAB)
+    source = printable(f.line_text.replace("\t", TAB))
+    prefix = printable(f.line_text[: f.column - 1].replace("\t", TAB))
     if f.end_line == f.line:
-        span = f.line_text[f.column - 1 : f.end_column - 1].replace("\t", TAB)
+        span = printable(f.line_text[f.column - 1 : f.end_column - 1].replace("\t", TAB))
     else:
-        span = f.line_text[f.column - 1 :].replace("\t", TAB)
+        span = printable(f.line_text[f.column - 1 :].replace("\t", TAB))
     width = max(1, cell_len(span.rstrip()) if span.strip() else 1)
     out.append(f"   {pad} │\n", style="dim")
     out.append(f"   {gutter} │ ", style="dim")
@@ -62,7 +62,7 @@ def _finding(f: Finding) -> Text:
     out.append("^" * width, style=STYLES[f.severity])
     out.append("\n")
     out.append(f"   {pad} = help: ", style="dim")
-    out.append(f"{f.help}\n")
+    out.append(f"{printable(f.help)}\n")
     return out
 
 
