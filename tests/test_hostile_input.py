@@ -101,7 +101,8 @@ def test_devices_and_fifos_are_skipped_not_read(app):
     result = run(".", "--format", "concise")  # would hang on the FIFO, or fill memory from /dev/zero
     assert result.exit_code == 1
     assert "app/jobs/fifo_job.rb: skipped: not a regular file" in result.stderr
-    assert "app/jobs/zero_job.rb: skipped: not a regular file" in result.stderr
+    assert "app/jobs/zero_job.rb: skipped: a link to a file outside the project" in result.stderr
+    assert "not a regular file" in run("app/jobs/zero_job.rb").stderr  # named: still not read
     named = run("app/jobs/fifo_job.rb")
     assert named.exit_code == 0 and "not a regular file" in named.stderr
     assert "no files to check" not in named.stderr  # the skip already said why
@@ -125,3 +126,40 @@ def test_control_characters_from_code_and_file_names_are_escaped(app, fmt, monke
     assert not any(line.startswith("::error::pwned") or line.startswith("::error file=x")
                    for line in everything.splitlines())
     assert "evil\\x1b]8;;x\\x07_job.rb" in everything.replace("%5C", "\\")
+
+
+def test_a_link_out_of_the_project_is_not_read_unless_named(app, tmp_path_factory):
+    secret = tmp_path_factory.mktemp("outside") / "secret.rb"
+    secret.write_text("SECRET = 'hunter2'\nSyncWorker.perform_async(:leak)\n")
+    os.symlink(secret, app / "app/jobs/leak_job.rb")
+    walked = run(".", "--format", "text")
+    assert "hunter2" not in walked.stdout + walked.stderr
+    assert "app/jobs/leak_job.rb: skipped: a link to a file outside the project" in walked.stderr
+    named = run("app/jobs/leak_job.rb", "--format", "concise")
+    assert "app/jobs/leak_job.rb" in named.stdout  # named on the command line: the user chose it
+
+
+def test_an_unreadable_gemfile_lock_and_directory_are_said_once(app, monkeypatch):
+    import builtins
+
+    from joblint import files
+
+    (app / "Gemfile.lock").write_text("GEM\n  specs:\n    rails (7.1.3)\n")
+
+    def deny(path, *args, **kwargs):
+        if str(path).endswith("Gemfile.lock"):
+            raise PermissionError(13, "Permission denied")
+        return builtins.open(path, *args, **kwargs)
+
+    real_walk = os.walk
+
+    def walk(top, *args, onerror=None, **kwargs):
+        if onerror is not None:
+            onerror(PermissionError(13, "Permission denied", str(app / "app/secret")))
+        return real_walk(top, *args, onerror=onerror, **kwargs)
+
+    monkeypatch.setattr(files, "open", deny, raising=False)
+    monkeypatch.setattr(files.os, "walk", walk)
+    result = run(".", "--format", "concise")
+    assert result.stderr.count("Gemfile.lock: skipped: permission denied") == 1
+    assert "app/secret: directory not walked: permission denied" in result.stderr

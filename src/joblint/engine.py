@@ -173,6 +173,7 @@ def _lint_group(
             if options.progress is not None:
                 options.progress(done, len(sources))
             run.file(source, report)
+    _model_problems(app, targets, cwd, report)
 
 
 def lint_buffer(app: App, path: Path, data: bytes, options: Options, cwd: Path) -> Report:
@@ -196,6 +197,16 @@ def lint_buffer(app: App, path: Path, data: bytes, options: Options, cwd: Path) 
     _FileRun(app, options, cwd, wanted, passive, bool(active)).file(source, report)
     report.findings.sort(key=lambda f: f.sort_key)
     return report
+
+
+def _model_problems(app: App, targets: dict[str, Path], cwd: Path, report: Report) -> None:
+    """Files the project model could not read (an unreadable `Gemfile.lock`, a link out of the
+    root), said once, after the run: they change what the rules know."""
+
+    _ = app.gems  # read in worker processes too; its problem must reach this one
+    for key, problem in sorted(app.problems.items()):
+        if key not in targets:
+            report.problems.append(FileProblem(display_path(key, cwd), problem.reason))
 
 
 class _FileRun:

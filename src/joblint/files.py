@@ -216,10 +216,19 @@ def walk_files(
     """Files below `top` whose path relative to `base` is accepted, in sorted order.
 
     Symbolic links to directories are not followed (no loops); ignored directories are
-    pruned before they are read.
+    pruned before they are read. A link to a file outside `base` is not read (on a CI runner a
+    link to `/etc/passwd` would print it in a code frame): it is left out with a problem, as is
+    a directory that cannot be read — both land in `excludes.problems`.
     """
     excludes = excludes or Excludes(base)
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+    real_base = os.path.join(os.path.realpath(base), "")
+
+    def unreadable(error: OSError) -> None:
+        where = os.path.relpath(error.filename or str(top))
+        reason = os_reason(error).removeprefix("skipped: ")
+        excludes.problems.append(FileProblem(where, f"directory not walked: {reason}"))
+
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False, onerror=unreadable):
         directory = Path(dirpath)
         dirnames[:] = sorted(
             d
@@ -233,4 +242,11 @@ def walk_files(
         prefix = "" if prefix == "." else prefix + "/"
         for name in sorted(filenames):
             if accept(prefix + name) and not excludes.excluded(directory / name, is_dir=False):
-                yield directory / name
+                path = directory / name
+                if os.path.islink(path) and not os.path.realpath(path).startswith(real_base):
+                    excludes.problems.append(FileProblem(
+                        os.path.relpath(path),
+                        "skipped: a link to a file outside the project (name it to lint it)",
+                    ))
+                    continue
+                yield path
