@@ -123,7 +123,7 @@ def test_control_characters_from_code_and_file_names_are_escaped(app, fmt, monke
     result = run(".", "--format", fmt)
     everything = result.stdout + result.stderr
     assert "\x1b" not in everything and "\x07" not in everything
-    assert not any(line.startswith("::error::pwned") or line.startswith("::error file=x")
+    assert not any(line.startswith(("::error::pwned", "::error file=x"))
                    for line in everything.splitlines())
     assert "evil\\x1b]8;;x\\x07_job.rb" in everything.replace("%5C", "\\")
 
@@ -163,3 +163,22 @@ def test_an_unreadable_gemfile_lock_and_directory_are_said_once(app, monkeypatch
     result = run(".", "--format", "concise")
     assert result.stderr.count("Gemfile.lock: skipped: permission denied") == 1
     assert "app/secret: directory not walked: permission denied" in result.stderr
+
+
+def test_a_megabyte_line_keeps_a_small_code_frame_per_finding(app):
+    from pathlib import Path
+
+    from joblint import rules
+    from joblint.engine import Options, lint
+
+    call = "SyncWorker.perform_async(User.find(1)); "
+    write_tree(app, {"app/models/user.rb": "class User < ApplicationRecord\nend\n"})
+    (app / "app/jobs/wide_job.rb").write_text("# " + "x" * 100_000 + "\n" + call * 2000 + "\n")
+    report = lint([Path(".")], Options(rules=rules.select(["JL101"])), cwd=app)
+    frames = [f for f in report.findings if f.path == "app/jobs/wide_job.rb"]
+    assert len(frames) == 2000
+    assert max(len(f.line_text) for f in frames) <= 240  # not 80 KB each
+    last = frames[-1]
+    assert last.frame_start > 0 and "User.find(1)" in last.line_text
+    text = run("app/jobs/wide_job.rb", "--select", "JL101", "--format", "text").stdout
+    assert "│ …" in text and max(len(line) for line in text.splitlines()) < 400

@@ -414,6 +414,19 @@ class _PerFileIgnores:
         return codes
 
 
+FRAME_CHARS = 240  # a code frame shows at most this much of a line: a 1 MB line is not copied
+
+
+def _frame(line: str, column: int) -> dict[str, object]:
+    """The part of the finding's line kept for its code frame, and where that part starts.
+    Keeping whole lines made memory grow with findings × line length (a generated 1 MB line
+    with many findings reached gigabytes)."""
+    if len(line) <= FRAME_CHARS:
+        return {"line_text": line, "frame_start": 0}
+    start = max(0, min(column - 1 - FRAME_CHARS // 4, len(line) - FRAME_CHARS))
+    return {"line_text": line[start : start + FRAME_CHARS], "frame_start": start}
+
+
 def _findings(
     source: SourceFile,
     display: str,
@@ -449,7 +462,7 @@ def _findings(
                 fingerprint=fingerprint(
                     rule.code, source.relpath, hit.scope, hit.anchor, occurrence
                 ),
-                line_text=source.line_text(start.line),
+                **_frame(source.line_text(start.line), start.column),
                 utf16_column=start.utf16_column,
                 utf16_end_column=end.utf16_column,
                 fixable=bool(hit.edits),

@@ -110,10 +110,11 @@ class Finding:
     message: str
     help: str
     fingerprint: str
-    line_text: str  # the source line the finding starts on, for code frames
+    line_text: str  # the source line the finding starts on (a window of it), for code frames
     utf16_column: int = 0  # 1-based, UTF-16 code units (SARIF)
     utf16_end_column: int = 0
     fixable: bool = False
+    frame_start: int = 0  # where `line_text` starts in the line, when the line was too long
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:

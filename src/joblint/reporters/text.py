@@ -47,12 +47,13 @@ def _finding(f: Finding) -> Text:
     out.append(f"  {printable(f.message)}\n")
     gutter = str(f.line)
     pad = " " * len(gutter)
-    source = printable(f.line_text.replace("\t", TAB))
-    prefix = printable(f.line_text[: f.column - 1].replace("\t", TAB))
-    if f.end_line == f.line:
-        span = printable(f.line_text[f.column - 1 : f.end_column - 1].replace("\t", TAB))
-    else:
-        span = printable(f.line_text[f.column - 1 :].replace("\t", TAB))
+    shown = f.line_text
+    column = f.column - f.frame_start  # the line may be a window of a very long one
+    end_column = f.end_column - f.frame_start if f.end_line == f.line else len(shown) + 1
+    lead = "…" if f.frame_start else ""
+    source = lead + printable(shown.replace("\t", TAB))
+    prefix = lead + printable(shown[: column - 1].replace("\t", TAB))
+    span = printable(shown[column - 1 : end_column - 1].replace("\t", TAB))
     width = max(1, cell_len(span.rstrip()) if span.strip() else 1)
     out.append(f"   {pad} │\n", style="dim")
     out.append(f"   {gutter} │ ", style="dim")
