@@ -182,3 +182,20 @@ def test_a_megabyte_line_keeps_a_small_code_frame_per_finding(app):
     assert last.frame_start > 0 and "User.find(1)" in last.line_text
     text = run("app/jobs/wide_job.rb", "--select", "JL101", "--format", "text").stdout
     assert "│ …" in text and max(len(line) for line in text.splitlines()) < 400
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "class EachJob < ApplicationJob\n  def perform\n" + "User.all.each do |u|\n" * 100
+        + "SyncWorker.perform_async(u)\n" + "end\n" * 100 + "  end\nend\n",
+        "module M\n" * 300 + "class DeepJob < ApplicationJob\n  def perform; end\nend\n" + "end\n" * 300,
+    ],
+    ids=["nested-blocks", "nested-modules"],
+)
+def test_code_nested_past_what_rules_handle_gets_one_notice_and_no_guesses(app, text):
+    (app / "app/jobs/deep_job.rb").write_text(text)
+    result = run("app/jobs/deep_job.rb", "--select", "ALL", "--format", "json")
+    assert json.loads(result.stdout)["findings"] == []
+    assert result.stderr.count("app/jobs/deep_job.rb: not analysed: the code is nested deeper") == 1
+    assert "internal error" not in result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pathspec
 
-from . import rules, suppressions
+from . import ruby, rules, suppressions
 from .files import Excludes, FileProblem, is_lintable, os_reason, walk_files
 from .findings import EXTERNAL, IN_SOURCE, Edit, Finding, Hit, Severity, Suppressed, fingerprint
 from .rails.app import App
@@ -236,11 +236,19 @@ class _FileRun:
         report.linted.add(display)
         wanted = self.wanted[id(source)]
         hits: list[tuple[type[Rule], Hit]] = []
-        for rule in wanted:
-            hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
-        if source.is_ruby and (wanted or not self.any_active):
-            for rule in self.passive:
+        try:
+            if wanted and source.is_ruby:
+                app.definitions_in(source)  # the class index reads it first: it may be too deep
+                if source.too_deep:
+                    raise ruby.TooDeep(f"nested deeper than {ruby.MAX_ASCENT} levels")
+            for rule in wanted:
                 hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
+            if source.is_ruby and (wanted or not self.any_active):
+                for rule in self.passive:
+                    hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
+        except ruby.TooDeep as error:  # one notice, and no findings from guesses
+            report.problems.append(FileProblem(display, f"not analysed: the code is {error}"))
+            hits = []
         if wanted and source.parsed and source.root.has_error:
             report.partial += 1  # said in the summary even with JL001 off
         findings = _findings(source, display, hits, options.severity)
@@ -319,6 +327,8 @@ def _run_rule(
 ) -> list[Hit]:
     try:
         return list(rule(options.rule_options.get(rule.code)).check(source, app))
+    except ruby.TooDeep:
+        raise  # the file is not analysed at all
     except Exception as error:  # a crashing rule must not stop the run
         report.crashes.append(
             f"{display}: rule {rule.code} ({rule.name}) crashed: {type(error).__name__}: {error}"

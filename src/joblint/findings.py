@@ -73,8 +73,7 @@ def enclosing_scope(node: Node) -> str:
     """`Admin::ReportJob#perform` for a node inside that method; `Admin::ReportJob` at class level."""
     classes = []
     method = ""
-    current = node.parent
-    while current is not None:
+    for current in ruby.ancestors(node):
         if current.type in ("method", "singleton_method") and not method:
             method = ruby.method_name(current)
             if current.type == "singleton_method":
@@ -83,7 +82,6 @@ def enclosing_scope(node: Node) -> str:
             name = ruby.constant_path(current.child_by_field_name("name"))
             if name:
                 classes.append(name)
-        current = current.parent
     scope = "::".join(reversed(classes))
     if method:
         scope += method if method.startswith(".") else f"#{method}"

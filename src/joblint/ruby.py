@@ -273,20 +273,33 @@ def chain_methods(node: Node) -> list[str]:
     return methods
 
 
+# How far up the tree a walk goes. In tree-sitter `node.parent` searches down from the root, so
+# each step costs the node's depth and a walk to the root the square of it: code nested
+# thousands deep (generated, or hostile) took seconds per walk. Real code is a few dozen deep.
+MAX_ASCENT = 256
+
+
 def enclosing(node: Node, types: frozenset[str] | set[str]) -> Node | None:
-    parent = node.parent
-    while parent is not None:
+    for parent in ancestors(node):
         if parent.type in types:
             return parent
-        parent = parent.parent
     return None
 
 
+class TooDeep(Exception):
+    """The code is nested deeper than MAX_ASCENT: the file is not analysed (no guesses)."""
+
+
 def ancestors(node: Node) -> Iterator[Node]:
+    """The node's parent, its parent's parent… up to the root; TooDeep past MAX_ASCENT."""
     parent = node.parent
+    steps = 0
     while parent is not None:
+        if steps == MAX_ASCENT:
+            raise TooDeep(f"nested deeper than {MAX_ASCENT} levels")
         yield parent
         parent = parent.parent
+        steps += 1
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -325,8 +338,8 @@ def enclosing_method_or_root(node: Node) -> Node:
     if method is not None:
         return method
     current = node
-    while current.parent is not None:
-        current = current.parent
+    for current in ancestors(node):
+        pass
     return current
 
 

@@ -27,6 +27,7 @@ class SourceFile:
     _line_starts: list[int] | None = field(default=None, repr=False)
     # analyses derived from the tree, computed once and shared by the model and the rules
     derived: dict[str, object] = field(default_factory=dict, repr=False)
+    too_deep: bool = field(default=False, repr=False)  # nested past ruby.MAX_ASCENT: not analysed
 
     @property
     def is_ruby(self) -> bool:

@@ -126,13 +126,11 @@ class ClassDef:
 def lexical_names(node: Node) -> list[str]:
     """The names of the classes/modules enclosing `node` (and `node` itself), outermost first."""
     names = []
-    current: Node | None = node
-    while current is not None:
+    for current in (node, *ruby.ancestors(node)):
         if current.type in ("class", "module"):
             name = ruby.constant_path(current.child_by_field_name("name"))
             if name is not None:
                 names.append(name)
-        current = current.parent
     names.reverse()
     return names
 
@@ -266,10 +264,14 @@ def _class_level_calls(body: Node | None) -> Iterator[Node]:
 def extract_definitions(source: SourceFile) -> list[ClassDef]:
     """Every class/module definition in a parsed file, with its methods and declarations."""
     defs: list[ClassDef] = []
-    for node in ruby.captures(_DEFS, source.root).get("def", []):
-        definition = _definition(node, source)
-        if definition is not None:
-            defs.append(definition)
+    try:
+        for node in ruby.captures(_DEFS, source.root).get("def", []):
+            definition = _definition(node, source)
+            if definition is not None:
+                defs.append(definition)
+    except ruby.TooDeep:
+        source.too_deep = True  # the file adds nothing to the index; the engine says so once
+        return []
     return defs
 
 
