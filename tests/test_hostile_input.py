@@ -190,8 +190,10 @@ def test_a_megabyte_line_keeps_a_small_code_frame_per_finding(app):
         "class EachJob < ApplicationJob\n  def perform\n" + "User.all.each do |u|\n" * 100
         + "SyncWorker.perform_async(u)\n" + "end\n" * 100 + "  end\nend\n",
         "module M\n" * 300 + "class DeepJob < ApplicationJob\n  def perform; end\nend\n" + "end\n" * 300,
+        "class DeepJob < ApplicationJob\n  def perform\n    User" + ".where(a: 1)" * 3000
+        + ".each { |u| SyncWorker.perform_async(u) }\n  end\nend\n",
     ],
-    ids=["nested-blocks", "nested-modules"],
+    ids=["nested-blocks", "nested-modules", "long-method-chain"],
 )
 def test_code_nested_past_what_rules_handle_gets_one_notice_and_no_guesses(app, text):
     (app / "app/jobs/deep_job.rb").write_text(text)

@@ -237,10 +237,8 @@ class _FileRun:
         wanted = self.wanted[id(source)]
         hits: list[tuple[type[Rule], Hit]] = []
         try:
-            if wanted and source.is_ruby:
-                app.definitions_in(source)  # the class index reads it first: it may be too deep
-                if source.too_deep:
-                    raise ruby.TooDeep(f"nested deeper than {ruby.MAX_ASCENT} levels")
+            if wanted and source.is_ruby and (source.too_deep or ruby.too_deep(source.root)):
+                raise ruby.TooDeep(f"nested deeper than {ruby.MAX_ASCENT} levels")
             for rule in wanted:
                 hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
             if source.is_ruby and (wanted or not self.any_active):

@@ -90,12 +90,21 @@ def calls_query(methods: Iterable[str], *, with_receiver: bool = False) -> LazyQ
     )
 
 
+def _cursor(query: LazyQuery) -> QueryCursor:
+    """A cursor that starts no match deeper than MAX_ASCENT: tree-sitter's matching time grows
+    faster than the depth of what it walks (a 10,000-call chain took 30 s); code that deep is
+    not analysed (see TooDeep)."""
+    cursor = QueryCursor(query.query)
+    cursor.set_max_start_depth(MAX_ASCENT)
+    return cursor
+
+
 def matches(query: LazyQuery, node: Node) -> list[tuple[int, dict[str, list[Node]]]]:
-    return QueryCursor(query.query).matches(node)
+    return _cursor(query).matches(node)
 
 
 def captures(query: LazyQuery, node: Node) -> dict[str, list[Node]]:
-    return QueryCursor(query.query).captures(node)
+    return _cursor(query).captures(node)
 
 
 def first_error(tree: Tree) -> Node | None:
@@ -284,6 +293,20 @@ def enclosing(node: Node, types: frozenset[str] | set[str]) -> Node | None:
         if parent.type in types:
             return parent
     return None
+
+
+def too_deep(root: Node) -> bool:
+    """Does the tree nest past MAX_ASCENT? Probed down the biggest child at each level (how
+    nesting that deep is built: a chain, nested blocks or modules) — a few hundred steps for
+    real code, which is a few dozen deep."""
+    node: Node | None = root
+    depth = 0
+    while node is not None and node.child_count:
+        depth += 1
+        if depth > MAX_ASCENT:
+            return True
+        node = max(node.children, key=lambda child: child.descendant_count)
+    return False
 
 
 class TooDeep(Exception):
