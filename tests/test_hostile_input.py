@@ -201,3 +201,19 @@ def test_code_nested_past_what_rules_handle_gets_one_notice_and_no_guesses(app, 
     assert json.loads(result.stdout)["findings"] == []
     assert result.stderr.count("app/jobs/deep_job.rb: not analysed: the code is nested deeper") == 1
     assert "internal error" not in result.stderr
+
+
+def test_many_excludes_are_matched_as_one_expression(app):
+    from joblint.files import Excludes
+
+    globs = [f"generated/dir{i}/*.rb" for i in range(2000)] + ["legacy/", "*_spec.rb"]
+    excludes = Excludes(app, globs)
+    assert excludes._user.combined is not None  # no negation: one expression, not 2,002 tries
+    assert excludes.excluded(app / "generated/dir1999/x.rb", is_dir=False)
+    assert excludes.excluded(app / "app/legacy", is_dir=True)
+    assert excludes.excluded(app / "app/models/user_spec.rb", is_dir=False)
+    assert not excludes.excluded(app / "app/models/user.rb", is_dir=False)
+    negated = Excludes(app, ["*.rb", "!keep.rb"])
+    assert negated._user.combined is None  # order matters: pathspec decides
+    assert not negated.excluded(app / "keep.rb", is_dir=False)
+    assert negated.excluded(app / "other.rb", is_dir=False)

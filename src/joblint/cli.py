@@ -161,7 +161,7 @@ def check(
             select=tuple(_split(select)) if select else None,
             ignore=tuple(_split(ignore)) if ignore else None,
             extend_select=tuple(_split(extend_select)) if extend_select else None,
-            exclude=tuple(_from_cwd(e) for e in exclude) or None,
+            exclude=tuple(_from_cwd(e) for e in exclude if valid_pattern(e)) or None,
             request_paths=request_paths or None,
         )
         enabled = settings.enabled_rules()

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from . import rules
-from .files import read_bounded, valid_pattern
+from .files import read_bounded, split_patterns
 from .findings import Severity
 
 if sys.version_info >= (3, 11):
@@ -130,17 +130,20 @@ def parse(data: Mapping[str, Any], path: Path, origin: str) -> Settings:
             if key in ("select", "ignore", "extend-select"):
                 _check_selectors(items, where)
             if key == "exclude":
-                warnings.extend(f"{where}: not a valid gitignore pattern, ignored: {i!r}"
-                                for i in items if not valid_pattern(i))
-                items = [i for i in items if valid_pattern(i)]
+                listed = items
+                items, bad = split_patterns(listed)
+                warnings.extend(f"{where}: not a valid gitignore pattern, ignored: {listed[n - 1]!r}"
+                                for n in bad)
             values[key.replace("-", "_")] = tuple(items)
         elif key == "severity":
             values["severity"] = _severities(value, where)
         elif key == "per-file-ignores":
             entries = _per_file_ignores(value, where)
-            warnings.extend(f"{where}: not a valid gitignore pattern, ignored: {g!r}"
-                            for g, _ in entries if not valid_pattern(g))
-            values["per_file_ignores"] = tuple((g, c) for g, c in entries if valid_pattern(g))
+            _, bad = split_patterns([g for g, _ in entries])
+            warnings.extend(f"{where}: not a valid gitignore pattern, ignored: {entries[n - 1][0]!r}"
+                            for n in bad)
+            invalid = {n - 1 for n in bad}
+            values["per_file_ignores"] = tuple(e for i, e in enumerate(entries) if i not in invalid)
         else:
             rule = rules.lookup(str(key))
             if rule is None:
