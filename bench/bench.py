@@ -10,13 +10,11 @@ compare between machines.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from joblint import rules, ruby
+from joblint import ruby, rules
 from joblint.engine import Options, lint
 from joblint.files import walk_files
 from joblint.source import is_ruby_path
@@ -36,21 +34,10 @@ def joblint_run(root: Path, jobs: int | None) -> tuple[float, int, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("path", nargs="?", type=Path)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--synthetic", type=int, metavar="JOBS")
-    args = parser.parse_args()
-    if args.synthetic:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from generate_app import generate
+    sys.path.insert(0, str(Path(__file__).parent))
+    from generate_app import app_from_arguments
 
-        root = Path(tempfile.mkdtemp(prefix="joblint-bench-"))
-        generate(root, args.synthetic)
-    elif args.path:
-        root = args.path.resolve()
-    else:
-        parser.error("give a PATH or --synthetic N")
+    root, args = app_from_arguments(__doc__)
     rules.all_rules()  # import and compile queries outside the timed part
     ruby_files = [p for p in walk_files(root, root, is_ruby_path)]
     size = sum(p.stat().st_size for p in ruby_files)

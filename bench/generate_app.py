@@ -80,3 +80,24 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=1000)
     args = parser.parse_args()
     generate(args.root, args.jobs)
+
+
+def app_from_arguments(description: str | None) -> tuple[Path, argparse.Namespace]:
+    """The benchmarks' command line: `PATH` or `--synthetic N` (an app generated in a
+    temporary directory), and `--repeat`. Returns the app's root and the arguments."""
+    import sys
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("path", nargs="?", type=Path)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--synthetic", type=int, metavar="JOBS")
+    args = parser.parse_args(sys.argv[1:])
+    if args.synthetic:
+        root = Path(tempfile.mkdtemp(prefix="joblint-bench-"))
+        generate(root, args.synthetic)
+    elif args.path:
+        root = args.path.resolve()
+    else:
+        parser.error("give a PATH or --synthetic N")
+    return root, args

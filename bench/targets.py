@@ -17,7 +17,6 @@ machines; the core count is printed with them.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import subprocess
@@ -54,21 +53,10 @@ def best(command: list[str], cwd: Path, repeat: int) -> tuple[float, float, int]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("path", nargs="?", type=Path)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--synthetic", type=int, metavar="JOBS")
-    args = parser.parse_args()
-    if args.synthetic:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from generate_app import generate
+    sys.path.insert(0, str(Path(__file__).parent))
+    from generate_app import app_from_arguments
 
-        root = Path(tempfile.mkdtemp(prefix="joblint-bench-"))
-        generate(root, args.synthetic)
-    elif args.path:
-        root = args.path.resolve()
-    else:
-        parser.error("give a PATH or --synthetic N")
+    root, args = app_from_arguments(__doc__)
 
     from joblint.files import walk_files
     from joblint.source import is_ruby_path
