@@ -70,7 +70,7 @@ def main() -> int:
     joblint = [sys.executable, "-m", "joblint"]
 
     parse_cpu, parse_wall, _ = best([*python, "-c", PARSE_ONLY, str(listing)], root, args.repeat)
-    one_cpu, one_wall, one_peak = best([*joblint, ".", "-j", "1", "--exit-zero", "-q"], root, args.repeat)
+    one_cpu, _one_wall, one_peak = best([*joblint, ".", "-j", "1", "--exit-zero", "-q"], root, args.repeat)
     auto_cpu, auto_wall, auto_peak = best([*joblint, ".", "--exit-zero", "-q"], root, args.repeat)
     version = best([*joblint, "--version"], root, args.repeat)
     single = best([*joblint, str(jobs[0]), "--exit-zero", "-q"], root, args.repeat) if jobs else None
