@@ -67,17 +67,35 @@ class SourceFile:
     def position(self, byte_offset: int) -> Position:
         starts = self.line_starts
         row = bisect_right(starts, byte_offset) - 1
+        if self._ascii_line(row):  # the usual case: a column is a byte count, no decoding
+            column = byte_offset - starts[row] + 1
+            return Position(row + 1, column, column)
         prefix = self.data[starts[row] : byte_offset].decode("utf-8", errors="replace")
         utf16 = len(prefix.encode("utf-16-le")) // 2
         return Position(row + 1, len(prefix) + 1, utf16 + 1)
+
+    def _ascii_line(self, row: int) -> bool:
+        """Is line `row` (0-based) pure ASCII? Decided once per line: findings on one very long
+        line would otherwise decode it again each (20,000 findings on an 800 KB line: minutes)."""
+        known = self.derived.setdefault("ascii_lines", {})
+        assert isinstance(known, dict)
+        if row not in known:
+            starts = self.line_starts
+            end = starts[row + 1] if row + 1 < len(starts) else len(self.data)
+            known[row] = self.data[starts[row] : end].isascii()
+        return known[row]
 
     def line_text(self, line: int) -> str:
         starts = self.line_starts
         if not 1 <= line <= len(starts):
             return ""
-        start = starts[line - 1]
-        end = starts[line] - 1 if line < len(starts) else len(self.data)
-        return self.data[start:end].decode("utf-8", errors="replace").rstrip("\r")
+        texts = self.derived.setdefault("line_texts", {})
+        assert isinstance(texts, dict)
+        if line not in texts:  # decoded once per line, however many findings it has
+            start = starts[line - 1]
+            end = starts[line] - 1 if line < len(starts) else len(self.data)
+            texts[line] = self.data[start:end].decode("utf-8", errors="replace").rstrip("\r")
+        return texts[line]
 
 
 RUBY_SUFFIXES = (".rb", ".rake", ".ru", ".jbuilder")

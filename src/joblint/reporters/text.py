@@ -29,9 +29,11 @@ FIXABLE = "[*]"
 def render(report: Report, console: Console, *, summary: bool = True) -> None:
     """The findings, then the summary line unless `summary` is false (`--quiet`)."""
     for path, group in groupby(report.findings, key=lambda f: f.path):
-        console.print(Text(printable(path), style="bold underline"), soft_wrap=True)
-        for finding in group:
-            console.print(_finding(finding), soft_wrap=True)
+        block = Text(printable(path), style="bold underline")  # one print per file: rich's cost
+        for finding in group:                                   # is per call, and a file may
+            block.append("\n")                                  # have thousands of findings
+            block.append_text(_finding(finding))
+        console.print(block, soft_wrap=True)
     if summary:
         console.print(_summary_line(report), soft_wrap=True)
 
