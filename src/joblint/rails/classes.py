@@ -82,6 +82,13 @@ class MethodDef:
         """The body contains `raise`, `fail` or `retry_job`."""
         return call_sites(self.source).reraises_in(self.start_byte, self.end_byte)
 
+    def node(self) -> Node | None:
+        """The `def` node of this method in its file's tree."""
+        found = self.source.root.descendant_for_byte_range(self.start_byte, self.end_byte)
+        while found is not None and found.type not in ruby.METHOD_TYPES:
+            found = found.parent
+        return found
+
     @property
     def body_bytes(self) -> bytes:
         return self.source.data[self.start_byte : self.end_byte]

@@ -160,12 +160,7 @@ def _followed_method(site: Node, app: App, owner: str | None) -> Node | None:
     definition = app.classes.find_method(target, name)
     if definition is None:
         return None
-    node = definition.source.root.descendant_for_byte_range(
-        definition.start_byte, definition.end_byte
-    )
-    while node is not None and node.type not in ruby.METHOD_TYPES:
-        node = node.parent
-    return node
+    return definition.node()
 
 
 def _is_local(name: str, node: Node) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .. import ruby
 from ..rails import models
 from ..rails.app import App
+from ..rails.zeitwerk import camelize
 from ..ruby import Node
 
 # Methods that return one record when called on a model or one of its relations.
@@ -233,11 +234,7 @@ def _returned_by_project_method(name: str, node: Node, app: App) -> Node | None:
     definition = app.classes.find_method(owner, name) if owner is not None else None
     if definition is None or definition.signature.required:
         return None
-    method = definition.source.root.descendant_for_byte_range(
-        definition.start_byte, definition.end_byte
-    )
-    while method is not None and method.type not in ruby.METHOD_TYPES:
-        method = method.parent
+    method = definition.node()
     if method is None:
         return None
     body = method.child_by_field_name("body")
@@ -270,17 +267,12 @@ def _association_record(call: Node, app: App, depth: int) -> str | None:
     association = models.associations(app, owner).get(ruby.call_method(call))
     if association is None or association.kind not in ("belongs_to", "has_one"):
         return None
-    written = association.class_name or camelize(association.name)
+    written = association.class_name or camelize(association.name, {})
     scope = (
         app.classes.definitions[owner][0].lexical_scope + (owner,) if owner in app.classes else ()
     )
     target = app.classes.resolve(written, scope)
     return target if target in app.model_classes else None
-
-
-def camelize(name: str) -> str:
-    """`line_item` → `LineItem` (no acronyms)."""
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
 def _model_chain(call: Node, app: App) -> str | None:
