@@ -40,6 +40,16 @@ def run_tree(root: Path, extra_codes: tuple[str, ...] = (), **options) -> Report
     return lint([root], Options(rules=enabled, root=root, **options), cwd=root)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_outside_the_fixtures(tmp_path_factory: pytest.TempPathFactory):
+    """The command line keeps its cache at the Rails root; under test it goes to a temporary
+    directory, so that the fixture apps stay clean (every CLI test still runs through it)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("JOBLINT_CACHE_DIR", str(tmp_path_factory.mktemp("joblint-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def app_tree(tmp_path: Path):
     """Write a mini Rails tree and lint it: `app_tree({path: text})` → Report."""

@@ -212,6 +212,7 @@ def run_step(
     outputs = tmp_path / "github_output"
     outputs.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBLINT_")}
+    env["JOBLINT_CACHE_DIR"] = str(tmp_path / "joblint-cache")  # the fixture apps stay clean
     env.update(
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         GITHUB_OUTPUT=str(outputs),

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.markdown import Markdown
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -28,11 +19,12 @@ from .console import make_console
 from .engine import Options, Report, lint
 from .files import valid_pattern
 from .findings import Severity, printable
-from .inventory import jobs_command
 from .rails.app import App, find_root
-from .rails.queues import queue_config
 from .reporters import text as text_reporter
 from .roots import root_for
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 COMMANDS = ("check", "rules", "rule", "jobs", "server", "mcp")
 
@@ -43,10 +35,12 @@ class DefaultToCheck(click.Group):
     usage error before any work."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in GROUP_OPTIONS:
+        if args and args[0] not in COMMANDS and args[0] not in GROUP_OPTIONS:
             first = args[0]
             if not first.startswith("-") and not os.path.lexists(first):
-                close = difflib.get_close_matches(first, list(self.commands), n=1, cutoff=0.6)
+                import difflib  # only for a mistyped command
+
+                close = difflib.get_close_matches(first, list(COMMANDS), n=1, cutoff=0.6)
                 if close:
                     raise click.UsageError(
                         f"{first!r} is neither a command nor a path; did you mean `{close[0]}`?",
@@ -56,6 +50,16 @@ class DefaultToCheck(click.Group):
         elif not args:
             args = ["check"]
         return super().parse_args(ctx, args)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "jobs":  # imported when used: a check run starts without it
+            from .inventory import jobs_command
+
+            return jobs_command
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "jobs"})
 
 
 GROUP_OPTIONS = ("--help", "-h", "--version", "-V")
@@ -121,6 +125,10 @@ def main() -> None:
 @click.option("--no-progress", is_flag=True, help="No progress display.")
 @click.option("--stdin-filename", type=click.Path(dir_okay=False, path_type=Path),
               help="With PATH `-`: lint standard input as if it were this file.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="JOBLINT_CACHE_DIR",
+              help="Keep the cache here instead of `.joblint_cache/` at the Rails root "
+                   "[env: JOBLINT_CACHE_DIR].")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -145,6 +153,8 @@ def check(
     quiet: bool,
     no_progress: bool,
     stdin_filename: Path | None,
+    no_cache: bool,
+    cache_dir: Path | None,
 ) -> None:
     """Lint PATHS (default: the current directory; `-` for standard input)."""
     _refuse_conflicts(output_format, output, show_diff, fix, statistics, show_settings,
@@ -193,6 +203,8 @@ def check(
         jobs=jobs,
         force_exclude=force_exclude,
         buffers=buffers,
+        cache=not (no_cache or fix or show_diff),  # fixes need the trees: always a fresh run
+        cache_dir=Path(os.path.abspath(cache_dir)) if cache_dir else None,
     )
     with _ProgressBar(enabled=not (quiet or no_progress)) as progress:
         report = lint(targets, replace(options, progress=progress))
@@ -335,6 +347,8 @@ def _project_rows(targets: list[Path]) -> list[tuple[str, str, str]]:
         version = app.rails_version
         defaults = app.load_defaults
         backend = app.backend
+        from .rails.queues import queue_config
+
         queues = queue_config(app)
         sources = sorted({w.path or f"{w.backend} default" for w in
                           (queues.sidekiq, queues.solid_queue, queues.good_job) if w is not None})
@@ -363,12 +377,20 @@ class _ProgressBar:
     spinner, and becomes a bar once the files are counted."""
 
     def __init__(self, enabled: bool = True) -> None:
-        self.bar: Progress | None = None
+        self.bar: Progress | None = None  # rich's, imported only when shown
         self.task: TaskID | None = None
         self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
 
     def __enter__(self) -> _ProgressBar:
         if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+            )
+
             self.bar = Progress(
                 SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                 MofNCompleteColumn(), console=Console(stderr=True), transient=True,
@@ -457,12 +479,13 @@ def rule(code_or_name: str) -> None:
     page = catalogue.page(found)
     console = make_console()
     if console.is_terminal:
+        from rich.markdown import Markdown  # markdown-it: only for this command
+
         console.print(Markdown(page))
     else:
         sys.stdout.write(page)
 
 
-main.add_command(jobs_command)
 
 
 @main.command()

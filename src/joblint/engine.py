@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from collections import defaultdict
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pathspec
 
-from . import ruby, rules, suppressions
+from . import cache, ruby, rules, suppressions
 from .files import Excludes, FileProblem, is_lintable, os_reason, walk_files
 from .findings import EXTERNAL, IN_SOURCE, Edit, Finding, Hit, Severity, Suppressed, fingerprint
 from .rails.app import App
@@ -33,6 +34,8 @@ class Options:
     jobs: int | None = None  # worker processes; None: automatic (several only for big apps)
     force_exclude: bool = False  # apply the excludes to files named on the command line too
     buffers: Mapping[str, bytes] = field(default_factory=dict)  # absolute path → text (stdin)
+    cache: bool = False  # keep and use the persistent cache (the command line's default)
+    cache_dir: Path | None = None  # where: `.joblint_cache` at each Rails root when None
 
 
 @dataclass
@@ -144,19 +147,46 @@ def _targets(
 def _lint_group(
     root: Path | None, targets: dict[str, Path], options: Options, cwd: Path, report: Report
 ) -> None:
+    started = cache.now_ns()
+    store = _store(root, options)
     app = App(root, request_paths=options.request_paths)
     app.overrides.update(options.buffers)
-    sources: list[SourceFile] = []
-    for resolved in sorted(targets, key=lambda p: display_path(targets[p], cwd)):
-        source = app.source(targets[resolved])
+    code = cache.code_id() if store is not None else ""
+    shares = None
+    if store is not None:
+        app.definition_cache = cache.DefinitionCache(store, code)
+        shares = cache.FindingCache(store, _context(options, root, cwd, code))
+    shown = {resolved: display_path(path, cwd) for resolved, path in targets.items()}
+    sources: list[SourceFile] = []  # the files to analyse
+    replayed: dict[str, dict[str, object]] = {}  # display path → share, for unchanged files
+    for resolved in sorted(targets, key=shown.__getitem__):
+        path = targets[resolved]
+        # a file whose size and time match the cache is not even read
+        entry = shares.hit(os.path.abspath(path)) if shares is not None else None
+        if entry is not None:
+            replayed[shown[resolved]] = entry
+            continue
+        source = app.source(path)
         if source is None:
             problem = app.problems[resolved]
-            report.problems.append(FileProblem(display_path(targets[resolved], cwd), problem.reason))
+            report.problems.append(FileProblem(shown[resolved], problem.reason))
             continue
+        if shares is not None:
+            entry = shares.hit(os.path.abspath(path), cache.source_hash(source))
+            if entry is not None:
+                replayed[shown[resolved]] = entry
+                continue
         sources.append(source)
-    report.files += len(sources)
+    report.files += len(sources) + len(replayed)
     if root is None:
         report.unrooted += len(sources)
+    for display, share in replayed.items():
+        _replay(share, display, report)
+    if not sources:
+        if shares is not None:
+            report.problems.extend(FileProblem(*p) for p in shares.replayed_problems())
+            shares.save(None, "")
+        return
 
     active = [r for r in options.rules if r.triggers]
     passive = [r for r in options.rules if not r.triggers]  # run wherever an active rule ran
@@ -164,16 +194,123 @@ def _lint_group(
     wanted = {id(source): dispatch.rules_for(source) for source in sources}
     # analysed files join the class index, so a job outside app/ is still known as a job
     app.include(s for s in sources if wanted[id(s)])
+    app.include(
+        s for s in (app.source(targets[r]) for r in targets if shown[r] in replayed and
+                    replayed[shown[r]]["wanted"]) if s is not None
+    )
     run = _FileRun(app, options, cwd, wanted, passive, bool(active))
     workers = _worker_count(options, sum(1 for s in sources if wanted[id(s)]))
+    parts: dict[int, Report] = {}
+    worker_reads: dict[str, str | None] = {}
     if workers > 1:
-        _run_parallel(run, sources, workers, report)
+        worker_reads = _run_parallel(run, sources, workers, parts, len(replayed), report.files)
     else:
         for done, source in enumerate(sources):
             if options.progress is not None:
-                options.progress(done, len(sources))
-            run.file(source, report)
-    _model_problems(app, targets, cwd, report)
+                options.progress(len(replayed) + done, report.files)
+            parts[id(source)] = part = Report()
+            run.file(source, part)
+    for source in sources:
+        _merge(parts[id(source)], report)
+    model_problems = _model_problems(app, targets, cwd)
+    if shares is not None:
+        model_problems = sorted(
+            set(model_problems) | {FileProblem(*p) for p in shares.replayed_problems()},
+            key=lambda p: (p.path, p.reason),
+        )
+    report.problems.extend(model_problems)
+    if store is not None and shares is not None and root is not None:
+        _keep(app, store, shares, sources, parts, wanted, worker_reads, model_problems, started)
+
+
+def _store(root: Path | None, options: Options) -> cache.Store | None:
+    """The cache for this root, unless it is off, there is no root, or a buffer is linted."""
+    if not options.cache or root is None or options.buffers:
+        return None
+    return cache.open_store(Path(os.path.abspath(root)), options.cache_dir)
+
+
+def _context(options: Options, root: Path | None, cwd: Path, code: str) -> str:
+    """Everything besides the files that decides a file's share of the report."""
+    described = {
+        "code": code,
+        "root": os.path.abspath(root) if root else None,
+        "cwd": os.path.abspath(cwd),
+        "rules": [rule.code for rule in options.rules],
+        "rule_options": options.rule_options,
+        "severity": {code: int(level) for code, level in options.severity.items()},
+        "per_file_ignores": options.per_file_ignores,
+        "request_paths": options.request_paths,
+        "excludes": options.excludes,
+    }
+    text = json.dumps(described, sort_keys=True, default=repr)
+    return cache.content_hash(text.encode("utf-8", "surrogateescape"))
+
+
+def _share(part: Report, wanted: bool) -> dict[str, object]:
+    """One file's share of the report, as the cache keeps it."""
+    return {
+        "wanted": wanted,
+        "findings": [cache.encode_finding(f) for f in part.findings],
+        "suppressed": [cache.encode_suppressed(s) for s in part.suppressed],
+        "ignored": part.ignored,
+        "partial": part.partial,
+        "problems": [[p.path, p.reason] for p in part.problems],
+    }
+
+
+def _replay(share: dict[str, object], display: str, report: Report) -> None:
+    report.linted.add(display)
+    report.findings.extend(cache.decode_finding(f) for f in share["findings"])  # type: ignore[attr-defined]
+    report.suppressed.extend(cache.decode_suppressed(s) for s in share["suppressed"])  # type: ignore[attr-defined]
+    report.ignored += share["ignored"]  # type: ignore[operator]
+    report.partial += share["partial"]  # type: ignore[operator]
+    report.problems.extend(FileProblem(path, reason) for path, reason in share["problems"])  # type: ignore[attr-defined]
+
+
+def _merge(part: Report, report: Report) -> None:
+    report.findings.extend(part.findings)
+    report.crashes.extend(part.crashes)
+    report.linted |= part.linted
+    report.fixes.update(part.fixes)
+    report.suppressed.extend(part.suppressed)
+    report.ignored += part.ignored
+    report.partial += part.partial
+    report.problems.extend(part.problems)
+
+
+def _keep(
+    app: App,
+    store: cache.Store,
+    shares: cache.FindingCache,
+    sources: list[SourceFile],
+    parts: dict[int, Report],
+    wanted: dict[int, list[type[Rule]]],
+    worker_reads: dict[str, str | None],
+    model_problems: list[FileProblem],
+    started: int,
+) -> None:
+    """Write this run's shares to the cache, under the state of what the run read."""
+    assert app.root is not None
+    if app.definition_cache is not None:
+        app.definition_cache.save()
+    state = None
+    sid = ""
+    if sources:
+        digests: dict[str, str | None] = {
+            key: None if data is None else cache.content_hash(data) for key, data in app.reads().items()
+        }
+        digests.update(worker_reads)
+        dirs = cache.directories(app.root, [store.directory])
+        problems = [(p.path, p.reason) for p in model_problems]
+        state = cache.new_state(digests, dirs, started, problems)
+        sid = cache.state_id(state)
+        for source in sources:
+            part = parts[id(source)]
+            if not part.crashes:  # an internal error is never replayed
+                share = _share(part, bool(wanted[id(source)]))
+                shares.record(os.path.abspath(source.path), cache.source_hash(source), share, sid)
+    shares.save(state, sid)
 
 
 def lint_buffer(app: App, path: Path, data: bytes, options: Options, cwd: Path) -> Report:
@@ -199,14 +336,16 @@ def lint_buffer(app: App, path: Path, data: bytes, options: Options, cwd: Path) 
     return report
 
 
-def _model_problems(app: App, targets: dict[str, Path], cwd: Path, report: Report) -> None:
+def _model_problems(app: App, targets: dict[str, Path], cwd: Path) -> list[FileProblem]:
     """Files the project model could not read (an unreadable `Gemfile.lock`, a link out of the
     root), said once, after the run: they change what the rules know."""
 
     _ = app.gems  # read in worker processes too; its problem must reach this one
-    for key, problem in sorted(app.problems.items()):
-        if key not in targets:
-            report.problems.append(FileProblem(display_path(key, cwd), problem.reason))
+    return [
+        FileProblem(display_path(key, cwd), problem.reason)
+        for key, problem in sorted(app.problems.items())
+        if key not in targets
+    ]
 
 
 class _FileRun:
@@ -265,7 +404,7 @@ class _FileRun:
 
 
 PARALLEL_MIN_FILES = 300  # below this, starting processes costs more than it saves
-_parallel: tuple[_FileRun, list[SourceFile]] | None = None  # what forked workers inherit
+_parallel: tuple[_FileRun, list[SourceFile], set[str]] | None = None  # what forked workers inherit
 
 
 def _worker_count(options: Options, analysed_files: int) -> int:
@@ -279,40 +418,54 @@ def _worker_count(options: Options, analysed_files: int) -> int:
     return max(1, requested) if fork_available else 1
 
 
-def _run_parallel(run: _FileRun, sources: list[SourceFile], workers: int, report: Report) -> None:
+def _run_parallel(
+    run: _FileRun,
+    sources: list[SourceFile],
+    workers: int,
+    parts: dict[int, Report],
+    done_before: int,
+    total: int,
+) -> dict[str, str | None]:
     """Analyse files in forked workers. They inherit the App with its class index already
-    built (and the trees parsed for it), so each file is still parsed once; results come back
-    as plain findings and are merged in file order, so the output does not depend on the
-    number of workers."""
+    built (and the trees parsed for it), so each file is still parsed once; each file's share
+    comes back as plain findings, merged by the caller in file order, so the output does not
+    depend on the number of workers. Returns what the workers read beyond what this process
+    had (path → content hash), for the cache's state."""
     global _parallel
     _ = (run.app.classes, run.app.jobs, run.app.model_classes)  # build the model before forking
-    _parallel = (run, sources)
+    _parallel = (run, sources, set(run.app.reads()))
     batches = [list(range(i, min(i + 32, len(sources)))) for i in range(0, len(sources), 32)]
+    reads: dict[str, str | None] = {}
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            done = 0
-            for partial in pool.imap(_run_batch, batches):
-                done += len(partial.linted)
+            done = done_before
+            for shares, batch_reads in pool.imap(_run_batch, batches):
+                for index, part in shares:
+                    parts[id(sources[index])] = part
+                done += len(shares)
+                reads.update(batch_reads)
                 if run.options.progress is not None:
-                    run.options.progress(done, len(sources))
-                report.findings.extend(partial.findings)
-                report.crashes.extend(partial.crashes)
-                report.linted |= partial.linted
-                report.fixes.update(partial.fixes)
-                report.suppressed.extend(partial.suppressed)
-                report.ignored += partial.ignored
-                report.partial += partial.partial
+                    run.options.progress(done, total)
     finally:
         _parallel = None
+    return reads
 
 
-def _run_batch(indexes: list[int]) -> Report:
+def _run_batch(indexes: list[int]) -> tuple[list[tuple[int, Report]], dict[str, str | None]]:
     assert _parallel is not None
-    run, sources = _parallel
-    partial = Report()
+    run, sources, known = _parallel
+    shares = []
     for index in indexes:
-        run.file(sources[index], partial)
-    return partial
+        part = Report()
+        run.file(sources[index], part)
+        shares.append((index, part))
+    reads = {
+        key: None if data is None else cache.content_hash(data)
+        for key, data in run.app.reads().items()
+        if key not in known
+    }
+    known.update(reads)  # said once per worker
+    return shares, reads
 
 
 def _run_rule(

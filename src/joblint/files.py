@@ -17,7 +17,7 @@ from .source import SourceFile
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # larger .rb files are generated (schema dumps, fixtures)
 # Directories never walked, as RuboCop's default AllCops/Exclude.
-SKIPPED_DIRS = frozenset({".git", "node_modules", "tmp", "vendor", ".bundle"})
+SKIPPED_DIRS = frozenset({".git", "node_modules", "tmp", "vendor", ".bundle", ".joblint_cache"})
 # YAML files the job rules read; walked so that findings in them can be reported.
 JOB_CONFIG_FILES = frozenset(
     {

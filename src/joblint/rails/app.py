@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from .. import ruby
-from ..files import FileProblem, read_source, walk_files
+from ..cache import DefinitionCache, source_hash
+from ..files import FileProblem, read_bounded, read_source, walk_files
 from ..source import SourceFile
 from . import config
 from .classes import (
     ClassDef,
     ClassIndex,
+    decode_definitions,
+    encode_definitions,
     extract_definitions,
     lexical_names,
     model_names,
@@ -70,6 +73,8 @@ class App:
         self.problems: dict[str, FileProblem] = {}
         self._facts: dict[str, object] = {}
         self.overrides: dict[str, bytes] = {}  # absolute path → text to use (a buffer on stdin)
+        self._raw: dict[str, bytes | None] = {}  # files read as bytes only (`read_bytes`)
+        self.definition_cache: DefinitionCache | None = None  # the persistent cache's, if on
 
     # -- files -------------------------------------------------------------------------------
 
@@ -91,6 +96,24 @@ class App:
             else:
                 self._sources[key] = result
         return self._sources[key]
+
+    def read_bytes(self, path: Path) -> bytes | None:
+        """A regular file's bytes (None if unreadable or over the size limit), for facts that
+        only scan a file; read through the App so that the cache knows the facts depend on it."""
+        key = os.path.abspath(path)
+        if key not in self._raw:
+            try:
+                self._raw[key] = read_bounded(path)
+            except OSError:
+                self._raw[key] = None
+        return self._raw[key]
+
+    def reads(self) -> dict[str, bytes | None]:
+        """Every file read so far, by absolute path: its bytes, or None if it could not be read."""
+        found: dict[str, bytes | None] = dict(self._raw)
+        found.update((key, None) for key in self.problems)
+        found.update((key, s.data) for key, s in self._sources.items() if s is not None)
+        return found
 
     def forget(self, key: str) -> None:
         """Drop the text read for a file (by absolute path), so the next `source` reads it anew."""
@@ -148,8 +171,20 @@ class App:
     @cached_property
     def classes(self) -> ClassIndex:
         definitions: list[ClassDef] = []
+        cache = self.definition_cache
         for source in self.model_files:
-            definitions.extend(extract_definitions(source))
+            if cache is None:
+                definitions.extend(extract_definitions(source))
+                continue
+            digest = source_hash(source)
+            known = cache.lookup(source.relpath, digest)
+            if known is not None:
+                encoded, source.too_deep = known
+                definitions.extend(decode_definitions(encoded, source))
+                continue
+            extracted = extract_definitions(source)
+            cache.record(source.relpath, digest, encode_definitions(extracted), source.too_deep)
+            definitions.extend(extracted)
         return ClassIndex(definitions)
 
     @cached_property

@@ -282,6 +282,51 @@ def extract_definitions(source: SourceFile) -> list[ClassDef]:
     return defs
 
 
+def encode_definitions(defs: list[ClassDef]) -> list[object]:
+    """A file's definitions as JSON-ready lists, for the persistent cache."""
+    return [
+        [
+            d.name, d.is_module, d.line, d.name_start, d.name_end, list(d.lexical_scope),
+            d.superclass, d.includes,
+            [[m.name, m.line, m.visibility, _encode_signature(m.signature), m.start_byte, m.end_byte]
+             for m in d.methods.values()],
+            [[h.method, list(h.exceptions), h.line, h.start_byte, h.end_byte, h.with_method,
+              h.has_block] for h in d.handlers],
+        ]
+        for d in defs
+    ]
+
+
+def decode_definitions(encoded: list, source: SourceFile) -> list[ClassDef]:  # type: ignore[type-arg]
+    """The inverse of `encode_definitions`, attached to the file they were read from."""
+    defs = []
+    path = source.relpath
+    for name, is_module, line, start, end, scope, superclass, includes, methods, handlers in encoded:
+        definition = ClassDef(name, is_module, path, line, start, end, tuple(scope), superclass,
+                              list(includes))
+        for m_name, m_line, visibility, signature, m_start, m_end in methods:
+            definition.methods[m_name] = MethodDef(
+                m_name, path, m_line, visibility, _decode_signature(signature), m_start, m_end, source
+            )
+        definition.handlers.extend(
+            HandlerDecl(method, tuple(exceptions), path, h_line, h_start, h_end, with_method, block)
+            for method, exceptions, h_line, h_start, h_end, with_method, block in handlers
+        )
+        defs.append(definition)
+    return defs
+
+
+def _encode_signature(s: Signature) -> list[object]:
+    return [s.required, s.optional, s.splat, sorted(s.required_keywords),
+            sorted(s.optional_keywords), s.double_splat, list(s.positional_names)]
+
+
+def _decode_signature(fields: list) -> Signature:  # type: ignore[type-arg]
+    required, optional, splat, required_kw, optional_kw, double_splat, names = fields
+    return Signature(required, optional, splat, frozenset(required_kw), frozenset(optional_kw),
+                     double_splat, tuple(names))
+
+
 def _definition(node: Node, source: SourceFile) -> ClassDef | None:
     name_node = node.child_by_field_name("name")
     if ruby.constant_path(name_node) is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..files import read_bounded, walk_files
+from ..files import walk_files
 from ..findings import Hit, Severity
 from ..rails import schedules
 from ..rails.app import App
@@ -29,10 +29,7 @@ def defined_anywhere(app: App) -> frozenset[str]:
         names: set[str] = set()
         accept = lambda p: p.endswith(".rb") and p not in indexed
         for path in walk_files(app.root, app.root, accept):
-            try:
-                data = read_bounded(path)  # a regular file, at most the size limit
-            except OSError:
-                continue
+            data = app.read_bytes(path)  # a regular file, at most the size limit
             if data is None:
                 continue
             names.update(m.rsplit(b"::", 1)[-1].decode() for m in _DEFINITION.findall(data))

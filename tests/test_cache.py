@@ -1,0 +1,257 @@
+"""The persistent cache: a warm run prints exactly what a cold run prints, after any kind of edit;
+unchanged files are replayed, not analysed; a corrupt, foreign or unwritable cache is rebuilt
+or ignored, never trusted and never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from joblint import cache, engine
+from joblint.cli import main
+from joblint.rails.classes import decode_definitions, encode_definitions, extract_definitions
+from joblint.source import SourceFile
+
+from .conftest import write_tree
+
+APP = {
+    "README.md": "# Shop\n",
+    "Gemfile": "source 'https://rubygems.org'\ngem 'rails'\ngem 'sidekiq'\n",
+    "Gemfile.lock": "GEM\n  specs:\n    rails (7.2.2)\n    sidekiq (7.3.9)\n",
+    "config/application.rb": (
+        "module Shop\n  class Application < Rails::Application\n"
+        "    config.active_job.queue_adapter = :sidekiq\n  end\nend\n"
+    ),
+    "config/sidekiq.yml": ":queues:\n  - default\n",
+    "app/models/application_record.rb": "class ApplicationRecord < ActiveRecord::Base\n  self.abstract_class = true\nend\n",
+    "app/models/user.rb": "class User < ApplicationRecord\nend\n",
+    "app/jobs/application_job.rb": "class ApplicationJob < ActiveJob::Base\nend\n",
+    "app/jobs/notify_job.rb": (
+        "class NotifyJob\n  include Sidekiq::Job\n  sidekiq_options queue: :default\n\n"
+        "  def perform(user_id)\n    User.find(user_id).touch\n  end\nend\n"
+    ),
+    "app/jobs/sync_job.rb": (
+        "class SyncJob < ApplicationJob\n  retry_on Timeout::Error, wait: :exponentially_longer, attempts: 5\n\n"
+        "  def perform\n  end\nend\n"
+    ),
+    "app/controllers/users_controller.rb": (
+        "class UsersController < ApplicationController\n  def update\n"
+        "    user = User.find(params[:id])\n    NotifyJob.perform_async(user)\n  end\nend\n"
+    ),
+}
+
+# (description, relpath, new text or None to delete, whether the cold findings change)
+EDITS = [
+    ("a job's queue", "app/jobs/notify_job.rb", APP["app/jobs/notify_job.rb"].replace(":default", ":mailers"), True),
+    ("a model renamed", "app/models/user.rb", "class Account < ApplicationRecord\nend\n", True),
+    ("a YAML config", "config/sidekiq.yml", ":queues:\n  - critical\n", True),
+    ("Gemfile.lock", "Gemfile.lock", APP["Gemfile.lock"].replace("7.2.2", "7.0.8"), True),
+    ("a file added", "app/jobs/report_job.rb",
+     "class ReportJob < ApplicationJob\n  def perform\n    sleep 5\n  end\nend\n", True),
+    ("a file deleted", "app/models/user.rb", None, True),
+    ("a comment only", "app/controllers/users_controller.rb",
+     "# users\n" + APP["app/controllers/users_controller.rb"], True),
+    ("a file no rule reads", "README.md", "# The shop\n", False),
+]
+
+
+def age(root: Path, seconds: float = 100) -> None:
+    """Files written long enough ago that their times are trusted (not too close to the run)."""
+    past = time.time() - seconds
+    for path in root.rglob("*"):
+        if ".cache" not in path.parts:
+            os.utime(path, (past, past))
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "shop"
+    write_tree(root, APP)
+    age(root)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("JOBLINT_CACHE_DIR", str(tmp_path / ".cache"))
+    return root
+
+
+@pytest.fixture
+def analysed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files the engine analyses (rather than replays), run by run."""
+    seen: list[str] = []
+    original = engine._FileRun.file
+
+    def spy(self, source, report):  # type: ignore[no-untyped-def]
+        seen.append(source.relpath)
+        return original(self, source, report)
+
+    monkeypatch.setattr(engine._FileRun, "file", spy)
+    return seen
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, ["check", ".", "--format", "json", "--exit-zero", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def codes(output: str) -> list[tuple[str, int, str]]:
+    return [(f["path"], f["line"], f["code"]) for f in json.loads(output)["findings"]]
+
+
+def test_a_warm_run_replays_every_file_and_prints_the_same(app: Path, analysed: list[str]) -> None:
+    cold = run()
+    assert {"JL101"} <= {code for _, _, code in codes(cold)}
+    assert len(analysed) == 9
+    analysed.clear()
+    assert run() == cold
+    assert analysed == []  # nothing analysed: every share came from the cache
+    assert run("--no-cache") == cold
+    assert len(analysed) == 9
+
+
+@pytest.mark.parametrize(("what", "relpath", "text", "changes"), EDITS, ids=[e[0] for e in EDITS])
+def test_after_each_kind_of_edit_a_warm_run_prints_what_a_cold_run_prints(
+    app: Path, analysed: list[str], what: str, relpath: str, text: str | None, changes: bool
+) -> None:
+    before = run()
+    if text is None:
+        (app / relpath).unlink()
+    else:
+        (app / relpath).write_text(text, encoding="utf-8")
+    analysed.clear()
+    warm = run()
+    if not changes:
+        assert analysed == []  # an edit nothing depends on invalidates nothing
+    assert warm == run("--no-cache")
+    assert (warm != before) == changes
+
+
+def test_an_edit_with_trusted_times_is_still_seen(app: Path) -> None:
+    """Same size, new time, files old enough for their times to be trusted: the cache compares
+    times first and content when they differ."""
+    run()
+    job = app / "app/jobs/notify_job.rb"
+    text = job.read_text(encoding="utf-8").replace(":default", ":xxxxxxx")
+    job.write_text(text, encoding="utf-8")
+    age(app, seconds=50)
+    assert run() == run("--no-cache")
+    assert "xxxxxxx" in run()
+
+
+def test_only_the_named_file_is_analysed_on_the_pre_commit_path(app: Path, analysed: list[str]) -> None:
+    run()
+    job = app / "app/jobs/notify_job.rb"
+    job.write_text(job.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    analysed.clear()
+    result = CliRunner().invoke(main, ["check", "app/jobs/notify_job.rb", "--format", "json", "--exit-zero"])
+    assert analysed == ["app/jobs/notify_job.rb"]
+    assert result.stdout == CliRunner().invoke(
+        main, ["check", "app/jobs/notify_job.rb", "--format", "json", "--exit-zero", "--no-cache"]
+    ).stdout
+
+
+def test_settings_are_part_of_the_key(app: Path, analysed: list[str]) -> None:
+    run()
+    (app / ".joblint.yml").write_text("ignore: [JL101]\n", encoding="utf-8")
+    analysed.clear()
+    warm = run()
+    assert "JL101" not in {code for _, _, code in codes(warm)}
+    assert warm == run("--no-cache")
+    assert analysed  # new settings: a new context, analysed afresh
+
+
+def cache_files(tmp_path: Path, pattern: str) -> list[Path]:
+    return sorted((tmp_path / ".cache").rglob(pattern))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "forged", "empty", "directory"])
+def test_a_damaged_or_foreign_cache_is_rebuilt_not_trusted(
+    app: Path, tmp_path: Path, analysed: list[str], damage: str
+) -> None:
+    cold = run()
+    for path in cache_files(tmp_path, "*.json"):
+        data = path.read_bytes()
+        if damage == "truncated":
+            path.write_bytes(data[: len(data) // 2])
+        elif damage == "garbage":
+            path.write_bytes(os.urandom(300))
+        elif damage == "forged":  # valid JSON, findings removed, signature not ours
+            header, _, body = data.partition(b"\n")
+            document = json.loads(body)
+            for entry in document.get("entries", {}).values():
+                if isinstance(entry, dict) and "share" in entry:
+                    entry["share"]["findings"] = []
+            path.write_bytes(header + b"\n" + json.dumps(document).encode())
+        elif damage == "empty":
+            path.write_bytes(b"")
+        else:
+            path.unlink()
+            path.mkdir()
+    analysed.clear()
+    assert run() == cold
+    assert analysed  # analysed again
+    if damage != "directory":
+        analysed.clear()
+        assert run() == cold
+        assert analysed == []  # and the rebuilt cache is used
+
+
+def test_two_runs_racing_leave_a_whole_cache(app: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "JOBLINT_CACHE_DIR": str(tmp_path / ".cache")}
+    command = [sys.executable, "-m", "joblint", ".", "--format", "json", "--exit-zero"]
+    processes = [
+        subprocess.Popen(command, cwd=app, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), [o[1] for o in outputs]
+    assert len({o[0] for o in outputs}) == 1
+    assert all(b"Traceback" not in o[1] for o in outputs)
+    assert run() == outputs[0][0].decode()
+    assert not cache_files(tmp_path, ".tmp-*")  # no temporary file left behind
+
+
+def test_cache_location_and_switches(app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JOBLINT_CACHE_DIR")
+    run("--no-cache")
+    assert not (app / cache.DIR_NAME).exists()
+    run()
+    assert (app / cache.DIR_NAME / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert (app / cache.DIR_NAME / "CACHEDIR.TAG").is_file()
+    run("--cache-dir", str(tmp_path / "elsewhere"))
+    assert list((tmp_path / "elsewhere").rglob("findings-*.json"))
+    # the cache is never linted, and never read as part of the project
+    assert cache.DIR_NAME not in run()
+
+
+def test_an_unwritable_cache_directory_only_means_no_cache(app: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a directory should be")
+    blocked = blocked / "cache"
+    cold = run("--no-cache")
+    result = CliRunner().invoke(
+        main, ["check", ".", "--format", "json", "--exit-zero", "--cache-dir", str(blocked)]
+    )
+    assert result.exit_code == 0
+    assert result.stdout == cold
+    assert "Traceback" not in result.output
+
+
+def test_definitions_survive_the_cache_unchanged() -> None:
+    fixtures = Path(__file__).parent / "fixtures"
+    files = sorted(fixtures.rglob("*.rb"))
+    assert len(files) > 20
+    compared = 0
+    for path in files:
+        source = SourceFile(path, path.name, path.read_bytes())
+        extracted = extract_definitions(source)
+        encoded = json.loads(json.dumps(encode_definitions(extracted)))
+        assert decode_definitions(encoded, source) == extracted
+        compared += len(extracted)
+    assert compared > 30
