@@ -47,18 +47,21 @@ APP = {
     ),
 }
 
-# (description, relpath, new text or None to delete, whether the cold findings change)
+# (description, relpath, new text or None to delete, whether the cold output changes, files
+# whose findings cannot depend on the edit and must be replayed rather than analysed again)
+UNRELATED = ["app/controllers/users_controller.rb", "app/models/user.rb"]
 EDITS = [
-    ("a job's queue", "app/jobs/notify_job.rb", APP["app/jobs/notify_job.rb"].replace(":default", ":mailers"), True),
-    ("a model renamed", "app/models/user.rb", "class Account < ApplicationRecord\nend\n", True),
-    ("a YAML config", "config/sidekiq.yml", ":queues:\n  - critical\n", True),
-    ("Gemfile.lock", "Gemfile.lock", APP["Gemfile.lock"].replace("7.2.2", "7.0.8"), True),
+    ("a job's queue", "app/jobs/notify_job.rb", APP["app/jobs/notify_job.rb"].replace(":default", ":mailers"),
+     True, ["Gemfile", "config/sidekiq.yml"]),
+    ("a model renamed", "app/models/user.rb", "class Account < ApplicationRecord\nend\n", True, ["Gemfile"]),
+    ("a YAML config", "config/sidekiq.yml", ":queues:\n  - critical\n", True, UNRELATED),
+    ("Gemfile.lock", "Gemfile.lock", APP["Gemfile.lock"].replace("7.2.2", "7.0.8"), True, UNRELATED),
     ("a file added", "app/jobs/report_job.rb",
-     "class ReportJob < ApplicationJob\n  def perform\n    sleep 5\n  end\nend\n", True),
-    ("a file deleted", "app/models/user.rb", None, True),
+     "class ReportJob < ApplicationJob\n  def perform\n    sleep 5\n  end\nend\n", True, []),
+    ("a file deleted", "app/models/user.rb", None, True, []),
     ("a comment only", "app/controllers/users_controller.rb",
-     "# users\n" + APP["app/controllers/users_controller.rb"], True),
-    ("a file no rule reads", "README.md", "# The shop\n", False),
+     "# users\n" + APP["app/controllers/users_controller.rb"], True, ["Gemfile", "config/sidekiq.yml"]),
+    ("a file no rule reads", "README.md", "# The shop\n", False, sorted(APP)),
 ]
 
 
@@ -115,9 +118,10 @@ def test_a_warm_run_replays_every_file_and_prints_the_same(app: Path, analysed: 
     assert len(analysed) == 9
 
 
-@pytest.mark.parametrize(("what", "relpath", "text", "changes"), EDITS, ids=[e[0] for e in EDITS])
+@pytest.mark.parametrize(("what", "relpath", "text", "changes", "kept"), EDITS, ids=[e[0] for e in EDITS])
 def test_after_each_kind_of_edit_a_warm_run_prints_what_a_cold_run_prints(
-    app: Path, analysed: list[str], what: str, relpath: str, text: str | None, changes: bool
+    app: Path, analysed: list[str], what: str, relpath: str, text: str | None, changes: bool,
+    kept: list[str],
 ) -> None:
     before = run()
     if text is None:
@@ -126,8 +130,8 @@ def test_after_each_kind_of_edit_a_warm_run_prints_what_a_cold_run_prints(
         (app / relpath).write_text(text, encoding="utf-8")
     analysed.clear()
     warm = run()
-    if not changes:
-        assert analysed == []  # an edit nothing depends on invalidates nothing
+    assert relpath in analysed or text is None or not relpath.endswith((".rb", ".yml"))
+    assert not set(kept) & set(analysed)  # an edit invalidates only what depends on it
     assert warm == run("--no-cache")
     assert (warm != before) == changes
 
@@ -255,3 +259,15 @@ def test_definitions_survive_the_cache_unchanged() -> None:
         assert decode_definitions(encoded, source) == extracted
         compared += len(extracted)
     assert compared > 30
+
+
+def test_problems_met_by_the_project_model_are_said_on_warm_runs_too(app: Path, analysed: list[str]) -> None:
+    (app / "app/models/legacy.rb").write_bytes(b"class Legacy < ApplicationRecord\n  # caf\xe9\nend\n")
+    age(app)
+    args = ["check", "app/controllers", "--format", "json", "--exit-zero"]
+    cold = CliRunner().invoke(main, args)
+    analysed.clear()
+    warm = CliRunner().invoke(main, args)
+    assert analysed == []
+    assert "app/models/legacy.rb: skipped: not valid UTF-8" in cold.stderr
+    assert (warm.stdout, warm.stderr) == (cold.stdout, cold.stderr)

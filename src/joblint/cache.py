@@ -42,7 +42,7 @@ FORMAT = 1
 MAGIC = b"joblint-cache"
 KEY_BYTES = 32
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
-MAX_STATES = 8  # states kept per cache file (a full run, some one-file runs…)
+MAX_SCANS = 4  # runs whose shares are kept (a full run, some one-file runs…)
 
 
 def content_hash(data: bytes) -> str:
@@ -160,7 +160,7 @@ def directories(root: Path, skip: Iterable[Path] = ()) -> dict[str, list[object]
     skipped = {os.path.abspath(p) for p in skip}
     found: dict[str, list[object]] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        listing = _listing(dirnames, filenames)  # every entry, as `state_holds` lists them
+        listing = _listing(dirnames, filenames)  # every entry, as `dirs_hold` lists them
         dirnames[:] = sorted(
             d for d in dirnames
             if d not in SKIPPED_DIRS and os.path.join(os.path.abspath(dirpath), d) not in skipped
@@ -188,16 +188,11 @@ def file_record(path: str, digest: str | None) -> list[object]:
     return [stat.st_size, stat.st_mtime_ns, digest]
 
 
-def state_holds(state: Mapping[str, object], known: Mapping[str, str]) -> bool:
-    """Does the recorded state still describe the disk? `known`: path → hash of files this run
-    has already read."""
-    started = state.get("started")
-    files, dirs = state.get("files"), state.get("dirs")
-    if not isinstance(started, int) or not isinstance(files, dict) or not isinstance(dirs, dict):
-        return False
+def dirs_hold(dirs: Mapping[str, object], started: int) -> bool:
+    """Does every directory still list the same entries?"""
     for path, record in dirs.items():
         try:
-            mtime, listing = record
+            mtime, listing = record  # type: ignore[misc]
             # a time close to the recording run may hide an entry added in the same tick
             if os.stat(path).st_mtime_ns != mtime or mtime >= started - RACY_NS:
                 entries = os.listdir(path)
@@ -207,48 +202,34 @@ def state_holds(state: Mapping[str, object], known: Mapping[str, str]) -> bool:
                     return False
         except (OSError, ValueError, TypeError):
             return False
-    for path, record in files.items():
-        try:
-            size, mtime, digest = record
-        except (ValueError, TypeError):
-            return False
-        if path in known and digest is not None:
-            if known[path] != digest:
-                return False
-            continue
-        try:
-            stat = os.stat(path)
-        except OSError:
-            if size == -1:
-                continue  # was missing, still is
-            return False
-        if stat.st_size == size and stat.st_mtime_ns == mtime and mtime < started - RACY_NS:
-            continue
-        if digest is None:
-            return False
-        try:
-            data = read_bounded(Path(path))
-        except OSError:
-            return False
-        if data is None or content_hash(data) != digest:
-            return False
     return True
 
 
-def new_state(
-    reads: Mapping[str, str | None], dirs: dict[str, list[object]], started: int,
-    problems: list[tuple[str, str]],
-) -> dict[str, object]:
-    return {
-        "started": started,
-        "files": {path: file_record(path, digest) for path, digest in sorted(reads.items())},
-        "dirs": dirs,
-        "problems": [list(p) for p in problems],
-    }
+def file_holds(path: str, record: object, started: int, known: Mapping[str, str]) -> bool:
+    """Are the file's bytes those recorded? `known`: hashes of files this run has read."""
+    try:
+        size, mtime, digest = record  # type: ignore[misc]
+    except (ValueError, TypeError):
+        return False
+    if path in known and digest is not None:
+        return known[path] == digest
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return size == -1  # was missing, still is
+    if stat.st_size == size and stat.st_mtime_ns == mtime and mtime < started - RACY_NS:
+        return True
+    if digest is None:
+        return False
+    try:
+        data = read_bounded(Path(path))
+    except OSError:
+        return False
+    return data is not None and content_hash(data) == digest
 
 
-def state_id(state: Mapping[str, object]) -> str:
-    return content_hash(json.dumps(state, sort_keys=True).encode("utf-8", "surrogateescape"))
+def state_id(document: Mapping[str, object]) -> str:
+    return content_hash(json.dumps(document, sort_keys=True).encode("utf-8", "surrogateescape"))
 
 
 def now_ns() -> int:
@@ -321,66 +302,191 @@ class DefinitionCache:
 
 
 class FindingCache:
-    """Each analysed file's share of the report, by absolute path, under the state it was
-    computed in. One document per context (code, settings, root and working directory)."""
+    """Each analysed file's share of the report, by absolute path, and what it depended on.
+
+    The document (one per context) holds:
+    - `scans`: one per run that analysed files — when it started, the directory listings, the
+      size, time and hash of every file it read, which files and facts each fact was built
+      from (`App.fact_reads`), and the project-model problems it met;
+    - `states`: what one or more files' analyses read — files and facts of a scan, and
+      whether they used the class index (then the files `App.include` added to it, which the
+      scan records, must be the same);
+    - `entries`: per analysed file, its hash, size and time, its state and its share.
+    A share is replayed when the file's bytes match and its state holds: the scan's listings,
+    and every file behind the state's files and facts.
+    """
 
     def __init__(self, store: Store, context: str):
         self.store = store
         self.name = f"findings-{context[:32]}.json"
         document = store.load(self.name) or {}
-        states, entries = document.get("states"), document.get("entries")
-        self.states: dict[str, dict[str, object]] = states if isinstance(states, dict) else {}
-        self.entries: dict[str, dict[str, object]] = entries if isinstance(entries, dict) else {}
-        self.known: dict[str, str] = {}  # path → hash of the bytes, for files known this run
+        self.scans: dict[str, dict[str, object]] = _mapping(document.get("scans"))
+        self.states: dict[str, dict[str, object]] = _mapping(document.get("states"))
+        self.entries: dict[str, dict[str, object]] = _mapping(document.get("entries"))
+        self._loaded = (dict(self.scans), dict(self.states), dict(self.entries))
+        self.known: dict[str, str] = {}  # path → hash of the bytes, for files read this run
         self._holds: dict[str, bool] = {}
+        self._scan_holds: dict[str, bool] = {}
+        self._file_holds: dict[tuple[str, str], bool] = {}
         self.kept: dict[str, dict[str, object]] = {}  # this run's files: replayed or new
         self.seen: set[str] = set()
+        self._index: dict[str, int] = {}  # path → index in the scan being written
 
-    def hit(self, key: str, digest: str | None = None) -> dict[str, object] | None:
-        """The stored share of the file `key`, if its bytes (`digest`; without it, its size and
-        time) and the state it was computed in both still hold."""
+    # -- reading -----------------------------------------------------------------------
+
+    def matching(self, key: str, digest: str | None = None) -> dict[str, object] | None:
+        """The entry of the file `key` if it was recorded for these bytes (`digest`; without
+        it, for this size and time, old enough to be trusted)."""
         self.seen.add(key)
+        if digest is not None:
+            self.known[key] = digest
         entry = self.entries.get(key)
-        if not isinstance(entry, dict):
+        if not isinstance(entry, dict) or not isinstance(entry.get("share"), dict):
             return None
         if digest is None:
-            stat = entry.get("stat")
             try:
                 now = os.stat(key)
             except OSError:
                 return None
-            if not (isinstance(stat, list) and stat == [now.st_size, now.st_mtime_ns]
-                    and now.st_mtime_ns < self._started(entry) - RACY_NS):
+            scan = self._scan_of(entry)
+            started = scan.get("started") if scan else None
+            if not (isinstance(started, int) and entry.get("stat") == [now.st_size, now.st_mtime_ns]
+                    and now.st_mtime_ns < started - RACY_NS):
                 return None
             digest = entry.get("hash")  # type: ignore[assignment]
-        else:
-            self.known[key] = digest
-        if entry.get("hash") != digest:
-            return None
+            if isinstance(digest, str):
+                self.known[key] = digest
+        return entry if entry.get("hash") == digest else None
+
+    def valid(self, key: str, entry: dict[str, object], extras: list[str]) -> bool:
+        """Does the state the entry was computed in still hold, with these files added to the
+        class index? The entry is then kept."""
         sid = entry.get("state")
         state = self.states.get(sid) if isinstance(sid, str) else None
         if not isinstance(state, dict):
-            return None
-        self.known[key] = digest  # type: ignore[assignment]
+            return False
+        if state.get("index"):  # it used the class index: the same files must have joined it
+            scan = self._scan_of(state)
+            if scan is None or scan.get("extras") != extras:
+                return False
         if sid not in self._holds:
-            self._holds[sid] = state_holds(state, self.known)  # type: ignore[index]
-        if not self._holds[sid]:  # type: ignore[index]
-            return None
-        self.kept[key] = entry
-        return entry["share"]  # type: ignore[return-value]
+            self._holds[sid] = self._state_holds(state)  # type: ignore[index]
+        if self._holds[sid]:  # type: ignore[index]
+            self.kept[key] = entry
+        return self._holds[sid]  # type: ignore[index]
 
-    def _started(self, entry: dict[str, object]) -> int:
-        state = self.states.get(entry.get("state"))  # type: ignore[arg-type]
-        started = state.get("started") if isinstance(state, dict) else None
-        return started if isinstance(started, int) else 0
+    def _scan_of(self, holder: dict[str, object]) -> dict[str, object] | None:
+        if "scan" not in holder:  # an entry: through its state
+            state = self.states.get(holder.get("state"))  # type: ignore[arg-type]
+            holder = state if isinstance(state, dict) else {}
+        scan = self.scans.get(holder.get("scan"))  # type: ignore[arg-type]
+        return scan if isinstance(scan, dict) else None
+
+    def _state_holds(self, state: dict[str, object]) -> bool:
+        scan_id = state.get("scan")
+        scan = self._scan_of(state)
+        if scan is None or not isinstance(scan_id, str):
+            return False
+        try:
+            if scan_id not in self._scan_holds:
+                self._scan_holds[scan_id] = dirs_hold(scan["dirs"], int(scan["started"]))  # type: ignore[arg-type, call-overload]
+            return (
+                self._scan_holds[scan_id]
+                and all(self._file_ok(scan_id, scan, i) for i in state["files"])  # type: ignore[attr-defined]
+                and all(self._fact_ok(scan_id, scan, n) for n in state["facts"])  # type: ignore[attr-defined]
+            )
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            return False
+
+    def _file_ok(self, scan_id: str, scan: dict[str, object], index: int) -> bool:
+        path = scan["paths"][index]  # type: ignore[index]
+        memo = (scan_id, path)
+        if memo not in self._file_holds:
+            record = scan["files"][index]  # type: ignore[index]
+            self._file_holds[memo] = file_holds(path, record, int(scan["started"]), self.known)  # type: ignore[call-overload]
+        return self._file_holds[memo]
+
+    def _fact_ok(self, scan_id: str, scan: dict[str, object], name: str) -> bool:
+        """Do the files a fact was built from, and those of the facts it used, still hold?"""
+        memo = (scan_id, "fact:" + name)
+        if memo not in self._file_holds:
+            self._file_holds[memo] = True  # a cycle is decided by its other members
+            files, facts = scan["facts"][name]  # type: ignore[index]
+            self._file_holds[memo] = all(self._file_ok(scan_id, scan, i) for i in files) and all(
+                self._fact_ok(scan_id, scan, n) for n in facts
+            )
+        return self._file_holds[memo]
+
+    @staticmethod
+    def _files_of(state: dict[str, object], scan: dict[str, object]) -> set[int]:
+        """The state's files and those behind its facts, transitively (indexes in the scan)."""
+        facts: dict[str, list[list[object]]] = scan["facts"]  # type: ignore[assignment]
+        files = set(state["files"])  # type: ignore[call-overload]
+        pending, seen = list(state["facts"]), set()  # type: ignore[call-overload]
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            fact_files, fact_facts = facts[name]
+            files.update(fact_files)  # type: ignore[arg-type]
+            pending.extend(fact_facts)
+        return files  # type: ignore[return-value]
 
     def replayed_problems(self) -> list[tuple[str, str]]:
-        """The project-model problems (an unreadable `Gemfile.lock`…) of the states replayed."""
+        """The project-model problems (an unreadable `Gemfile.lock`…) behind the shares kept."""
         problems: set[tuple[str, str]] = set()
         for sid in {entry["state"] for entry in self.kept.values()}:
-            for path, reason in self.states[sid].get("problems", ()):  # type: ignore[union-attr, index, attr-defined]
-                problems.add((path, reason))
+            state = self.states[sid]  # type: ignore[index]
+            scan = self._scan_of(state)
+            known: dict[str, list[str]] = scan.get("problems", {}) if scan else {}  # type: ignore[assignment]
+            if not known:
+                continue
+            for index in self._files_of(state, scan):
+                if str(index) in known:
+                    display, reason = known[str(index)]
+                    problems.add((display, reason))
         return sorted(problems)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def add_scan(
+        self,
+        started: int,
+        dirs: dict[str, list[object]],
+        files: Mapping[str, list[object]],
+        facts: Mapping[str, tuple[Iterable[str], Iterable[str]]],
+        problems: Mapping[str, tuple[str, str]],
+        extras: list[str],
+    ) -> str:
+        """Record a run: each path once, referred to by its index elsewhere in the scan.
+        `extras`: the files `App.include` added to the class index."""
+        paths = sorted(set(files) | {p for fact_files, _ in facts.values() for p in fact_files})
+        self._index = {path: index for index, path in enumerate(paths)}
+        scan = {
+            "started": started,
+            "dirs": dirs,
+            "paths": paths,
+            "files": [files.get(path, [-1, -1, None]) for path in paths],
+            "facts": {name: [sorted(self._index[p] for p in fact_files), sorted(fact_facts)]
+                      for name, (fact_files, fact_facts) in sorted(facts.items())},
+            "problems": {str(self._index[p]): list(v) for p, v in problems.items() if p in self._index},
+            "extras": extras,
+        }
+        scan_id = state_id(scan)
+        self.scans[scan_id] = scan
+        return scan_id
+
+    def add_state(self, scan_id: str, files: Iterable[str], facts: Iterable[str], index: bool) -> str:
+        """What some analyses of the scan `scan_id` (the last added) read; "" when a file is
+        not in the scan (then the shares are not kept: they could not be checked)."""
+        if any(p not in self._index for p in files):
+            return ""
+        state = {"scan": scan_id, "files": sorted(self._index[p] for p in files),
+                 "facts": sorted(facts), "index": index}
+        sid = state_id(state)
+        self.states[sid] = state
+        return sid
 
     def record(self, key: str, digest: str, share: dict[str, object], sid: str) -> None:
         try:
@@ -390,17 +496,25 @@ class FindingCache:
         stat = [now.st_size, now.st_mtime_ns]
         self.kept[key] = {"hash": digest, "stat": stat, "state": sid, "share": share}
 
-    def save(self, new_state: dict[str, object] | None, sid: str) -> None:
-        if new_state is not None:
-            self.states[sid] = new_state
+    def save(self) -> None:
         # files of earlier runs that this one did not look at are kept for the next
-        kept = {k: e for k, e in self.entries.items() if k not in self.seen and isinstance(e, dict)}
-        kept.update(self.kept)
-        kept = {k: e for k, e in kept.items() if e.get("state") in self.states}
-        referenced = {entry["state"] for entry in kept.values()}
-        newest = sorted(referenced, key=lambda s: -int(self.states[s]["started"]))[:MAX_STATES]  # type: ignore[arg-type, index]
-        states = {s: self.states[s] for s in newest}
-        entries = {k: e for k, e in sorted(kept.items()) if e["state"] in states}
-        if entries == self.entries and states == self.states:
+        entries = {k: e for k, e in self.entries.items() if k not in self.seen and isinstance(e, dict)}
+        entries.update(self.kept)
+        entries = {k: e for k, e in entries.items() if e.get("state") in self.states}
+        scans_by_age = sorted(
+            {self.states[e["state"]].get("scan") for e in entries.values()} & set(self.scans),  # type: ignore[index]
+            key=lambda s: -int(self.scans[s].get("started", 0)),  # type: ignore[arg-type, call-overload]
+        )
+        scans = {s: self.scans[s] for s in scans_by_age[:MAX_SCANS]}
+        states = {s: st for s, st in self.states.items() if st.get("scan") in scans}
+        entries = {k: e for k, e in sorted(entries.items()) if e["state"] in states}
+        states = {s: states[s] for s in sorted({e["state"] for e in entries.values()})}  # type: ignore[misc]
+        if (scans, states, entries) == self._loaded:
             return  # nothing new: a warm run writes nothing
-        self.store.save(self.name, {"states": states, "entries": entries})
+        self.store.save(self.name, {"scans": scans, "states": states, "entries": entries})
+
+
+def _mapping(value: object) -> dict[str, dict[str, object]]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, dict)}

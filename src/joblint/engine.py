@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import multiprocessing
 import os
@@ -15,10 +16,10 @@ import pathspec
 from . import cache, ruby, rules, suppressions
 from .files import Excludes, FileProblem, is_lintable, os_reason, walk_files
 from .findings import EXTERNAL, IN_SOURCE, Edit, Finding, Hit, Severity, Suppressed, fingerprint
-from .rails.app import App
+from .rails.app import App, Reads
 from .roots import owning_app, root_for
 from .rules import Rule
-from .source import SourceFile
+from .source import SourceFile, is_ruby_path
 
 
 @dataclass(frozen=True)
@@ -157,59 +158,88 @@ def _lint_group(
         app.definition_cache = cache.DefinitionCache(store, code)
         shares = cache.FindingCache(store, _context(options, root, cwd, code))
     shown = {resolved: display_path(path, cwd) for resolved, path in targets.items()}
-    sources: list[SourceFile] = []  # the files to analyse
-    replayed: dict[str, dict[str, object]] = {}  # display path → share, for unchanged files
-    for resolved in sorted(targets, key=shown.__getitem__):
-        path = targets[resolved]
-        # a file whose size and time match the cache is not even read
-        entry = shares.hit(os.path.abspath(path)) if shares is not None else None
-        if entry is not None:
-            replayed[shown[resolved]] = entry
-            continue
-        source = app.source(path)
-        if source is None:
-            problem = app.problems[resolved]
-            report.problems.append(FileProblem(shown[resolved], problem.reason))
-            continue
-        if shares is not None:
-            entry = shares.hit(os.path.abspath(path), cache.source_hash(source))
-            if entry is not None:
-                replayed[shown[resolved]] = entry
-                continue
-        sources.append(source)
-    report.files += len(sources) + len(replayed)
-    if root is None:
-        report.unrooted += len(sources)
-    for display, share in replayed.items():
-        _replay(share, display, report)
-    if not sources:
-        if shares is not None:
-            report.problems.extend(FileProblem(*p) for p in shares.replayed_problems())
-            shares.save(None, "")
-        return
-
     active = [r for r in options.rules if r.triggers]
     passive = [r for r in options.rules if not r.triggers]  # run wherever an active rule ran
     dispatch = _Dispatch(active)
-    wanted = {id(source): dispatch.rules_for(source) for source in sources}
-    # analysed files join the class index, so a job outside app/ is still known as a job
-    app.include(s for s in sources if wanted[id(s)])
-    app.include(
-        s for s in (app.source(targets[r]) for r in targets if shown[r] in replayed and
-                    replayed[shown[r]]["wanted"]) if s is not None
-    )
-    run = _FileRun(app, options, cwd, wanted, passive, bool(active))
-    workers = _worker_count(options, sum(1 for s in sources if wanted[id(s)]))
+
+    files: list[str] = []  # the readable targets (resolved paths), in display order
+    read: dict[str, SourceFile] = {}
+    stored: dict[str, dict[str, object]] = {}  # cache entries recorded for the files' bytes
+    for resolved in sorted(targets, key=shown.__getitem__):
+        path = targets[resolved]
+        key = os.path.abspath(path)
+        # a file whose size and time match its entry is not even read
+        entry = shares.matching(key) if shares is not None else None
+        if entry is None:
+            source = app.source(path)
+            if source is None:
+                problem = app.problems[resolved]
+                report.problems.append(FileProblem(shown[resolved], problem.reason))
+                continue
+            read[resolved] = source
+            if shares is not None:
+                entry = shares.matching(key, cache.source_hash(source))
+        files.append(resolved)
+        if entry is not None:
+            stored[resolved] = entry
+    report.files += len(files)
+    if root is None:
+        report.unrooted += len(files)
+
+    wanted: dict[str, list[type[Rule]]] = {}
+
+    def wants(resolved: str) -> bool:
+        if resolved in stored:
+            return bool(stored[resolved]["share"]["wanted"])  # type: ignore[index]
+        if resolved not in wanted:
+            wanted[resolved] = dispatch.rules_for(read[resolved])
+        return bool(wanted[resolved])
+
+    # analysed files from outside app/ and lib/ join the class index, so that a job in
+    # `script/` is still known as a job; findings that used the index depend on which did
+    outside = [r for r in files if is_ruby_path(targets[r].name) and app.outside_model_dirs(targets[r])]
+    extras = sorted(app.relpath(targets[r]) for r in outside if wants(r))
+    replayed = [r for r in files if r in stored and shares is not None
+                and shares.valid(os.path.abspath(targets[r]), stored[r], extras)]
+    for resolved in replayed:
+        _replay(stored[resolved]["share"], shown[resolved], report)  # type: ignore[arg-type]
+    done = set(replayed)
+    sources = []
+    for resolved in files:
+        if resolved not in done:
+            source = read.get(resolved) or app.source(targets[resolved])
+            if source is None:  # unreadable since its size and time were checked
+                problem = app.problems[resolved]
+                report.problems.append(FileProblem(shown[resolved], problem.reason))
+                continue
+            read[resolved] = source
+            if resolved not in wanted:
+                wanted[resolved] = dispatch.rules_for(source)
+            sources.append(source)
+    if not sources:
+        if shares is not None:
+            report.problems.extend(FileProblem(*p) for p in shares.replayed_problems())
+            shares.save()
+        return
+
+    app.include(s for s in (app.source(targets[r]) for r in outside if wants(r)) if s is not None)
+    by_source = {id(read[r]): wanted[r] for r in files if r in read and r in wanted}
+    run = _FileRun(app, options, cwd, by_source, passive, bool(active))
+    workers = _worker_count(options, sum(1 for s in sources if by_source[id(s)]))
     parts: dict[int, Report] = {}
-    worker_reads: dict[str, str | None] = {}
+    reads: dict[int, Reads] = {}
+    worker_digests: dict[str, str | None] = {}
+    worker_facts: dict[str, Reads] = {}
     if workers > 1:
-        worker_reads = _run_parallel(run, sources, workers, parts, len(replayed), report.files)
+        worker_digests, worker_facts = _run_parallel(
+            run, sources, workers, parts, reads, len(replayed), report.files
+        )
     else:
-        for done, source in enumerate(sources):
+        for count, source in enumerate(sources):
             if options.progress is not None:
-                options.progress(len(replayed) + done, report.files)
+                options.progress(len(replayed) + count, report.files)
             parts[id(source)] = part = Report()
-            run.file(source, part)
+            reads[id(source)] = run.file(source, part)
     for source in sources:
         _merge(parts[id(source)], report)
     model_problems = _model_problems(app, targets, cwd)
@@ -220,7 +250,9 @@ def _lint_group(
         )
     report.problems.extend(model_problems)
     if store is not None and shares is not None and root is not None:
-        _keep(app, store, shares, sources, parts, wanted, worker_reads, model_problems, started)
+        facts = {**app.fact_reads, **worker_facts}
+        _keep(app, store, shares, sources, parts, reads, by_source, facts, worker_digests, extras,
+              started, cwd, targets)
 
 
 def _store(root: Path | None, options: Options) -> cache.Store | None:
@@ -243,8 +275,17 @@ def _context(options: Options, root: Path | None, cwd: Path, code: str) -> str:
         "request_paths": options.request_paths,
         "excludes": options.excludes,
     }
-    text = json.dumps(described, sort_keys=True, default=repr)
+    text = json.dumps(described, sort_keys=True, default=_plain)
     return cache.content_hash(text.encode("utf-8", "surrogateescape"))
+
+
+def _plain(value: object) -> object:
+    """Settings values JSON does not know, the same way in every run (a set's order is not)."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return repr(value)
 
 
 def _share(part: Report, wanted: bool) -> dict[str, object]:
@@ -285,32 +326,78 @@ def _keep(
     shares: cache.FindingCache,
     sources: list[SourceFile],
     parts: dict[int, Report],
+    reads: dict[int, Reads],
     wanted: dict[int, list[type[Rule]]],
-    worker_reads: dict[str, str | None],
-    model_problems: list[FileProblem],
+    facts: dict[str, Reads],
+    worker_digests: dict[str, str | None],
+    extras: list[str],
     started: int,
+    cwd: Path,
+    targets: dict[str, Path],
 ) -> None:
-    """Write this run's shares to the cache, under the state of what the run read."""
+    """Write this run's shares to the cache, each under the state of what its analysis read."""
     assert app.root is not None
     if app.definition_cache is not None:
         app.definition_cache.save()
-    state = None
-    sid = ""
-    if sources:
-        digests: dict[str, str | None] = {
-            key: None if data is None else cache.content_hash(data) for key, data in app.reads().items()
-        }
-        digests.update(worker_reads)
-        dirs = cache.directories(app.root, [store.directory])
-        problems = [(p.path, p.reason) for p in model_problems]
-        state = cache.new_state(digests, dirs, started, problems)
-        sid = cache.state_id(state)
-        for source in sources:
-            part = parts[id(source)]
-            if not part.crashes:  # an internal error is never replayed
-                share = _share(part, bool(wanted[id(source)]))
-                shares.record(os.path.abspath(source.path), cache.source_hash(source), share, sid)
-    shares.save(state, sid)
+    digests: dict[str, str | None] = {
+        key: None if data is None else cache.content_hash(data) for key, data in app.reads().items()
+    }
+    digests.update(worker_digests)
+    files = {path: cache.file_record(path, digest) for path, digest in digests.items()}
+    problems = {key: (display_path(key, cwd), problem.reason)
+                for key, problem in app.problems.items() if key not in targets}
+    scan_id = shares.add_scan(
+        started,
+        cache.directories(app.root, [store.directory]),
+        files,
+        {name: (r.files, r.facts) for name, r in facts.items()},
+        problems,
+        extras,
+    )
+    states: dict[tuple[frozenset[str], frozenset[str]], str] = {}
+    behind: dict[frozenset[str], set[str]] = {}  # facts → the files they rest on
+    for source in sources:
+        part, used = parts[id(source)], reads[id(source)]
+        if part.crashes:
+            continue  # an internal error is never replayed
+        key = os.path.abspath(source.path)
+        names = frozenset(used.facts)
+        if names not in behind:
+            behind[names] = _files_behind(names, facts)
+        # a file the facts already rest on (a model read again through the index) is not
+        # listed again: states stay few and small
+        group = (frozenset(used.files - {key} - behind[names]), names)
+        if group not in states:
+            states[group] = shares.add_state(scan_id, group[0], names, _uses(names, facts, "model_files"))
+        if states[group]:
+            share = _share(part, bool(wanted[id(source)]))
+            shares.record(key, cache.source_hash(source), share, states[group])
+    shares.save()
+
+
+def _files_behind(names: frozenset[str], facts: dict[str, Reads]) -> set[str]:
+    files: set[str] = set()
+    pending, seen = list(names), set()
+    while pending:
+        name = pending.pop()
+        if name not in seen and name in facts:
+            seen.add(name)
+            files |= facts[name].files
+            pending.extend(facts[name].facts)
+    return files
+
+
+def _uses(names: frozenset[str], facts: dict[str, Reads], wanted: str) -> bool:
+    """Does any of these facts rest, transitively, on the fact `wanted`?"""
+    pending, seen = list(names), set()
+    while pending:
+        name = pending.pop()
+        if name == wanted:
+            return True
+        if name not in seen and name in facts:
+            seen.add(name)
+            pending.extend(facts[name].facts)
+    return False
 
 
 def lint_buffer(app: App, path: Path, data: bytes, options: Options, cwd: Path) -> Report:
@@ -369,7 +456,13 @@ class _FileRun:
         self.ignores = _PerFileIgnores(options.per_file_ignores)
         self.enabled = {rule.code for rule in options.rules}
 
-    def file(self, source: SourceFile, report: Report) -> None:
+    def file(self, source: SourceFile, report: Report) -> Reads:
+        """Analyse one file into `report`; what the analysis read is returned, for the cache."""
+        with self.app.tracking() as reads:
+            self._file(source, report)
+        return reads
+
+    def _file(self, source: SourceFile, report: Report) -> None:
         app, options = self.app, self.options
         display = display_path(source.path, self.cwd)
         report.linted.add(display)
@@ -404,7 +497,7 @@ class _FileRun:
 
 
 PARALLEL_MIN_FILES = 300  # below this, starting processes costs more than it saves
-_parallel: tuple[_FileRun, list[SourceFile], set[str]] | None = None  # what forked workers inherit
+_parallel: tuple[_FileRun, list[SourceFile], set[str], set[str]] | None = None  # what forked workers inherit
 
 
 def _worker_count(options: Options, analysed_files: int) -> int:
@@ -423,49 +516,58 @@ def _run_parallel(
     sources: list[SourceFile],
     workers: int,
     parts: dict[int, Report],
+    reads: dict[int, Reads],
     done_before: int,
     total: int,
-) -> dict[str, str | None]:
+) -> tuple[dict[str, str | None], dict[str, Reads]]:
     """Analyse files in forked workers. They inherit the App with its class index already
     built (and the trees parsed for it), so each file is still parsed once; each file's share
     comes back as plain findings, merged by the caller in file order, so the output does not
-    depend on the number of workers. Returns what the workers read beyond what this process
-    had (path → content hash), for the cache's state."""
+    depend on the number of workers. Returns, for the cache, what the workers read beyond what
+    this process had (path → content hash) and what the facts they built read."""
     global _parallel
     _ = (run.app.classes, run.app.jobs, run.app.model_classes)  # build the model before forking
-    _parallel = (run, sources, set(run.app.reads()))
+    _parallel = (run, sources, set(run.app.reads()), set(run.app.fact_reads))
     batches = [list(range(i, min(i + 32, len(sources)))) for i in range(0, len(sources), 32)]
-    reads: dict[str, str | None] = {}
+    digests: dict[str, str | None] = {}
+    facts: dict[str, Reads] = {}
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             done = done_before
-            for shares, batch_reads in pool.imap(_run_batch, batches):
-                for index, part in shares:
+            for shares, batch_digests, batch_facts in pool.imap(_run_batch, batches):
+                for index, part, used in shares:
                     parts[id(sources[index])] = part
+                    reads[id(sources[index])] = used
                 done += len(shares)
-                reads.update(batch_reads)
+                digests.update(batch_digests)
+                for name, used in batch_facts.items():
+                    facts.setdefault(name, used)  # the same fact read the same files anywhere
                 if run.options.progress is not None:
                     run.options.progress(done, total)
     finally:
         _parallel = None
-    return reads
+    return digests, facts
 
 
-def _run_batch(indexes: list[int]) -> tuple[list[tuple[int, Report]], dict[str, str | None]]:
+def _run_batch(
+    indexes: list[int],
+) -> tuple[list[tuple[int, Report, Reads]], dict[str, str | None], dict[str, Reads]]:
     assert _parallel is not None
-    run, sources, known = _parallel
+    run, sources, known, known_facts = _parallel
     shares = []
     for index in indexes:
         part = Report()
-        run.file(sources[index], part)
-        shares.append((index, part))
-    reads = {
+        used = run.file(sources[index], part)
+        shares.append((index, part, used))
+    digests = {
         key: None if data is None else cache.content_hash(data)
         for key, data in run.app.reads().items()
         if key not in known
     }
-    known.update(reads)  # said once per worker
-    return shares, reads
+    known.update(digests)  # said once per worker
+    facts = {name: r for name, r in run.app.fact_reads.items() if name not in known_facts}
+    known_facts.update(facts)
+    return shares, digests, facts
 
 
 def _run_rule(

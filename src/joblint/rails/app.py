@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar, overload
 
 from .. import ruby
 from ..cache import DefinitionCache, source_hash
@@ -57,6 +57,36 @@ class Backend:
         return self.adapter
 
 
+@dataclass
+class Reads:
+    """What a piece of work read: files (absolute paths) and facts (by name), for the cache."""
+
+    files: set[str] = field(default_factory=set)
+    facts: set[str] = field(default_factory=set)
+
+
+class fact_property(Generic[T]):  # lower case, like the `cached_property` it replaces
+    """A fact of the App computed once, like `cached_property`, but through `App.fact`, so that
+    the cache learns which files each fact was built from and which facts each file used."""
+
+    def __init__(self, build: Callable[[App], T]):
+        self.build = build
+        self.name = build.__name__
+        self.__doc__ = build.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, app: None, owner: type | None = None) -> fact_property[T]: ...
+    @overload
+    def __get__(self, app: App, owner: type | None = None) -> T: ...
+    def __get__(self, app: App | None, owner: type | None = None) -> T | fact_property[T]:
+        if app is None:
+            return self
+        return app.fact(self.name, self.build)
+
+
 class App:
     """A read-only model of one Rails app. Facts are computed lazily, at most once."""
 
@@ -75,6 +105,9 @@ class App:
         self.overrides: dict[str, bytes] = {}  # absolute path → text to use (a buffer on stdin)
         self._raw: dict[str, bytes | None] = {}  # files read as bytes only (`read_bytes`)
         self.definition_cache: DefinitionCache | None = None  # the persistent cache's, if on
+        self._trackers: list[Reads] = []  # what the work in progress reads, innermost last
+        self.fact_reads: dict[str, Reads] = {}  # fact → what building it read
+        self.extras: list[str] = []  # relpaths of the files `include` added to the class index
 
     # -- files -------------------------------------------------------------------------------
 
@@ -88,6 +121,8 @@ class App:
     def source(self, path: Path) -> SourceFile | None:
         """The file's SourceFile, read once and shared by the model and the rules."""
         key = os.path.abspath(path)
+        for tracker in self._trackers:
+            tracker.files.add(key)
         if key not in self._sources:
             result = read_source(path, self.relpath(path), data=self.overrides.get(key))
             if isinstance(result, FileProblem):
@@ -101,6 +136,8 @@ class App:
         """A regular file's bytes (None if unreadable or over the size limit), for facts that
         only scan a file; read through the App so that the cache knows the facts depend on it."""
         key = os.path.abspath(path)
+        for tracker in self._trackers:
+            tracker.files.add(key)
         if key not in self._raw:
             try:
                 self._raw[key] = read_bounded(path)
@@ -114,6 +151,29 @@ class App:
         found.update((key, None) for key in self.problems)
         found.update((key, s.data) for key, s in self._sources.items() if s is not None)
         return found
+
+    @contextmanager
+    def tracking(self) -> Iterator[Reads]:
+        """Record the files and facts read inside the block (the cache's dependencies)."""
+        reads = Reads()
+        self._trackers.append(reads)
+        try:
+            yield reads
+        finally:
+            self._trackers.pop()
+
+    def expand(self, reads: Reads) -> set[str]:
+        """Every file behind some reads: their own, and those the facts were built from."""
+        files = set(reads.files)
+        pending, seen = list(reads.facts), set()
+        while pending:
+            name = pending.pop()
+            if name in seen or name not in self.fact_reads:
+                continue
+            seen.add(name)
+            files |= self.fact_reads[name].files
+            pending.extend(self.fact_reads[name].facts)
+        return files
 
     def forget(self, key: str) -> None:
         """Drop the text read for a file (by absolute path), so the next `source` reads it anew."""
@@ -131,8 +191,24 @@ class App:
         return None if source is None else source.data.decode("utf-8", errors="replace")
 
     def include(self, sources: Iterable[SourceFile]) -> None:
-        """Add analysed files to the class index (before it is first used)."""
-        self._extra.extend(s for s in sources if s.is_ruby)
+        """Add analysed files from outside `app/` and `lib/` to the class index (before it is
+        first used): a job in `script/` is still known as a job when that file is checked."""
+        self._extra.extend(s for s in sources if s.is_ruby and self.outside_model_dirs(s.path))
+
+    def outside_model_dirs(self, path: Path) -> bool:
+        """Is the file outside every directory the class index walks (so `include` adds it)?"""
+        if self.root is None:
+            return True
+        absolute = os.path.abspath(path)
+        return not any(absolute.startswith(prefix) for prefix in self._model_prefixes)
+
+    @property
+    def _model_prefixes(self) -> list[str]:
+        if "_model_prefixes" not in self.__dict__:
+            self.__dict__["_model_prefixes"] = [
+                os.path.join(os.path.abspath(d), "") for d in self._model_dirs()
+            ]
+        return self.__dict__["_model_prefixes"]  # type: ignore[no-any-return]
 
     def _model_dirs(self) -> list[Path]:
         assert self.root is not None
@@ -144,7 +220,7 @@ class App:
                     dirs.extend(component / d for d in MODEL_DIRS)
         return [d for d in dirs if d.is_dir() and not d.is_symlink()]
 
-    @cached_property
+    @fact_property
     def model_files(self) -> list[SourceFile]:
         """The Ruby files the class index is built from: `app/` and `lib/` of the root and of
         its engines, plus the analysed files found elsewhere."""
@@ -156,7 +232,11 @@ class App:
                     if source is not None:
                         files[id(source)] = source
         for source in self._extra:
-            files.setdefault(id(source), source)
+            if id(source) not in files:
+                files[id(source)] = source
+                self.extras.append(source.relpath)
+                for tracker in self._trackers:
+                    tracker.files.add(os.path.abspath(source.path))
         return list(files.values())
 
     # -- facts -------------------------------------------------------------------------------
@@ -165,10 +245,18 @@ class App:
         """A fact computed by `build(app)` at most once per run — the way fact modules
         (queues, schedules, mailer views…) attach to the App without editing this class."""
         if name not in self._facts:
-            self._facts[name] = build(self)
+            reads = Reads()
+            self._trackers.append(reads)
+            try:
+                self._facts[name] = build(self)
+            finally:
+                self._trackers.pop()
+            self.fact_reads[name] = reads
+        for tracker in self._trackers:
+            tracker.facts.add(name)
         return self._facts[name]  # type: ignore[no-any-return]
 
-    @cached_property
+    @fact_property
     def classes(self) -> ClassIndex:
         definitions: list[ClassDef] = []
         cache = self.definition_cache
@@ -187,7 +275,7 @@ class App:
             definitions.extend(extracted)
         return ClassIndex(definitions)
 
-    @cached_property
+    @fact_property
     def _definitions_by_path(self) -> dict[str, list[ClassDef]]:
         table: dict[str, list[ClassDef]] = {}
         for defs in self.classes.definitions.values():
@@ -197,7 +285,7 @@ class App:
             defs.sort(key=lambda d: d.name_start)
         return table
 
-    @cached_property
+    @fact_property
     def _model_file_set(self) -> set[SourceFile]:
         return set(self.model_files)
 
@@ -207,28 +295,28 @@ class App:
             return self._definitions_by_path.get(source.relpath, [])
         return extract_definitions(source)
 
-    @cached_property
+    @fact_property
     def jobs(self) -> JobModel:
         return JobModel(self.classes)
 
-    @cached_property
+    @fact_property
     def gems(self) -> dict[str, config.Version]:
         text = self.text("Gemfile.lock")
         return config.locked_gems(text) if text else {}
 
-    @cached_property
+    @fact_property
     def rails_version(self) -> config.Version | None:
         for gem in ("rails", "railties", "activejob"):
             if gem in self.gems:
                 return self.gems[gem]
         return None
 
-    @cached_property
+    @fact_property
     def load_defaults(self) -> config.Version | None:
         text = self.text("config/application.rb")
         return config.load_defaults(text) if text else None
 
-    @cached_property
+    @fact_property
     def backend(self) -> Backend:
         texts = [t for t in (self.text(f) for f in ADAPTER_FILES) if t]
         adapter = config.queue_adapter(texts)
@@ -237,12 +325,12 @@ class App:
             adapter = next(iter(locked))  # the one backend gem is the adapter in practice
         return Backend(adapter, locked)
 
-    @cached_property
+    @fact_property
     def model_classes(self) -> frozenset[str]:
         """Active Record models defined under `app/models`."""
         return frozenset(model_names(self.classes, lambda d: d.path.startswith("app/models/")))
 
-    @cached_property
+    @fact_property
     def model_names(self) -> dict[str, str]:
         """Variable-style model names (`line_item`) → class name."""
         names: dict[str, str] = {}
