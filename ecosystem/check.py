@@ -168,7 +168,8 @@ def export_app(git_dir: Path, app: AppEntry, into: Path) -> int:
 
 def lint_app(app_dir: Path, extra: tuple[str, ...] = ()) -> list[dict]:
     """The default-rule findings on one exported app, as `--format json` gives them."""
-    command = [sys.executable, "-m", "joblint", ".", "--format", "json", "--exit-zero", *extra]
+    command = [sys.executable, "-m", "joblint", ".", "--format", "json", "--exit-zero", "--no-cache",
+               *extra]
     done = subprocess.run(command, cwd=app_dir, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"joblint failed on {app_dir.name}: {done.stderr.strip()[-2000:]}")

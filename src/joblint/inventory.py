@@ -1,6 +1,8 @@
 """`joblint jobs`: the job inventory — one row per job class with its backend, queue (and whether
 a configured worker processes it), retry/discard policy, concurrency limit, schedule entries and
-number of enqueue sites — as a terminal table, JSON (`{"jobs": [...]}`) or Markdown."""
+number of enqueue sites — as a terminal table, JSON (`{"jobs": [...]}`) or Markdown. ActiveJob
+and Sidekiq jobs come from the class hierarchy, native Delayed Job and Resque jobs (and methods
+run as Delayed Job jobs: `Class#method`) from `rails/native_jobs.py`."""
 
 from __future__ import annotations
 
@@ -20,13 +22,13 @@ from rich.text import Text
 from . import ruby
 from .console import make_console
 from .files import walk_files
-from .rails import queues, schedules
+from .rails import native_jobs, queues, schedules
 from .rails.app import App, find_root
 from .rails.jobs import JobKind
 from .source import SourceFile
 
 SKIPPED_PARTS = frozenset({"spec", "test", "features", "db", "vendor", "node_modules", "tmp"})
-JOB_WORDS = (b"Job", b"Sidekiq", b"Worker")
+JOB_WORDS = (b"Job", b"Sidekiq", b"Worker", b"perform", b"Resque")
 _CLASS_SETTINGS = ruby.compile_query(
     """
     (call !receiver method: (identifier) @method
@@ -37,6 +39,8 @@ _CLASS_SETTINGS = ruby.compile_query(
 UNBOUNDED_WIDTH = 100_000
 PIPED_WIDTH = 80  # piped output is at least this wide (the summary line)
 CONCURRENCY_KEYS = ("to", "total_limit", "perform_limit", "enqueue_limit", "perform_throttle")
+# rows of jobs that run without ActiveJob or Sidekiq (see rails/native_jobs.py)
+NATIVE_JOB_BACKENDS = frozenset({JobKind.DELAYED_JOB.value, JobKind.RESQUE.value})
 
 
 @dataclass
@@ -48,19 +52,22 @@ class Handler:
 
 @dataclass
 class JobRow:
-    name: str
+    name: str  # the class; `Class#method` / `Class.method` for a method run as a Delayed Job job
     path: str
     line: int
-    backend: str  # activejob | sidekiq
+    backend: str  # activejob | sidekiq | delayed_job | resque (the last two: native jobs)
     adapter: str | None
     abstract: bool
-    queue: str | None  # None: dynamic
+    queue: str | None  # None: dynamic, or none named (`queue_unnamed`); native: "a, b" for several
     queue_processed: bool | None  # None: unknown
     handlers: list[Handler] = field(default_factory=list)
     sidekiq_retry: str | None = None  # `sidekiq_options retry:` as written (own or inherited)
     concurrency: str | None = None  # `limits_concurrency to: 2` → "to: 2"
     schedules: list[str] = field(default_factory=list)
     enqueue_sites: int = 0
+    retry_policy: str | None = None  # native jobs: what a failure leads to (attempts, resque-retry)
+    hooks: list[str] = field(default_factory=list)  # Delayed Job hooks: reschedule_at, error, failure
+    queue_unnamed: bool = False  # native jobs: no queue is named anywhere (Delayed Job: none)
 
 
 def inventory(app: App) -> list[JobRow]:
@@ -100,7 +107,28 @@ def inventory(app: App) -> list[JobRow]:
                 enqueue_sites=sites.get(name, 0),
             )
         )
-    return rows
+    rows.extend(_native_row(job) for job in native_jobs.native_jobs(app).values())
+    return sorted(rows, key=lambda row: row.name)
+
+
+def _native_row(job: native_jobs.NativeJob) -> JobRow:
+    """A Delayed Job or Resque job run without ActiveJob. Which queues its workers process is
+    not read yet: unknown."""
+    return JobRow(
+        name=job.name,
+        path=job.path,
+        line=job.line,
+        backend=job.kind.value,
+        adapter=None,
+        abstract=job.abstract,
+        queue=", ".join(job.queues) or None,
+        queue_processed=None,
+        schedules=list(job.schedules),
+        enqueue_sites=len(job.enqueue_sites),
+        retry_policy=job.retry_policy,
+        hooks=list(job.hooks),
+        queue_unnamed=not job.queues and not job.dynamic_queue,
+    )
 
 
 def _owner(app: App, path: str, line: int, lineage: list[str]) -> str:
@@ -166,7 +194,7 @@ def enqueue_sites(app: App) -> Counter[str]:
 
 def _queue_cell(row: JobRow) -> str:
     if row.queue is None:
-        return "(dynamic)"
+        return "(none)" if row.queue_unnamed else "(dynamic)"
     mark = {True: "processed", False: "NOT PROCESSED", None: "unknown"}[row.queue_processed]
     return f"{row.queue} ({mark})"
 
@@ -178,12 +206,18 @@ def _policy_parts(row: JobRow) -> list[str]:
         parts.append(f"{handler.method} {', '.join(handler.exceptions) or '…'}{where}")
     if row.sidekiq_retry is not None:
         parts.append(f"sidekiq retry: {row.sidekiq_retry}")
+    if row.retry_policy is not None:
+        parts.append(row.retry_policy)
+    parts.extend(f"{hook} hook" for hook in row.hooks)
     return parts
 
 
+BACKEND_NAMES = {"sidekiq": "Sidekiq", "delayed_job": "Delayed Job", "resque": "Resque"}
+
+
 def _backend_cell(row: JobRow) -> str:
-    if row.backend == "sidekiq":
-        return "Sidekiq"
+    if row.backend in BACKEND_NAMES:
+        return BACKEND_NAMES[row.backend]
     return f"ActiveJob ({row.adapter})" if row.adapter else "ActiveJob"
 
 

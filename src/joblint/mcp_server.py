@@ -32,7 +32,7 @@ from .engine import Options, Report
 from .engine import lint as run_lint
 from .files import walk_files
 from .findings import Finding
-from .inventory import JobRow, inventory, inventory_app
+from .inventory import NATIVE_JOB_BACKENDS, JobRow, inventory, inventory_app
 from .rails import queues as queue_facts
 from .rails import schedules
 from .rails.app import App, find_root
@@ -302,8 +302,8 @@ def queue_table(path: str | None, workspace: Path) -> QueuesResult:
     dynamic = []
     set_jobs = {(s.path, s.set_queue_byte): s.job for ss in sites.values() for s in ss}
     for row in inventory(app):
-        if row.abstract:
-            continue
+        if row.abstract or row.backend in NATIVE_JOB_BACKENDS:
+            continue  # Delayed Job / Resque workers are not read yet: their queues stay out
         if row.queue is None:
             dynamic.append(row.name)
             continue

@@ -20,10 +20,15 @@ class JobKind(enum.Enum):
     ACTIVE_JOB = "activejob"
     SIDEKIQ = "sidekiq"
     UNKNOWN = "unknown"  # a class under app/jobs whose ancestry is not visible
+    # native jobs of the other backends, known from how the app enqueues them (see
+    # native_jobs.py); `JobModel.kind` never returns them, so rules do not see them yet
+    DELAYED_JOB = "delayed_job"
+    RESQUE = "resque"
 
 
 class JobModel:
-    """Job classification over the class index."""
+    """ActiveJob and Sidekiq job classification over the class index (by ancestry). Native
+    Delayed Job and Resque jobs are known from how they are enqueued: `native_jobs.py`."""
 
     def __init__(self, classes: ClassIndex):
         self.classes = classes

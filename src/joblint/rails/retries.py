@@ -27,9 +27,10 @@ _SIDEKIQ_OPTIONS = ruby.compile_query(
     '(call !receiver method: (identifier) @m (#eq? @m "sidekiq_options") arguments: (argument_list)) @call'
 )
 RUBY_CONFIG_GLOBS = ("config/application.rb", "config/environments/*.rb", "config/initializers/*.rb")
-_DJ_MAX_ATTEMPTS = re.compile(r"^\s*Delayed::Worker\.max_attempts\s*=\s*(\S+)", re.MULTILINE)
+_DJ_MAX_ATTEMPTS = re.compile(r"^[^\S\n]*Delayed::Worker\.max_attempts\s*=\s*(\S+)", re.MULTILINE)
+_DJ_DEFAULT_QUEUE = re.compile(r"^[^\S\n]*Delayed::Worker\.default_queue_name\s*=\s*(\S+)", re.MULTILINE)
 _GOOD_JOB_RETRY = re.compile(
-    r"^\s*(?:(?:config|Rails\.application\.config)\.good_job\.retry_on_unhandled_error|"
+    r"^[^\S\n]*(?:(?:config|Rails\.application\.config)\.good_job\.retry_on_unhandled_error|"
     r"GoodJob\.retry_on_unhandled_error|retry_on_unhandled_error:?)\s*=?\s*(\w+)",
     re.MULTILINE,
 )
@@ -40,7 +41,7 @@ _SIDEKIQ_MAX_RETRIES = re.compile(r"\[:max_retries\]\s*=\s*(\w+)|max_retries\s*=
 
 FINAL_ADAPTERS = {
     "solid_queue": "Solid Queue",
-    "resque": "Resque",  # unless the app requeues its failed jobs (see _requeues_resque_failures)
+    "resque": "Resque",  # unless the app requeues its failed jobs (see requeues_resque_failures)
     "async": "the Async adapter",
     "inline": "the inline adapter",
 }
@@ -116,7 +117,7 @@ def app_failure_policy(app: App) -> FailurePolicy:
 
 def _build_app_policy(app: App) -> FailurePolicy:
     adapter = app.backend.adapter
-    if adapter == "resque" and _requeues_resque_failures(app):
+    if adapter == "resque" and requeues_resque_failures(app):
         return FailurePolicy(False, "the app requeues failed Resque jobs")
     if adapter in FINAL_ADAPTERS:
         return FailurePolicy(True, f"on {FINAL_ADAPTERS[adapter]} a failed job is not retried")
@@ -131,7 +132,7 @@ def _build_app_policy(app: App) -> FailurePolicy:
             True, "on GoodJob (without `retry_on_unhandled_error`) a failed job is not retried"
         )
     if adapter == "delayed_job":
-        attempts = _last_setting(_DJ_MAX_ATTEMPTS, app)
+        attempts = delayed_job_max_attempts(app)
         if attempts is None:
             return FailurePolicy(False, "Delayed Job retries it")
         relpath, value = attempts
@@ -148,9 +149,13 @@ def _build_app_policy(app: App) -> FailurePolicy:
 _RESQUE_REQUEUE = re.compile(rb"Resque::Failure\.(?:requeue|all|each)|\.requeue_all\b")
 
 
-def _requeues_resque_failures(app: App) -> bool:
+def requeues_resque_failures(app: App) -> bool:
     """A task or job of the app that walks `Resque::Failure` to run failed jobs again: the app
     retries every failure itself."""
+    return app.fact("requeues_resque_failures", _build_requeues_resque_failures)
+
+
+def _build_requeues_resque_failures(app: App) -> bool:
     if app.root is None:
         return False
     for top in ("lib", "app"):
@@ -159,6 +164,18 @@ def _requeues_resque_failures(app: App) -> bool:
             if source is not None and b"Resque::Failure" in source.data and _RESQUE_REQUEUE.search(source.data):
                 return True
     return False
+
+
+def delayed_job_max_attempts(app: App) -> tuple[str, str] | None:
+    """`Delayed::Worker.max_attempts = N` in the app's Ruby config, the last one as written:
+    (relpath, value); None when the app leaves Delayed Job's default (25)."""
+    return _last_setting(_DJ_MAX_ATTEMPTS, app)
+
+
+def delayed_job_default_queue(app: App) -> tuple[str, str] | None:
+    """`Delayed::Worker.default_queue_name = "name"` in the app's Ruby config, the last one as
+    written: (relpath, value); None when unset (jobs without a queue then have none)."""
+    return _last_setting(_DJ_DEFAULT_QUEUE, app)
 
 
 def _last_setting(pattern: re.Pattern[str], app: App) -> tuple[str, str] | None:

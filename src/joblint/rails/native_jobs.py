@@ -1,0 +1,960 @@
+"""Native Delayed Job and Resque jobs: classes that run as jobs without ActiveJob or Sidekiq,
+known from how the app enqueues them rather than from their ancestry.
+
+Delayed Job (custom jobs, `handle_asynchronously`, `delay`):
+- a custom job is an object passed to `Delayed::Job.enqueue` (or its `payload_object:`):
+  `FooJob.new(..)`, `new(..)`/`self.new(..)` in a class method, `self` in an instance method, a
+  local variable assigned one of these. Every project class below it is one too (a `BaseJob`
+  whose `enqueue!` does `Delayed::Job.enqueue(self)` makes each subclass a job), and a module
+  whose method enqueues `self` makes each class including it one. Struct jobs count:
+  `FooJob = Struct.new(:id) do … end` and `class FooJob < Struct.new(:id)`.
+- `handle_asynchronously :m` makes `C#m` (`C.m` inside `class << self`) a method that runs as a
+  job; `x.delay(..).m(..)` enqueues `X#m`, `Klass.delay.m` enqueues `Klass.m`.
+- queue: the `queue:` option where it is enqueued, else the payload's `queue_name`, else
+  `Delayed::Worker.default_queue_name`, else none. Attempts: the payload's `max_attempts`, else
+  `Delayed::Worker.max_attempts`, else 25. Hooks: `reschedule_at`, `error`, `failure`.
+
+Resque:
+- a job is a class (or module) passed to `Resque.enqueue(K, ..)`, `enqueue_to(queue, K, ..)`,
+  resque-scheduler's `enqueue_in`/`enqueue_at`(`_with_queue`), `Resque::Job.create(queue, K, ..)`,
+  named by a resque-scheduler schedule file, or one that sets `@queue = :name` in its body and
+  has a class-level `perform` (its own, a superclass's, or a concern's `class_methods`).
+- queue: `@queue` or `def self.queue`, else the queue named where it is enqueued. Retries:
+  none, unless resque-retry (`extend Resque::Plugins::Retry`/`ExponentialBackoff`,
+  `@retry_limit`) or the app requeues its failures.
+
+Only the jobs' facts live here; no rule reads them yet (`JobModel.kind` does not return these
+kinds), so the rules' behaviour is unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .. import ruby
+from ..files import walk_files
+from ..ruby import Node
+from ..source import SourceFile
+from . import retries, yaml_config
+from .app import App
+from .classes import (
+    ClassDef,
+    ClassIndex,
+    _collect_methods,  # the index's own reading of a class body (no public twin yet)
+    lexical_names,
+    qualified_name,
+    scopes_of,
+)
+from .jobs import JobKind
+from .queues import SKIPPED_TOP_DIRS
+
+DJ_RECEIVERS = frozenset(
+    {"Delayed::Job", "Delayed::Backend::ActiveRecord::Job", "Delayed::Backend::Mongoid::Job"}
+)
+CONSTRUCTORS = frozenset({"new", "create", "create!"})
+# a record read with one of these (`user = User.find(id)`) is an instance of the chain's model
+FINDERS = frozenset(
+    {"new", "create", "create!", "find", "find_by", "find_by!", "first", "last", "take"}
+)
+# Resque enqueue method → (index of the class argument, index of the queue argument or None)
+RESQUE_ENQUEUE = {
+    "enqueue": (0, None),
+    "enqueue_to": (1, 0),
+    "enqueue_in": (1, None),
+    "enqueue_at": (1, None),
+    "enqueue_in_with_queue": (2, 0),
+    "enqueue_at_with_queue": (2, 0),
+}
+RESQUE_JOB_CREATE = (1, 0)  # Resque::Job.create(queue, klass, *args)
+# resque-retry's plugins and their default `retry_limit` (ExponentialBackoff: one retry per
+# delay of its default backoff strategy, which has six)
+RESQUE_RETRY_PLUGINS = {"Resque::Plugins::Retry": 1, "Resque::Plugins::ExponentialBackoff": 6}
+DJ_DEFAULT_ATTEMPTS = 25
+DJ_HOOKS = ("reschedule_at", "error", "failure")
+# `x.delay.<m>` read off something else that is called `delay` (a duration, a number)
+NOT_DELAYED = frozenset(
+    {"to_i", "to_f", "to_s", "to_r", "to_d", "seconds", "minutes", "hours", "days", "in_seconds",
+     "inspect", "nil?", "present?", "blank?", "zero?", "positive?", "negative?", "round", "ceil",
+     "floor", "from_now", "ago", "since", "until", "presence", "to_json", "call"}
+)
+RESQUE_SCHEDULE_FILES = (
+    "config/resque_schedule.yml", "config/resque-schedule.yml", "config/resque_scheduler.yml",
+    "config/resque-scheduler.yml",
+)
+SHARED_SCHEDULE_FILE = "config/schedule.yml"  # resque-scheduler's when no Sidekiq is locked
+CLASS_LEVEL_METHODS = ("perform", "queue", "retry_limit")
+CLASS_LEVEL_IVARS = ("@queue", "@retry_limit", "@backoff_strategy")
+
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return " ".join(f'"{name}"' for name in sorted(names))
+
+
+# class-level declarations: `def self.perform` (also in `class << self` and a concern's
+# `class_methods do`), `@queue = …`, `extend …`, `handle_asynchronously :m`
+_CLASS_LEVEL = ruby.compile_query(
+    f"""
+    (singleton_method object: (self) name: (identifier) @name
+      (#any-of? @name {_quoted(CLASS_LEVEL_METHODS)})) @def
+    (singleton_class value: (self)
+      body: (body_statement (method name: (identifier) @name
+        (#any-of? @name {_quoted(CLASS_LEVEL_METHODS)})) @def))
+    (call !receiver method: (identifier) @class_methods (#eq? @class_methods "class_methods")
+      block: (_ body: (_ (method name: (identifier) @name
+        (#any-of? @name {_quoted(CLASS_LEVEL_METHODS)})) @concern_def)))
+    (assignment left: (instance_variable) @ivar
+      (#any-of? @ivar {_quoted(CLASS_LEVEL_IVARS)}) right: (_) @value) @assign
+    (call !receiver method: (identifier) @declaration
+      (#any-of? @declaration "extend" "handle_asynchronously") arguments: (argument_list)) @call
+    """
+)
+# `Delayed::Job.enqueue`, `Resque.enqueue*`, `Resque::Job.create`, and `x.delay(..).m` / `delay.m`
+_CALLS = ruby.compile_query(
+    f"""
+    (call receiver: [(constant) (scope_resolution)] @receiver method: (identifier) @method
+      (#any-of? @method {_quoted({"enqueue", "create", *RESQUE_ENQUEUE})})) @enqueue
+    (call receiver: (call method: (identifier) @delay (#eq? @delay "delay")) @proxy
+      method: (identifier) @delayed) @delayed_call
+    (call receiver: (identifier) @proxy (#eq? @proxy "delay")
+      method: (identifier) @delayed) @delayed_call
+    """
+)
+_CONSTANT_CLASS = ruby.compile_query(
+    """
+    (assignment left: [(constant) (scope_resolution)] @name
+      right: (call receiver: (constant) @base (#any-of? @base "Struct" "Class")
+                   method: (identifier) @new (#eq? @new "new")) @value) @assign
+    """
+)
+CALL_WORDS = (b"Delayed::", b"Resque", b"delay")
+CLASS_WORDS = (b"@queue", b"@retry_limit", b"@backoff_strategy", b"def self.", b"class << self",
+               b"class_methods", b"handle_asynchronously", b"extend ")
+
+
+@dataclass(frozen=True)
+class NativeJob:
+    """A job Delayed Job or Resque runs without ActiveJob, as the app defines and enqueues it."""
+
+    name: str  # the class, or `Class#method` / `Class.method` for a method that runs as a job
+    kind: JobKind  # DELAYED_JOB | RESQUE
+    path: str
+    line: int
+    why: str  # what makes it a job: "Delayed::Job.enqueue", "subclass of BaseJob", "@queue"…
+    abstract: bool = False
+    queues: tuple[str, ...] = ()  # static names: declared, or given where it is enqueued
+    dynamic_queue: bool = False  # a queue is computed somewhere
+    retry_policy: str = ""  # what a failure leads to, in the app's terms
+    hooks: tuple[str, ...] = ()  # the Delayed Job hooks it defines (reschedule_at, error, failure)
+    schedules: tuple[str, ...] = ()  # resque-scheduler entries that run it
+    enqueue_sites: tuple[Node, ...] = field(default=(), repr=False, compare=False)
+
+
+def native_jobs(app: App) -> dict[str, NativeJob]:
+    """Every native Delayed Job and Resque job of the app, by name (see the module docstring)."""
+    return app.fact("native_jobs", lambda a: _Builder(a).build())
+
+
+def uses_delayed_job(app: App) -> bool:
+    """`x.delay.m` and `handle_asynchronously` are Delayed Job's: it is locked, it is the adapter,
+    or nothing is locked to say otherwise (Sidekiq's old `delay` extension is the other one)."""
+    return "delayed_job" in app.gems or app.backend.adapter == "delayed_job" or not app.gems
+
+
+def uses_resque(app: App) -> bool:
+    """`@queue = :name` with a class-level `perform` is a Resque job: Resque is locked, it is the
+    adapter, or nothing is locked to say otherwise."""
+    return "resque" in app.gems or app.backend.adapter == "resque" or not app.gems
+
+
+def constant_classes(app: App) -> list[ClassDef]:
+    """`FooJob = Struct.new(:id) do … end` and `Foo = Class.new(Base) do … end`: classes that
+    are constants rather than `class` definitions, so the class index does not hold them."""
+    found: list[ClassDef] = []
+    for source in app.model_files:
+        if not source.contains_any((b"Struct.new", b"Class.new")):
+            continue
+        try:
+            found.extend(_constant_classes(source))
+        except ruby.TooDeep:
+            continue  # the class index leaves the file out too
+    return found
+
+
+def _constant_classes(source: SourceFile) -> Iterator[ClassDef]:
+    for _, caps in ruby.matches(_CONSTANT_CLASS, source.root):
+        assign, value, name_node = caps["assign"][0], caps["value"][0], caps["name"][0]
+        prefix = _namespace(assign)
+        superclass = None
+        if ruby.text(caps["base"][0]) == "Class":
+            args = ruby.call_arguments(value)
+            superclass = ruby.constant_path(args[0]) if args else None
+        definition = ClassDef(
+            name="::".join([*prefix, ruby.constant_path(name_node) or ruby.text(name_node)]),
+            is_module=False,
+            path=source.relpath,
+            line=source.position(assign.start_byte).line,
+            name_start=name_node.start_byte,
+            name_end=name_node.end_byte,
+            lexical_scope=scopes_of(prefix),
+            superclass=superclass,
+        )
+        block = ruby.call_block(value)
+        if block is not None:
+            # the class index's own reading of a class body, so methods mean the same everywhere
+            _collect_methods(block.child_by_field_name("body"), source, definition)
+        yield definition
+
+
+def _namespace(node: Node) -> list[str]:
+    """The names of the classes/modules around a node, outermost first."""
+    scope = ruby.enclosing(node, {"class", "module"})
+    return lexical_names(scope) if scope is not None else []
+
+
+def _constant_class_name(call: Node) -> str | None:
+    """The constant a `Struct.new`/`Class.new` call is assigned to, qualified; else None."""
+    assign = call.parent
+    base = ruby.constant_path(ruby.call_receiver(call))
+    if ruby.call_method(call) != "new" or base not in ("Struct", "Class"):
+        return None
+    if assign is None or assign.type != "assignment":
+        return None
+    written = ruby.constant_path(assign.child_by_field_name("left"))
+    return None if written is None else "::".join([*_namespace(assign), written])
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Where a node is: the class (or module, or Struct constant) around it and the method."""
+
+    owner: str | None
+    method: str | None  # the innermost `def`
+    self_is_class: bool  # class body, `def self.x`, `class << self`, `class_methods do`
+    class_methods_scope: bool  # inside `class << self` or a concern's `class_methods do … end`
+    concern: bool  # inside `class_methods do … end`: `self` is each class that includes it
+
+
+def _context(node: Node) -> _Context:
+    method = None
+    singleton_def = scope = concern = False
+    owner = None
+    for ancestor in ruby.ancestors(node):
+        kind = ancestor.type
+        if kind in ruby.METHOD_TYPES and method is None:
+            method = ruby.method_name(ancestor)
+            singleton_def = kind == "singleton_method"
+        elif kind == "singleton_class":
+            scope = True
+        elif kind in ruby.BLOCK_TYPES and ruby.is_call(ancestor.parent):
+            call = ancestor.parent
+            if ruby.call_method(call) == "class_methods" and ruby.call_receiver(call) is None:
+                scope = concern = True
+            elif (owner := _constant_class_name(call)) is not None:
+                break
+        elif kind in ("class", "module"):
+            owner = qualified_name(ancestor)
+            break
+    return _Context(owner, method, method is None or singleton_def or scope, scope, concern)
+
+
+def _is_self_class(node: Node | None) -> bool:
+    """`self.class`."""
+    return (node is not None and node.type == "call" and ruby.call_method(node) == "class"
+            and (ruby.call_receiver(node) or node).type == "self")
+
+
+def _literal(node: Node | None) -> tuple[str | None, bool]:
+    """(the name, dynamic) of a queue value: a string or symbol literal, or something computed."""
+    if node is None:
+        return None, False
+    value = ruby.string_value(node)
+    return (value, False) if value else (None, True)
+
+
+def _pairs(node: Node) -> dict[str, Node]:
+    """`key: value` pairs of a call's arguments, or of a braced hash passed as one."""
+    if node.type == "hash":
+        pairs = {}
+        for pair in node.named_children:
+            key = ruby.pair_key(pair) if pair.type == "pair" else None
+            value = pair.child_by_field_name("value") if pair.type == "pair" else None
+            if key is not None and value is not None:
+                pairs[key] = value
+        return pairs
+    return ruby.keyword_arguments(node)
+
+
+def _positional(call: Node) -> list[Node]:
+    return [a for a in ruby.call_arguments(call)
+            if a.type not in ("pair", "block_argument", "hash_splat_argument")]
+
+
+def _returned_literal(method: Node | None) -> str | None:
+    """The literal a one-expression method returns (`def max_attempts; 3; end` → "3")."""
+    body = method.child_by_field_name("body") if method is not None else None
+    if body is not None and body.type in ("body_statement", "block_body"):
+        statements = [c for c in body.named_children if c.type != "comment"]
+        body = statements[0] if len(statements) == 1 else None
+    if body is None:
+        return None
+    if body.type == "integer":
+        return ruby.text(body)
+    return ruby.string_value(body)
+
+
+def _trivial(method: Node | None) -> bool:
+    """A `def` with nothing in it, or one that raises `NotImplementedError`: abstract."""
+    if method is None:
+        return True
+    body = method.child_by_field_name("body")
+    if body is None or not [c for c in body.named_children if c.type != "comment"]:
+        return True
+    return b"NotImplementedError" in (body.text or b"")
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A node of one of the read files, with where it is."""
+
+    node: Node
+    path: str
+    line: int
+
+    @classmethod
+    def at(cls, node: Node, source: SourceFile) -> _Found:
+        return cls(node, source.relpath, source.position(node.start_byte).line)
+
+
+@dataclass
+class _ClassLevel:
+    """What a class, module or Struct constant declares for itself rather than its instances."""
+
+    methods: dict[str, Node] = field(default_factory=dict)  # `def self.perform`, `class << self`
+    concern_methods: dict[str, Node] = field(default_factory=dict)  # `class_methods do def perform`
+    ivars: dict[str, Node] = field(default_factory=dict)  # `@queue = :low` → `:low`
+    extends: list[str] = field(default_factory=list)
+    # `handle_asynchronously :m` calls, and whether `m` is a class method (`class << self`)
+    async_calls: list[tuple[_Found, bool]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Site:
+    """One enqueue of a native job, and the queue it names there."""
+
+    call: Node
+    queue: str | None
+    dynamic_queue: bool
+
+
+@dataclass(frozen=True)
+class _Wrapper:
+    """A method of a Delayed Job class that enqueues the job itself: `def enqueue!;
+    Delayed::Job.enqueue(self)` (instance), `def self.create(..); Delayed::Job.enqueue(new(..))`."""
+
+    owner: str
+    method: str
+    class_method: bool
+    queue: str | None
+    dynamic_queue: bool
+
+
+class _Builder:
+    """Reads the app once: constant classes, class-level declarations, enqueue calls."""
+
+    def __init__(self, app: App):
+        self.app = app
+        self.delayed_job = uses_delayed_job(app)
+        self.resque = uses_resque(app)
+        definitions = [d for defs in app.classes.definitions.values() for d in defs]
+        self.index = ClassIndex([*definitions, *constant_classes(app)])
+        self.class_level: dict[str, _ClassLevel] = {}
+        self.dj_roots: dict[str, list[_Site]] = {}  # class whose instances are enqueued → sites
+        self.wrappers: list[tuple[_Wrapper, Node]] = []  # and the enqueue inside each
+        self.wrapper_sites: dict[str, list[_Site]] = {}  # job → calls of its wrappers
+        self.delayed: dict[str, list[_Site]] = {}  # `C#m` / `C.m` → its `delay` calls
+        self.async_sites: dict[str, list[_Site]] = {}  # `C.m` (handle_asynchronously) → its calls
+        self.resque_roots: dict[str, list[_Site]] = {}
+        self.resque_includers: set[str] = set()  # concerns whose `class_methods` enqueue `self`
+        self._definers: dict[str, list[str]] | None = None
+        self._code: list[SourceFile] | None = None
+        self.max_attempts = retries.delayed_job_max_attempts(app)
+        self.default_queue = retries.delayed_job_default_queue(app)
+
+    def build(self) -> dict[str, NativeJob]:
+        for source in self.app.model_files:
+            if source.contains_any(CLASS_WORDS):
+                self._guarded(self._read_class_level, source)
+        for source in self._code_files(CALL_WORDS):
+            self._guarded(self._read_calls, source)
+        self._read_wrapper_calls()
+        jobs = dict(self._delayed_job_jobs())
+        jobs.update(self._delayed_methods())
+        jobs.update(self._resque_jobs())
+        return dict(sorted(jobs.items()))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _guarded(read: Callable[[SourceFile], None], source: SourceFile) -> None:
+        try:
+            read(source)
+        except ruby.TooDeep:
+            pass  # code nested that deep is analysed nowhere
+
+    def _code_files(self, words: tuple[bytes, ...]) -> Iterator[SourceFile]:
+        """The app's Ruby and rake files holding one of `words` (tests, migrations and vendored
+        code left out, as for the other enqueue calls), or the indexed files without a root."""
+        if self._code is None:
+            if self.app.root is None:
+                self._code = list(self.app.model_files)
+            else:
+                paths = walk_files(self.app.root, self.app.root, _code_path)
+                self._code = [s for s in map(self.app.source, paths) if s is not None]
+        return (s for s in self._code if s.contains_any(words))
+
+    def _read_class_level(self, source: SourceFile) -> None:
+        for _, caps in ruby.matches(_CLASS_LEVEL, source.root):
+            anchor = next(caps[c][0] for c in ("def", "concern_def", "assign", "call") if c in caps)
+            context = _context(anchor)
+            if context.owner is None:
+                continue
+            facts = self.class_level.setdefault(context.owner, _ClassLevel())
+            if "concern_def" in caps:
+                facts.concern_methods[ruby.text(caps["name"][0])] = anchor
+            elif "def" in caps:
+                facts.methods[ruby.text(caps["name"][0])] = anchor
+            elif context.method is not None:
+                continue  # `@queue =` or `extend` inside a method declares nothing
+            elif "assign" in caps:
+                facts.ivars[ruby.text(caps["ivar"][0])] = caps["value"][0]
+            elif ruby.text(caps["declaration"][0]) == "extend":
+                scope = self.app.lexical_scope(anchor)
+                written = (ruby.constant_path(a) for a in ruby.call_arguments(anchor))
+                facts.extends.extend(self.index.resolve(w, scope) for w in written if w is not None)
+            elif self.delayed_job:
+                facts.async_calls.append((_Found.at(anchor, source), context.class_methods_scope))
+
+    def _read_calls(self, source: SourceFile) -> None:
+        for _, caps in ruby.matches(_CALLS, source.root):
+            if "enqueue" not in caps:
+                if self.delayed_job:
+                    method = ruby.text(caps["delayed"][0])
+                    self._read_delay(caps["delayed_call"][0], caps["proxy"][0], method)
+                continue
+            call = caps["enqueue"][0]
+            receiver = ruby.constant_path(caps["receiver"][0])
+            method = ruby.text(caps["method"][0])
+            if receiver in DJ_RECEIVERS and method == "enqueue":
+                self._read_dj_enqueue(call)
+            elif receiver == "Resque" and method in RESQUE_ENQUEUE:
+                self._read_resque_enqueue(call, *RESQUE_ENQUEUE[method])
+            elif receiver == "Resque::Job" and method == "create":
+                self._read_resque_enqueue(call, *RESQUE_JOB_CREATE)
+
+    def _resolve(self, written: str | None, node: Node) -> str | None:
+        """A constant as written at `node` → the project class it names, or None."""
+        if written is None:
+            return None
+        name = self.index.resolve(written, self.app.lexical_scope(node))
+        return name if name in self.index else None
+
+    def _read_dj_enqueue(self, call: Node) -> None:
+        positional = _positional(call)
+        options = ruby.keyword_arguments(call)
+        if len(positional) > 1 and positional[1].type == "hash":
+            options = {**_pairs(positional[1]), **options}  # `enqueue(job, {queue: "x"})`
+        payload = positional[0] if positional else options.get("payload_object")
+        if payload is None:
+            return
+        context = _context(call)
+        target = self._payload(payload, context)
+        if target is None:
+            return
+        name, itself = target
+        queue, dynamic = _literal(options.get("queue"))
+        if itself and context.method is not None:  # a method that enqueues its own class's job
+            wrapper = _Wrapper(name, context.method, context.self_is_class, queue, dynamic)
+            self.wrappers.append((wrapper, call))
+            self.dj_roots.setdefault(name, [])
+        else:
+            self.dj_roots.setdefault(name, []).append(_Site(call, queue, dynamic))
+
+    def _payload(
+        self, expression: Node, context: _Context, depth: int = 0
+    ) -> tuple[str, bool] | None:
+        """The class of the object an enqueue passes, and whether it is the enclosing class's
+        own (`self`, `new(..)` in a class method); None when it cannot be known."""
+        if expression.type == "self":
+            return (context.owner, True) if context.owner else None
+        if expression.type == "call" and ruby.call_method(expression) in CONSTRUCTORS:
+            receiver = ruby.call_receiver(expression)
+            if receiver is None or receiver.type == "self":
+                return (context.owner, True) if context.owner and context.self_is_class else None
+            if _is_self_class(receiver):
+                return (context.owner, False) if context.owner else None
+            name = self._resolve(ruby.constant_path(receiver), expression)
+            return (name, False) if name else None
+        if expression.type in ("identifier", "instance_variable") and depth == 0:
+            value = ruby.last_assignment(ruby.text(expression), expression)
+            return None if value is None else self._payload(value, context, depth + 1)
+        return None
+
+    def _read_resque_enqueue(self, call: Node, class_index: int, queue_index: int | None) -> None:
+        positional = _positional(call)
+        if len(positional) <= class_index:
+            return
+        klass = positional[class_index]
+        context = _context(call)
+        if (klass.type == "self" and context.self_is_class) or _is_self_class(klass):
+            name = context.owner
+            if name is not None and context.concern:
+                self.resque_includers.add(name)
+        else:
+            name = self._resolve(ruby.constant_path(klass), klass)
+        if name is None:
+            return  # a class the project does not define, or one computed at run time
+        queue, dynamic = (None, False) if queue_index is None else _literal(positional[queue_index])
+        self.resque_roots.setdefault(name, []).append(_Site(call, queue, dynamic))
+
+    def _read_delay(self, call: Node, proxy: Node, method: str) -> None:
+        if method in NOT_DELAYED:
+            return
+        options: dict[str, Node] = {}
+        receiver = None
+        if proxy.type == "call":
+            arguments = ruby.call_arguments(proxy)
+            if any(a.type not in ("pair", "hash") for a in arguments):
+                return  # `delay(5)`: not Delayed Job's `delay(options)`
+            for arg in arguments:
+                if arg.type == "hash":
+                    options.update(_pairs(arg))
+            options.update(ruby.keyword_arguments(proxy))
+            receiver = ruby.call_receiver(proxy)
+        elif ruby.last_assignment("delay", call) or "delay" in ruby.method_parameter_names(call):
+            return  # a local variable called `delay`
+        target = self._delay_target(receiver, method, _context(call), call)
+        if target is not None:
+            queue, dynamic = _literal(options.get("queue"))
+            self.delayed.setdefault(target, []).append(_Site(call, queue, dynamic))
+
+    def _delay_target(
+        self, receiver: Node | None, method: str, context: _Context, call: Node
+    ) -> str | None:
+        """`C#m` (an instance of C) or `C.m` (the class) that `<receiver>.delay.m` runs later."""
+        if receiver is None or receiver.type == "self":
+            if context.owner is None:
+                return None
+            return f"{context.owner}{'.' if context.self_is_class else '#'}{method}"
+        if _is_self_class(receiver):
+            return f"{context.owner}.{method}" if context.owner else None
+        written = ruby.constant_path(receiver)
+        if written is not None:
+            name = self._resolve(written, receiver)
+            return f"{name}.{method}" if name else None
+        if receiver.type in ("identifier", "instance_variable"):
+            model = self.app.model_names.get(ruby.text(receiver).lstrip("@"))
+            if model is not None:
+                return f"{model}#{method}"
+            value = ruby.last_assignment(ruby.text(receiver), call)
+            if value is not None and value.type == "call" and _finds_one(ruby.call_method(value)):
+                name = self._resolve(ruby.constant_path(ruby.chain_root(value)), value)
+                if name is not None:
+                    return f"{name}#{method}"
+        definer = self._only_definer(method)
+        return f"{definer}#{method}" if definer else None
+
+    def _only_definer(self, method: str) -> str | None:
+        """The one project class that defines instance method `method`, if only one does."""
+        if self._definers is None:
+            table: dict[str, list[str]] = {}
+            for name, defs in self.index.definitions.items():
+                if not all(d.is_module for d in defs):
+                    for defined in {m for d in defs for m in d.methods}:
+                        table.setdefault(defined, []).append(name)
+            self._definers = table
+        owners = self._definers.get(method, [])
+        return owners[0] if len(owners) == 1 else None
+
+    def _read_wrapper_calls(self) -> None:
+        """Calls of the methods that enqueue a job (`FooJob.new(..).enqueue!`, `FooJob.create(..)`,
+        `enqueue!` inside the job) and of methods run by `handle_asynchronously`, each counted
+        as an enqueue of the job it runs."""
+        # (method, called on the class?) → [(the class defining it, the wrapper or the row)]
+        targets: dict[tuple[str, bool], list[tuple[str, _Wrapper | str]]] = {}
+        for wrapper, _ in self.wrappers:
+            key = (wrapper.method, wrapper.class_method)
+            targets.setdefault(key, []).append((wrapper.owner, wrapper))
+        for owner, facts in self.class_level.items():
+            for found, class_method in facts.async_calls:
+                method = _async_method(found.node)
+                if method:
+                    row = f"{owner}{'.' if class_method else '#'}{method}"
+                    targets.setdefault((method, class_method), []).append((owner, row))
+        names = sorted({method for method, _ in targets})
+        if not names:
+            return
+        # a call, or a bare `enqueue!` statement (an identifier: no receiver, no arguments)
+        quoted = _quoted(names)
+        query = ruby.compile_query(
+            f"""
+            (call method: (identifier) @name (#any-of? @name {quoted})) @call
+            (body_statement (identifier) @call @name (#any-of? @name {quoted}))
+            (block_body (identifier) @call @name (#any-of? @name {quoted}))
+            (then (identifier) @call @name (#any-of? @name {quoted}))
+            (else (identifier) @call @name (#any-of? @name {quoted}))
+            """
+        )
+        for source in self._code_files(tuple(n.encode() for n in names)):
+            try:
+                for _, caps in ruby.matches(query, source.root):
+                    call = caps["call"][0]
+                    called = self._called_on(ruby.call_receiver(call), call)
+                    if called is not None:
+                        self._count_call(call, ruby.text(caps["name"][0]), *called, targets)
+            except ruby.TooDeep:
+                continue
+
+    def _called_on(self, receiver: Node | None, call: Node) -> tuple[str, bool] | None:
+        """The project class a call is made on and whether on the class itself (True) or on an
+        instance of it: `Foo.x`, `Foo.new(..).x`, `self.class.x`, `self.x`, `x`, `new.x`."""
+        if receiver is not None and receiver.type == "call" and ruby.call_method(receiver) == "new":
+            inner = ruby.call_receiver(receiver)
+            if inner is not None and not _is_self_class(inner) and inner.type != "self":
+                name = self._resolve(ruby.constant_path(inner), inner)
+                return (name, False) if name else None
+            receiver = None if inner is None or inner.type == "self" else inner  # `new(..).x`
+            context = _context(call)
+            on_class = receiver is None and context.self_is_class or _is_self_class(receiver)
+            return (context.owner, False) if context.owner and on_class else None
+        if receiver is not None and receiver.type == "identifier" and ruby.text(receiver) == "new":
+            context = _context(call)
+            return (context.owner, False) if context.owner and context.self_is_class else None
+        if receiver is None or receiver.type == "self":
+            context = _context(call)
+            return (context.owner, context.self_is_class) if context.owner else None
+        if _is_self_class(receiver):
+            context = _context(call)
+            return (context.owner, True) if context.owner else None
+        name = self._resolve(ruby.constant_path(receiver), receiver)
+        return (name, True) if name else None
+
+    def _count_call(self, call: Node, method: str, klass: str, on_class: bool,
+                    targets: dict[tuple[str, bool], list[tuple[str, _Wrapper | str]]]) -> None:
+        lineage = {klass, *self.index.ancestors(klass)}
+        for owner, target in targets.get((method, on_class), []):
+            if owner not in lineage:
+                continue
+            if isinstance(target, _Wrapper):
+                site = _Site(call, target.queue, target.dynamic_queue)
+                self.wrapper_sites.setdefault(klass, []).append(site)
+            else:
+                self.async_sites.setdefault(target, []).append(_Site(call, None, False))
+            return
+
+    # -- Delayed Job ---------------------------------------------------------------------------
+
+    def _is_module(self, name: str) -> bool:
+        defs = self.index.definitions.get(name, [])
+        return bool(defs) and all(d.is_module for d in defs)
+
+    def _other_kind(self, name: str) -> bool:
+        """An ActiveJob or Sidekiq job: not a native job, whatever enqueues it."""
+        return name in self.app.classes and self.app.jobs.kind(name) is not None
+
+    def _below(self, root: str) -> Iterator[str]:
+        """The classes that inherit from or include `root`."""
+        for name in self.index.names():
+            if root in self.index.ancestors(name) and not self._is_module(name):
+                yield name
+
+    def _delayed_job_jobs(self) -> Iterator[tuple[str, NativeJob]]:
+        members: dict[str, str] = {}  # job → why it is one
+        for root in sorted(self.dj_roots):
+            if self._other_kind(root):
+                continue
+            if not self._is_module(root):
+                members[root] = "Delayed::Job.enqueue"
+        for root in sorted(self.dj_roots):
+            relation = "includes" if self._is_module(root) else "subclass of"
+            for name in self._below(root):
+                members.setdefault(name, f"{relation} {root}")
+        for name, why in sorted(members.items()):
+            definition = self.index.first_definition(name)
+            if definition is None or self._other_kind(name):
+                continue
+            sites = self.dj_roots.get(name, []) + self.wrapper_sites.get(name, [])
+            queues, dynamic = self._queues(sites + self._wrapped(name), self._queue_name(name))
+            yield name, NativeJob(
+                name=name,
+                kind=JobKind.DELAYED_JOB,
+                path=definition.path,
+                line=definition.line,
+                why=why,
+                abstract=self._abstract(name, members),
+                queues=queues,
+                dynamic_queue=dynamic,
+                retry_policy=self._attempts(name),
+                hooks=self._hooks(name),
+                enqueue_sites=tuple(s.call for s in sites),
+            )
+
+    def _wrapped(self, name: str) -> list[_Site]:
+        """The enqueues inside the job's wrappers (`def enqueue!; Delayed::Job.enqueue(self,
+        queue: "x")`), for the queue they name even where no call of the wrapper is seen."""
+        lineage = set(self.index.lineage(name))
+        return [
+            _Site(call, w.queue, w.dynamic_queue) for w, call in self.wrappers if w.owner in lineage
+        ]
+
+    def _abstract(self, name: str, members: dict[str, str]) -> bool:
+        """A base of other jobs whose own `perform` is missing, empty or raises
+        NotImplementedError."""
+        if not any(sub in members for sub in self.index.subclasses(name)):
+            return False
+        defs = self.index.definitions.get(name, ())
+        own = [d.methods["perform"] for d in defs if "perform" in d.methods]
+        return all(_trivial(m.node()) for m in own)
+
+    @staticmethod
+    def _queues(
+        sites: list[_Site], fallback: tuple[str | None, bool]
+    ) -> tuple[tuple[str, ...], bool]:
+        """The static queue names and whether one is computed: each site's `queue:`, and for the
+        sites (or no site at all) naming none, `fallback` (the job's own queue, else the app's)."""
+        names = {s.queue for s in sites if s.queue}
+        dynamic = any(s.dynamic_queue for s in sites)
+        if not sites or any(s.queue is None and not s.dynamic_queue for s in sites):
+            name, computed = fallback
+            names.update([name] if name else [])
+            dynamic = dynamic or computed
+        return tuple(sorted(names)), dynamic
+
+    def _queue_name(self, payload: str | None) -> tuple[str | None, bool]:
+        """The payload's `queue_name` method, else `Delayed::Worker.default_queue_name`."""
+        method = self.index.find_method(payload, "queue_name") if payload else None
+        if method is not None:
+            value = _returned_literal(method.node())
+            return (value, False) if value else (None, True)
+        setting = self.default_queue
+        if setting is None:
+            return None, False
+        value = _QUEUE_LITERAL.fullmatch(setting[1].rstrip(";"))
+        return (next(g for g in value.groups() if g), False) if value else (None, True)
+
+    def _attempts(self, payload: str | None) -> str:
+        """How often Delayed Job runs the job before it gives up, and who says so."""
+        owner = self._defining(payload, "max_attempts") if payload else None
+        if payload is not None and owner is not None:
+            method = self.index.find_method(owner, "max_attempts")
+            value = (_returned_literal(method.node()) if method else None) or "computed"
+            return f"max_attempts {value}" + ("" if owner == payload else f" [{owner}]")
+        if self.max_attempts is not None:
+            return f"max_attempts {self.max_attempts[1]} (Delayed::Worker.max_attempts)"
+        return f"max_attempts {DJ_DEFAULT_ATTEMPTS} (Delayed Job default)"
+
+    def _defining(self, name: str, method: str) -> str | None:
+        """The class (or module) of `name`'s lineage whose own definition has `method`."""
+        for owner in self.index.lineage(name):
+            if any(method in d.methods for d in self.index.definitions.get(owner, ())):
+                return owner
+        return None
+
+    def _hooks(self, payload: str | None) -> tuple[str, ...]:
+        if payload is None:
+            return ()
+        return tuple(h for h in DJ_HOOKS if self.index.find_method(payload, h) is not None)
+
+    def _delayed_methods(self) -> Iterator[tuple[str, NativeJob]]:
+        """Methods that run as jobs: `handle_asynchronously` ones and `delay` targets. The
+        payload (`Delayed::PerformableMethod`) answers `queue_name`, `max_attempts` and the hooks
+        with the instance's own methods."""
+        declared: dict[str, _Found] = {}
+        for owner, facts in self.class_level.items():
+            for found, class_method in facts.async_calls:
+                method = _async_method(found.node)
+                if method:
+                    declared.setdefault(f"{owner}{'.' if class_method else '#'}{method}", found)
+        for row in sorted(set(declared) | set(self.delayed)):
+            instance = "#" in row
+            owner, _, method = row.rpartition("#" if instance else ".")
+            if self._other_kind(owner):
+                continue
+            sites = self.delayed.get(row, []) + self.async_sites.get(row, [])
+            declaration = declared.get(row)
+            queued = sites
+            if declaration is not None:  # the declaration's `queue:` for calls that name none
+                queue, dynamic = _literal(ruby.keyword_arguments(declaration.node).get("queue"))
+                queued = [
+                    s if s.queue or s.dynamic_queue else _Site(s.call, queue, dynamic) for s in sites
+                ]
+                queued = queued or [_Site(declaration.node, queue, dynamic)]
+            payload = owner if instance else None
+            queues, dynamic = self._queues(queued, self._queue_name(payload))
+            path, line = self._location(owner, method, declaration)
+            yield row, NativeJob(
+                name=row,
+                kind=JobKind.DELAYED_JOB,
+                path=path,
+                line=line,
+                why="handle_asynchronously" if declaration is not None else "delay",
+                queues=queues,
+                dynamic_queue=dynamic,
+                retry_policy=self._attempts(payload),
+                hooks=self._hooks(payload),
+                enqueue_sites=tuple(s.call for s in sites),
+            )
+
+    def _location(self, owner: str, method: str, declaration: _Found | None) -> tuple[str, int]:
+        """Where a method that runs as a job is defined: its `def` (instance methods, mailer
+        actions), else its `handle_asynchronously`, else its class."""
+        found = self.index.find_method(owner, method)
+        if found is not None:
+            return found.path, found.line
+        if declaration is not None:
+            return declaration.path, declaration.line
+        definition = self.index.first_definition(owner)
+        return (definition.path, definition.line) if definition else ("", 0)
+
+    # -- Resque --------------------------------------------------------------------------------
+
+    def _superclass_chain(self, name: str) -> Iterator[str]:
+        current: str | None = name
+        seen: set[str] = set()
+        while current is not None and current not in seen:
+            seen.add(current)
+            yield current
+            current = self.index.superclass(current) if current in self.index else None
+
+    def _class_method(self, name: str, method: str) -> Node | None:
+        """A class-level method as Ruby finds it: the class's and its superclasses' own (`def
+        self.x`, `class << self`, a project module they extend), or an included concern's
+        `class_methods`/`ClassMethods`."""
+        for owner in self._superclass_chain(name):
+            facts = self.class_level.get(owner)
+            if facts is None:
+                continue
+            if method in facts.methods:
+                return facts.methods[method]
+            for extended in facts.extends:
+                found = self.index.find_method(extended, method)
+                if found is not None:
+                    return found.node()
+        for ancestor in self.index.ancestors(name):
+            facts = self.class_level.get(ancestor)
+            if facts is not None and method in facts.concern_methods:
+                return facts.concern_methods[method]
+            found = self.index.find_method(f"{ancestor}::ClassMethods", method)
+            if found is not None:
+                return found.node()
+        return None
+
+    def _resque_jobs(self) -> Iterator[tuple[str, NativeJob]]:
+        members: dict[str, str] = {}
+        for root in sorted(self.resque_roots):
+            if root in self.resque_includers:
+                for name in self._below(root):
+                    members.setdefault(name, f"includes {root}")
+            else:
+                members[root] = "Resque.enqueue"
+        scheduled = self._scheduled() if self.resque else {}
+        for name in scheduled:
+            if self._class_method(name, "perform") is not None:
+                members.setdefault(name, "resque-scheduler")
+        if self.resque:
+            for name, facts in sorted(self.class_level.items()):
+                if "@queue" in facts.ivars and self._class_method(name, "perform") is not None:
+                    members.setdefault(name, "@queue")
+        for name, why in sorted(members.items()):
+            definition = self.index.first_definition(name)
+            if definition is None or self._other_kind(name):
+                continue
+            sites = self.resque_roots.get(name, [])
+            entries = scheduled.get(name, [])
+            queues, dynamic = self._queues(sites, self._resque_queue(name))
+            yield name, NativeJob(
+                name=name,
+                kind=JobKind.RESQUE,
+                path=definition.path,
+                line=definition.line,
+                why=why,
+                queues=tuple(sorted({*queues, *(q for _, q in entries if q)})),
+                dynamic_queue=dynamic,
+                retry_policy=self._resque_retries(name),
+                schedules=tuple(label for label, _ in entries),
+                enqueue_sites=tuple(s.call for s in sites),
+            )
+
+    def _resque_queue(self, name: str) -> tuple[str | None, bool]:
+        """`@queue` (the class's own: class instance variables are not inherited), else a
+        class-level `queue` method."""
+        value = self.class_level.get(name, _ClassLevel()).ivars.get("@queue")
+        if value is not None:
+            return _literal(value)
+        method = self._class_method(name, "queue")
+        if method is None:
+            return None, False
+        literal = _returned_literal(method)
+        return (literal, False) if literal else (None, True)
+
+    def _resque_retries(self, name: str) -> str:
+        extends = [e for owner in self._superclass_chain(name)
+                   for e in self.class_level.get(owner, _ClassLevel()).extends]
+        plugin = next((e for e in extends if e in RESQUE_RETRY_PLUGINS), None)
+        if plugin is not None:
+            own = self.class_level.get(name, _ClassLevel()).ivars
+            limit = ruby.text(own["@retry_limit"]) if "@retry_limit" in own else None
+            method = self._class_method(name, "retry_limit") if limit is None else None
+            if method is not None:
+                limit = _returned_literal(method) or "computed"
+            strategy = own.get("@backoff_strategy")
+            backoff = plugin.endswith("ExponentialBackoff")
+            if limit is None and backoff and strategy is not None and strategy.type == "array":
+                limit = str(len(strategy.named_children))
+            return f"resque-retry: retry_limit {limit or RESQUE_RETRY_PLUGINS[plugin]}"
+        if retries.requeues_resque_failures(self.app):
+            return "the app requeues failed Resque jobs"
+        return "none (Resque does not retry)"
+
+    def _scheduled(self) -> dict[str, list[tuple[str, str | None]]]:
+        """Project classes a resque-scheduler schedule runs: name → (entry label, `queue:`)."""
+        files = list(RESQUE_SCHEDULE_FILES)
+        if "resque-scheduler" in self.app.gems and "sidekiq" not in self.app.gems:
+            files.append(SHARED_SCHEDULE_FILE)
+        table: dict[str, list[tuple[str, str | None]]] = {}
+        for relpath in files:
+            document = yaml_config.app_document(self.app, relpath)
+            if not isinstance(document, dict):
+                continue
+            for key, entry in document.items():
+                if not isinstance(entry, dict):
+                    continue
+                written = entry.get("class") or key  # without `class:`, the entry's name is it
+                if not isinstance(written, str):
+                    continue
+                name = self.index.resolve(str(written).removeprefix("::"))
+                if name in self.index:
+                    queue = entry.get("queue")
+                    queue_name = str(queue) if isinstance(queue, str) else None
+                    table.setdefault(name, []).append((f"resque_scheduler:{key}", queue_name))
+        return table
+
+
+_QUEUE_LITERAL = re.compile(r"""["']([\w.:-]+)["']|:(\w+)""")
+
+
+def _finds_one(method: str) -> bool:
+    """`User.find(..)`, `User.find_by_email(..)`, `User.new`: one record of the chain's model."""
+    return method in FINDERS or method.startswith("find_by_")
+
+
+def _code_path(relpath: str) -> bool:
+    return relpath.endswith((".rb", ".rake")) and not relpath.startswith(SKIPPED_TOP_DIRS)
+
+
+def _async_method(call: Node) -> str | None:
+    """The method `handle_asynchronously :m` names."""
+    args = ruby.call_arguments(call)
+    return ruby.string_value(args[0]) if args else None
