@@ -1,5 +1,6 @@
-"""Action Mailer: which classes are mailers, their actions, the shape of their `mail(...)`
-calls, template paths, the templates under `app/views`, and what a mailer call looks like."""
+"""Action Mailer: which classes are mailers (and mailer previews), their actions, the shape of
+their `mail(...)` calls, template paths, the templates under `app/views`, what a mailer call
+looks like, and the delivery settings of `config/environments/production.rb`."""
 
 from __future__ import annotations
 
@@ -12,13 +13,29 @@ from .. import ruby
 from ..ruby import Node
 from ..source import SourceFile
 from .app import COMPONENT_DIRS, App, underscore
-from .classes import ClassIndex, MethodDef
+from .classes import ClassDef, ClassIndex, MethodDef
 
 MAILER_BASES = frozenset({"ActionMailer::Base", "ApplicationMailer"})
+PREVIEW_BASE = "ActionMailer::Preview"
 
 
 def is_mailer(classes: ClassIndex, name: str) -> bool:
     return name == "ApplicationMailer" or bool(set(classes.ancestors(name)) & MAILER_BASES)
+
+
+def is_preview(app: App, definition: ClassDef) -> bool:
+    """A mailer preview: a class whose ancestry reaches `ActionMailer::Preview`. Read from the
+    definition itself too, for a preview file the class index does not hold."""
+    if definition.is_module:
+        return False
+    classes = app.classes
+    if PREVIEW_BASE in classes.ancestors(definition.name):
+        return True
+    if definition.superclass is None:
+        return False
+    scope = definition.lexical_scope + (definition.name,)
+    parent = classes.resolve(definition.superclass, scope)
+    return parent == PREVIEW_BASE or PREVIEW_BASE in classes.ancestors(parent)
 
 
 def mailer_constant(expression: Node, classes: ClassIndex) -> str | None:
@@ -60,8 +77,26 @@ CLASS_METHODS = frozenset(
         "class", "is_a?", "kind_of?", "const_get", "freeze", "dup", "clone", "deliver_mail",
         "mailer_name", "default_url_options", "default_params", "action_methods",
         "instance_variable_get", "public_method", "singleton_class", "receive",
+        # ActionMailer::Base's own class-level API, which previews and tests also call
+        "deliveries", "delivery_method", "delivery_methods", "delivery_job", "smtp_settings",
+        "sendmail_settings", "file_settings", "test_settings", "perform_deliveries",
+        "raise_delivery_errors", "deliver_later_queue_name", "default_options",
+        "register_observer", "register_observers", "register_interceptor",
+        "register_interceptors", "unregister_observer", "unregister_interceptor",
+        "email_address_with_name", "controller_path", "layout", "helper", "helpers",
+        "view_paths", "append_view_path", "prepend_view_path", "handle_exception", "descendants",
+        "subclasses", "superclass", "ancestors", "instance_methods", "public_instance_methods",
+        "method_defined?", "public_method_defined?", "respond_to_missing?", "preview_paths",
+        "rescue_from", "before_action", "after_action", "around_action", "include",
     }
 )  # fmt: skip
+# `SomeMailer.action(..)` and `SomeMailer.with(..).action(..)`: calls that may be mailer actions
+ACTION_CALLS = ruby.compile_query(
+    """
+    (call receiver: [(constant) (scope_resolution)] method: (identifier)) @call
+    (call receiver: (call method: (identifier) @with (#eq? @with "with")) method: (identifier)) @call
+    """
+)
 _MAIL_CALLS = ruby.compile_query('(call !receiver method: (identifier) @m (#eq? @m "mail")) @call')
 _DEFAULT_CALLS = ruby.compile_query(
     '(call !receiver method: (identifier) @m (#eq? @m "default") arguments: (argument_list)) @call'
@@ -255,6 +290,14 @@ def _build_view_templates(app: App) -> frozenset[str] | None:
     return frozenset(found)
 
 
+def constant_assigned(app: App, name: str) -> bool:
+    """Is `Name = …` written anywhere in the project (a mailer or mailbox class made without
+    `class`, which the class index does not hold)?"""
+    short = re.escape(name.rsplit("::", 1)[-1].encode())
+    pattern = re.compile(rb"(?<![\w:])" + short + rb"\s*=[^=~>]")
+    return any(pattern.search(source.data) for source in app.model_files)
+
+
 def action_call(call: Node, app: App) -> tuple[str, str] | None:
     """For `UserMailer.welcome(..)` or `UserMailer.with(..).welcome(..)`: (mailer, action), when
     the receiver is a project mailer."""
@@ -295,3 +338,83 @@ def judgeable_action_call(call: Node, app: App, strict: bool) -> ActionCall | No
     if action in class_methods(app, mailer) or has_dynamic_actions(app, mailer):
         return None
     return ActionCall(mailer, action, mailer_actions(app.classes, mailer).get(action))
+
+
+# -- delivery settings -------------------------------------------------------------------------
+
+PRODUCTION_CONFIG = "config/environments/production.rb"
+_SETTINGS = ruby.compile_query(
+    """
+    (assignment
+      left: (call receiver: (call method: (identifier) @am (#eq? @am "action_mailer"))
+                  method: (identifier) @name)
+      right: (_) @value) @assignment
+    """
+)
+# what may hold a statement that runs whenever the file is loaded
+_UNCONDITIONAL_PARENTS = frozenset(
+    {"program", "body_statement", "block_body", "do_block", "block", "call"}
+)
+
+
+@dataclass(frozen=True)
+class MailSetting:
+    """`config.action_mailer.<name> = <value>` in a config file."""
+
+    name: str
+    value: Node
+    unconditional: bool  # runs whenever the file loads: not in a condition, method or rescue
+
+
+def mail_settings(root: Node) -> list[MailSetting]:
+    settings = []
+    for _, caps in ruby.matches(_SETTINGS, root):
+        assignment = caps["assignment"][0]
+        unconditional = all(a.type in _UNCONDITIONAL_PARENTS for a in ruby.ancestors(assignment))
+        settings.append(MailSetting(ruby.text(caps["name"][0]), caps["value"][0], unconditional))
+    return settings
+
+
+def literal_setting(settings: list[MailSetting], name: str) -> MailSetting | None:
+    """The one assignment of `name` when it is unconditional and a literal (a symbol, string,
+    `true`/`false`); None when the setting is absent, assigned twice, conditional or computed."""
+    found = [s for s in settings if s.name == name]
+    if len(found) != 1 or not found[0].unconditional:
+        return None
+    if found[0].value.type in ("true", "false") or ruby.string_value(found[0].value) is not None:
+        return found[0]
+    return None
+
+
+def setting_changed_elsewhere(app: App, name: str, ignore: bytes | None = None) -> bool:
+    """Does an initializer or the app's code also set `name` (`ActionMailer::Base.x =`,
+    `self.x =`, `config.action_mailer.x =`, a mailer's `default x:`…)? Initializers run after
+    the environment file; a mailer's own setting wins for its mail; a sample initializer
+    (`production.rb.sample`, copied in at deploy time) counts too. An assignment of the
+    `ignore` value (`message.perform_deliveries = false` in an interceptor) does not count."""
+    pattern = re.compile(rb"\b" + name.encode() + rb"\b\s*(?:=(?![=~>])\s*(\S*)|:)")
+    # app/ and lib/ code (the analysed config files join the model files: not those)
+    texts = [s.data for s in app.model_files if not s.relpath.startswith("config/")]
+    if app.root is not None:
+        for path in sorted((app.root / "config" / "initializers").glob("**/*.rb*")):
+            texts.append(app.read_bytes(path) or b"")
+    for text in texts:
+        for match in pattern.finditer(text):
+            line_start = text.rfind(b"\n", 0, match.start()) + 1
+            if text[line_start : match.start()].lstrip().startswith(b"#"):
+                continue
+            value = match.group(1)
+            if ignore is None or value is None or not value.startswith(ignore):
+                return True
+    return False
+
+
+def sends_mail(app: App) -> bool:
+    """Does the app send mail at all: a project mailer besides `ApplicationMailer`, a
+    delivery in its code, or Devise (which mails confirmations and resets)?"""
+    classes = app.classes
+    if any(n != "ApplicationMailer" and is_mailer(classes, n) for n in classes.names()):
+        return True
+    if "devise" in app.gems:
+        return True
+    return any(b".deliver" in s.data for s in app.model_files)

@@ -6,16 +6,9 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.calls import arity_problem, call_shape, parameter_text
-from ..rails.mailers import judgeable_action_call
+from ..rails.mailers import ACTION_CALLS, judgeable_action_call
 from ..source import SourceFile
 from . import Examples, Rule, register
-
-_CALLS = ruby.compile_query(
-    """
-    (call receiver: [(constant) (scope_resolution)] method: (identifier)) @call
-    (call receiver: (call method: (identifier) @with (#eq? @with "with")) method: (identifier)) @call
-    """
-)
 
 
 @register
@@ -154,7 +147,7 @@ class MailerArityMismatch(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_CALLS, source.root):
+        for _, caps in ruby.matches(ACTION_CALLS, source.root):
             call = caps["call"][0]
             judged = judgeable_action_call(call, app, strict=False)
             if judged is None or judged.method is None:
