@@ -211,6 +211,8 @@ class Excludes:
         self.globs = tuple(_anchored(g, self.base) for g in globs)
         self._user, self._names = _compiled_globs(self.globs)
         self._specs: dict[Path, list[tuple[Path, FastSpec]]] = {}
+        self._by_text: dict[str, list[tuple[str, FastSpec]]] = {}
+        self._base_text = str(self.base)
         self.problems: list[FileProblem] = []  # invalid .gitignore lines met while walking
 
     def _own(self, directory: Path) -> FastSpec | None:
@@ -240,23 +242,46 @@ class Excludes:
         return specs
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
-        text = str(path)
-        if not path.is_absolute() or "/." in text:  # a walk from `..`: compare normal paths
-            path = Path(os.path.abspath(text))
+        absolute = os.path.abspath(path)  # a walk from `..`: compare normal paths
+        directory, name = os.path.split(absolute)
+        return self.excluded_entry(directory, name, is_dir)
+
+    def excluded_entry(self, directory: str, name: str, is_dir: bool) -> bool:
+        """`excluded` for the entry `name` of an absolute, normal `directory`, with strings
+        only: a walk asks this of every file."""
         suffix = "/" if is_dir else ""
         if self.globs:
-            try:
-                rel = path.relative_to(self.base).as_posix()
-            except ValueError:
-                rel = path.as_posix()
+            rel = self._relative(directory)
+            rel = name if rel == "" else f"{rel}/{name}" if rel is not None else f"{directory}/{name}"
             if self._user.match_file(rel + suffix) or (
-                self._names is not None and self._names.match(path.name)
+                self._names is not None and self._names.match(name)
             ):
                 return True
-        for directory, spec in self.specs(path.parent):
-            if spec.match_file(path.relative_to(directory).as_posix() + suffix):
+        for prefix, spec in self._prefixed_specs(directory):
+            if spec.match_file(prefix + name + suffix):
                 return True
         return False
+
+    def _relative(self, directory: str) -> str | None:
+        """The directory relative to the base ("" for the base), or None outside it."""
+        base = self._base_text
+        if directory == base:
+            return ""
+        if directory.startswith(base + "/") or (base == "/" and directory.startswith("/")):
+            return directory[len(base) :].lstrip("/")
+        return None
+
+    def _prefixed_specs(self, directory: str) -> list[tuple[str, FastSpec]]:
+        """The specs that apply in `directory`, each with the directory's path relative to the
+        spec's own directory ("" or "sub/dir/"), computed once per directory."""
+        cached = self._by_text.get(directory)
+        if cached is None:
+            cached = []
+            for spec_dir, spec in self.specs(Path(directory)):
+                rel = os.path.relpath(directory, spec_dir).replace(os.sep, "/")
+                cached.append(("" if rel == "." else rel + "/", spec))
+            self._by_text[directory] = cached
+        return cached
 
 
 def walk_files(
@@ -280,25 +305,35 @@ def walk_files(
         reason = os_reason(error).removeprefix("skipped: ")
         excludes.problems.append(FileProblem(where, f"directory not walked: {reason}"))
 
+    base_text = str(Path(base))
     for dirpath, dirnames, filenames in os.walk(top, followlinks=False, onerror=unreadable):
-        directory = Path(dirpath)
+        absolute = os.path.abspath(dirpath)
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if d not in SKIPPED_DIRS and not excludes.excluded(directory / d, is_dir=True)
+            if d not in SKIPPED_DIRS and not excludes.excluded_entry(absolute, d, is_dir=True)
         )
-        try:
-            prefix = directory.relative_to(base).as_posix()
-        except ValueError:
-            prefix = directory.as_posix()
-        prefix = "" if prefix == "." else prefix + "/"
+        prefix = _walk_prefix(dirpath, base_text)
         for name in sorted(filenames):
-            if accept(prefix + name) and not excludes.excluded(directory / name, is_dir=False):
-                path = directory / name
+            if accept(prefix + name) and not excludes.excluded_entry(absolute, name, is_dir=False):
+                path = os.path.join(dirpath, name)
                 if os.path.islink(path) and not os.path.realpath(path).startswith(real_base):
                     excludes.problems.append(FileProblem(
                         os.path.relpath(path),
                         "skipped: a link to a file outside the project (name it to lint it)",
                     ))
                     continue
-                yield path
+                yield Path(path)
+
+
+def _walk_prefix(dirpath: str, base: str) -> str:
+    """`Path(dirpath).relative_to(base)` as a prefix ("app/jobs/"; "" for the base itself; the
+    directory as written when it is not below the base), without building paths."""
+    directory = str(Path(dirpath))
+    if directory == base or base == ".":
+        rel = "" if directory in (base, ".") else directory
+    elif directory.startswith(base.rstrip("/") + "/"):
+        rel = directory[len(base.rstrip("/")) + 1 :]
+    else:
+        rel = directory
+    return rel + "/" if rel else ""
