@@ -10,9 +10,11 @@ from click.testing import CliRunner
 
 from joblint.inventory import inventory_app, jobs_command
 from joblint.rails.jobs import JobKind
-from joblint.rails.native_jobs import NativeJob, native_jobs
+from joblint.rails.native_jobs import NativeJob, native_enqueues_in, native_jobs, racing_enqueues
+from joblint.rails.queues import queue_config
+from joblint.ruby import descendants
 
-from .conftest import write_tree
+from .conftest import run_tree, write_tree
 
 
 def lockfile(*gems: str) -> str:
@@ -348,7 +350,7 @@ def test_jobs_command_lists_native_jobs_with_backend_queue_and_retry_policy(tmp_
     assert "Delayed Job" in text and "(none)" in text and "error hook" in text and "3 job classes" in text
 
 
-def test_native_jobs_stay_invisible_to_the_job_model_the_rules_use(tmp_path):
+def test_the_job_model_classifies_by_ancestry_only(tmp_path):
     write_tree(tmp_path, {
         **DELAYED_JOB_APP,
         "app/jobs/sync_job.rb": "class SyncJob < Struct.new(:id)\n  def perform; end\nend\n",
@@ -356,4 +358,256 @@ def test_native_jobs_stay_invisible_to_the_job_model_the_rules_use(tmp_path):
     })
     app = inventory_app(tmp_path)
     assert "SyncJob" in native_jobs(app)
-    assert app.jobs.kind("SyncJob") is None  # rules are a later step
+    assert app.jobs.kind("SyncJob") is None  # known from its enqueue: `job_kind_at` answers
+
+
+
+# -- "in a job" --------------------------------------------------------------------------------
+
+
+def kinds_at(tmp_path: Path, files: dict[str, str], path: str) -> dict[str, JobKind | None]:
+    """The job kind `App.job_kind_at` gives the first call of each method in one file."""
+    write_tree(tmp_path, files)
+    app = inventory_app(tmp_path)
+    source = app.source(tmp_path / path)
+    kinds = {}
+    for method in descendants(source.root, {"method", "singleton_method"}):
+        name = method.child_by_field_name("name").text.decode()
+        kinds.setdefault(name, app.job_kind_at(source, method.child_by_field_name("name")))
+    return kinds
+
+
+def test_only_the_perform_of_a_resque_model_runs_in_the_job(tmp_path):
+    kinds = kinds_at(tmp_path, {
+        **RESQUE_APP,
+        "app/models/work.rb": (
+            "class Work < ApplicationRecord\n  @queue = :utilities\n\n"
+            "  def self.perform(id)\n    find(id).reindex\n  end\n\n  def reindex; end\nend\n"
+        ),
+    }, "app/models/work.rb")
+    assert kinds == {"perform": JobKind.RESQUE, "reindex": None}  # never the whole model
+
+
+def test_a_concerns_class_level_perform_runs_in_the_job_of_each_model_including_it(tmp_path):
+    kinds = kinds_at(tmp_path, {
+        **RESQUE_APP,
+        "app/models/concerns/async_with_resque.rb": (
+            "module AsyncWithResque\n  extend ActiveSupport::Concern\n  class_methods do\n"
+            "    def perform(method, *args)\n      send(method, *args)\n    end\n\n"
+            "    def async(method, *args)\n      Resque.enqueue(self, method, *args)\n    end\n"
+            "  end\nend\n"
+        ),
+        "app/models/work.rb": "class Work < ApplicationRecord\n  include AsyncWithResque\n  @queue = :utilities\nend\n",
+    }, "app/models/concerns/async_with_resque.rb")
+    assert kinds == {"perform": JobKind.RESQUE, "async": None}
+
+
+def test_a_delayed_job_class_outside_app_jobs_and_a_delayed_method_run_in_the_job(tmp_path):
+    files = {
+        **DELAYED_JOB_APP,
+        "app/services/sync/run.rb": (
+            "module Sync\n  Run = Struct.new(:id) do\n    def perform\n      work\n    end\n\n"
+            "    def work; end\n  end\nend\n"
+        ),
+        "app/models/device.rb": (
+            "class Device < ApplicationRecord\n  def notify(text); end\n"
+            "  handle_asynchronously :notify\n\n  def register\n    Delayed::Job.enqueue(Sync::Run.new(id))\n"
+            "  end\nend\n"
+        ),
+    }
+    assert kinds_at(tmp_path, files, "app/services/sync/run.rb") == {
+        "perform": JobKind.DELAYED_JOB, "work": JobKind.DELAYED_JOB}
+    assert kinds_at(tmp_path, files, "app/models/device.rb") == {
+        "notify": JobKind.DELAYED_JOB, "register": None}
+
+
+def test_apps_on_other_backends_do_not_look_for_native_jobs(tmp_path):
+    kinds = kinds_at(tmp_path, {
+        "Gemfile": "", "Gemfile.lock": lockfile("rails", "sidekiq"),
+        "app/models/work.rb": "class Work < ApplicationRecord\n  @queue = :x\n  def self.perform; end\nend\n",
+    }, "app/models/work.rb")
+    assert kinds == {"perform": None}
+
+
+# -- enqueues ------------------------------------------------------------------------------------
+
+
+def test_enqueues_carry_the_values_their_job_serialises(tmp_path):
+    write_tree(tmp_path, {
+        **DELAYED_JOB_APP,
+        "app/jobs/struct_job.rb": "class StructJob < Struct.new(:user, :note)\n  def perform; end\nend\n",
+        "app/jobs/ids_job.rb": (
+            "class IdsJob\n  def initialize(user, note)\n    @user_id = user.id\n    @note = note\n  end\n"
+            "  def perform; end\nend\n"
+        ),
+        "app/jobs/own_yaml_job.rb": (
+            "class OwnYamlJob\n  def initialize(user)\n    @user = user\n  end\n"
+            "  def encode_with(coder)\n    coder['user_id'] = @user.id\n  end\n  def perform; end\nend\n"
+        ),
+        "app/models/user.rb": (
+            "class User < ApplicationRecord\n  def later\n"
+            "    Delayed::Job.enqueue(StructJob.new(self, 'a'), queue: 'low')\n"
+            "    Delayed::Job.enqueue(IdsJob.new(self, 'b'))\n"
+            "    Delayed::Job.enqueue(OwnYamlJob.new(self))\n  end\nend\n"
+        ),
+    })
+    app = inventory_app(tmp_path)
+    enqueues = native_enqueues_in(app, app.source(tmp_path / "app/models/user.rb"))
+    kept = {e.job: [a.text.decode() for a in e.arguments] for e in enqueues}
+    assert kept == {"StructJob": ["self", "'a'"], "IdsJob": ["'b'"], "OwnYamlJob": []}
+    assert [e.queue.text.decode() for e in enqueues if e.queue is not None] == ["'low'"]
+
+
+def test_resque_enqueues_race_the_transaction_and_delayed_jobs_active_record_ones_do_not(tmp_path):
+    files = {
+        "app/models/user.rb": (
+            "class User < ApplicationRecord\n  def later\n    Resque.enqueue(ReportJob, id)\n"
+            "    delay.refresh\n  end\n  def refresh; end\nend\n"
+        ),
+    }
+    write_tree(tmp_path / "ar", {"Gemfile": "", "Gemfile.lock": lockfile(
+        "rails", "resque", "delayed_job", "delayed_job_active_record"), **files})
+    write_tree(tmp_path / "mongo", {"Gemfile": "", "Gemfile.lock": lockfile(
+        "rails", "resque", "delayed_job", "delayed_job_mongoid"), **files})
+    on_ar = [e.kind for e in racing_enqueues(inventory_app(tmp_path / "ar"))]
+    on_mongoid = sorted(e.kind.value for e in racing_enqueues(inventory_app(tmp_path / "mongo")))
+    assert on_ar == [JobKind.RESQUE]
+    assert on_mongoid == ["delayed_job", "resque"]
+
+
+# -- worker queue lists --------------------------------------------------------------------------
+
+
+def worker_lists(tmp_path: Path, files: dict[str, str]) -> tuple[str | None, str | None]:
+    write_tree(tmp_path, files)
+    config = queue_config(inventory_app(tmp_path))
+    return tuple(w.describe() if w is not None else None for w in (config.delayed_job, config.resque))
+
+
+def test_delayed_job_worker_lists_from_env_rake_arguments_flags_and_compose(tmp_path):
+    both = {"Gemfile": "", "Gemfile.lock": lockfile("rails", "delayed_job", "resque")}
+    assert worker_lists(tmp_path / "a", {
+        **both,
+        "Procfile": "worker: QUEUES=mail,default bundle exec rake jobs:work\n"
+                    "low: bundle exec rake jobs:work QUEUE=low\n"
+                    "pool: bin/delayed_job --pool=imports,exports:2 --queues=x run\n"
+                    "resque: QUEUE=critical,default bundle exec rake resque:work\n",
+        "docker-compose.yml": "services:\n  worker:\n    command: bundle exec rake jobs:work\n"
+                              "    environment:\n      QUEUES: compose\n",
+    }) == ("Procfile, docker-compose.yml: compose, default, exports, imports, low, mail, x",
+           "Procfile: critical, default")
+    assert worker_lists(tmp_path / "b", {
+        **both, "Procfile": "worker: bundle exec rake jobs:work\nr: QUEUE=* rake resque:work\n",
+        "config/resque-pool.yml": "production:\n  'a,b': 2\n",
+    }) == ("Procfile: *", "Procfile, config/resque-pool.yml: *")
+
+
+def test_worker_lists_are_unknown_when_they_come_from_elsewhere(tmp_path):
+    both = {"Gemfile": "", "Gemfile.lock": lockfile("rails", "delayed_job", "resque")}
+    unknown = (None, None)
+    assert worker_lists(tmp_path / "env", {
+        **both, "Procfile": "w: QUEUES=$DJ_QUEUES rake jobs:work\nr: rake resque:work\n",
+    }) == unknown  # a list from the environment; a Resque worker reads QUEUE from outside
+    assert worker_lists(tmp_path / "envfile", {
+        **both,
+        "docker-compose.yml": "services:\n  worker:\n    command: rake jobs:work\n    env_file: .env\n",
+    }) == unknown
+    assert worker_lists(tmp_path / "ruby", {
+        **both, "Procfile": "w: QUEUES=a rake jobs:work\nr: QUEUE=a rake resque:work\n",
+        "config/initializers/delayed_job.rb": "Delayed::Worker.queues = %w[a b]\n",
+        "lib/tasks/resque.rake": "task 'resque:setup' => :environment do\n  ENV['QUEUE'] ||= '*'\nend\n",
+    }) == unknown
+    assert worker_lists(tmp_path / "setup", {
+        **both, "Procfile": "r: QUEUE=a rake resque:work\n",
+        "lib/tasks/resque.rake": "task 'resque:setup' => :environment do\n  ENV['QUEUE'] = '*'\nend\n",
+    }) == unknown  # the rake task overrides the command line's list
+    assert worker_lists(tmp_path / "deploy", {
+        **both, "Procfile": "w: QUEUES=a rake jobs:work\nr: QUEUE=a rake resque:work\n",
+        "config/deploy.rb": "set :delayed_job_args, '-n 2'\nafter 'deploy', 'resque:restart'\n",
+    }) == unknown
+    assert worker_lists(tmp_path / "none", {**both, "Procfile": "web: rails s\n"}) == unknown
+
+
+# -- the rules -----------------------------------------------------------------------------------
+
+
+def findings_of(tmp_path: Path, files: dict[str, str], *codes: str) -> list[tuple[str, int, str]]:
+    write_tree(tmp_path, files)
+    report = run_tree(tmp_path, codes)
+    return sorted((f.code, f.line, f.message) for f in report.findings if f.code in codes)
+
+
+def test_jl302_reports_resque_in_a_transaction_but_not_delayed_jobs_active_record_backend(tmp_path):
+    found = findings_of(tmp_path, {
+        "Gemfile": "", "Gemfile.lock": lockfile("rails", "resque", "delayed_job", "delayed_job_active_record"),
+        "app/jobs/report_job.rb": "class ReportJob\n  @queue = :reports\n  def self.perform(id); end\nend\n",
+        "app/models/order.rb": (
+            "class Order < ApplicationRecord\n  def pay!\n    transaction do\n      update!(paid: true)\n"
+            "      Resque.enqueue(ReportJob, id)\n      Resque.enqueue_in(10.minutes, ReportJob, id)\n"
+            "      delay.notify_buyer\n      Delayed::Job.enqueue(ReceiptJob.new(id))\n    end\n"
+            "    Resque.enqueue(ReportJob, id)\n  end\n\n  def notify_buyer; end\nend\n"
+        ),
+    }, "JL302")
+    assert found == [("JL302", 5, (
+        "`Resque.enqueue` inside `transaction`: the work can start before the commit, or after a "
+        "rollback (Resque pushes the job to Redis at once)"))]
+
+
+def test_jl303_reports_a_resque_enqueue_in_a_save_callback(tmp_path):
+    found = findings_of(tmp_path, {
+        **RESQUE_APP,
+        "app/models/user.rb": (
+            "class User < ApplicationRecord\n  after_create :index\n  after_create_commit :welcome\n\n"
+            "  def index\n    Resque.enqueue_to(:search, IndexJob, id)\n  end\n\n"
+            "  def welcome\n    Resque.enqueue(WelcomeJob, id)\n  end\nend\n"
+        ),
+    }, "JL303")
+    assert [(code, line) for code, line, _ in found] == [("JL303", 6)]
+    assert "`Resque.enqueue_to` in `User#index` runs inside the save transaction" in found[0][2]
+
+
+def test_jl204_names_what_each_native_backend_loses(tmp_path):
+    found = findings_of(tmp_path, {
+        "Gemfile": "", "Gemfile.lock": lockfile("rails", "resque", "delayed_job"),
+        "app/services/report.rb": (
+            "class Report\n  @queue = :reports\n  def self.perform(id)\n    run(id)\n"
+            "  rescue Exception => e\n    log(e)\n  end\nend\n"
+        ),
+        "app/services/sync_job.rb": (
+            "SyncJob = Struct.new(:id) do\n  def perform\n    run\n  rescue Exception\n    nil\n  end\nend\n"
+        ),
+        "app/models/user.rb": (
+            "class User < ApplicationRecord\n  def sync\n    Delayed::Job.enqueue(SyncJob.new(id))\n"
+            "    Resque.enqueue(Report, id)\n  end\nend\n"
+        ),
+    }, "JL204")
+    messages = [message for _, _, message in found]
+    assert len(messages) == 2
+    assert any("`Resque::TermException`" in m and "a deploy restart loses the job" in m for m in messages)
+    assert any("Delayed Job marks the job done and never retries it" in m for m in messages)
+
+
+def test_jl101_and_jl102_on_resque_arguments(tmp_path):
+    found = findings_of(tmp_path, {
+        **RESQUE_APP,
+        "app/models/user.rb": "class User < ApplicationRecord\nend\n",
+        "app/controllers/users_controller.rb": (
+            "class UsersController < ApplicationController\n  def create\n"
+            "    user = User.find(params[:id])\n"
+            "    Resque.enqueue(WelcomeJob, user, :welcome, Time.current)\n  end\nend\n"
+        ),
+    }, "JL101", "JL102")
+    assert [(code, line) for code, line, _ in found] == [("JL101", 4), ("JL102", 4)]
+    assert "Resque stores arguments as JSON, so the job gets a string" in found[0][2]
+    assert found[1][2] == ("`Time.current` is a time, not a native JSON type: Resque's JSON hands "
+                           "`perform` a string")  # the symbol arrives as its name: not reported
+
+
+def test_jl601_checks_native_queues_against_the_visible_workers(tmp_path):
+    found = findings_of(tmp_path, {
+        **RESQUE_APP,
+        "Procfile": "worker: QUEUE=critical bundle exec rake resque:work\n",
+        "app/jobs/report_job.rb": "class ReportJob\n  @queue = :reports\n  def self.perform(id); end\nend\n",
+    }, "JL601")
+    assert found == [("JL601", 2, (
+        "Queue `reports` is not processed by any configured worker (Procfile: critical)"))]

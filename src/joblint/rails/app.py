@@ -366,11 +366,19 @@ class App:
         return scopes_of(lexical_names(scope))
 
     def job_kind_at(self, source: SourceFile, node) -> JobKind | None:  # type: ignore[no-untyped-def]
-        """Is `node` inside a job? Its kind if so (ActiveJob, Sidekiq or unknown), else None."""
+        """Is `node` inside a job? Its kind if so (ActiveJob, Sidekiq, a native Delayed Job or
+        Resque job, or unknown), else None. A native job that is a model is a job only in the
+        method the backend runs (`native_jobs.native_job_at`)."""
+        from .native_jobs import native_job_at  # it builds on the App
+
         name = self.enclosing_class(node)
+        kind = self.jobs.kind(name) if name is not None else None
+        if kind is None:  # `FooJob = Struct.new(:id) do … end` may stand outside any class
+            native = native_job_at(self, source, node)
+            if native is not None:
+                return native.kind
         if name is None:
             return None
-        kind = self.jobs.kind(name)
         if kind is None and source.in_dir(*JOB_DIRS):
             return JobKind.UNKNOWN
         return kind

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 BACKEND_GEMS = ("sidekiq", "solid_queue", "good_job", "delayed_job", "resque", "que", "sneakers")
 _SPEC_LINE = re.compile(r"^    ([A-Za-z0-9_.\-]+) \(([^)]+)\)\s*$")
 _ADAPTER = re.compile(
-    r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_adapter\s*=\s*:?[\"']?(\w+)",
+    r"^[^\S\n]*(?:config|Rails\.application\.config)\.active_job\.queue_adapter\s*=\s*:?[\"']?(\w+)",
     re.MULTILINE,
 )
-_LOAD_DEFAULTS = re.compile(r"^\s*config\.load_defaults\s*\(?\s*[\"']?(\d+(?:\.\d+)?)", re.MULTILINE)
+_LOAD_DEFAULTS = re.compile(r"^[^\S\n]*config\.load_defaults\s*\(?\s*[\"']?(\d+(?:\.\d+)?)", re.MULTILINE)
 
 
 @dataclass(frozen=True)

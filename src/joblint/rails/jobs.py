@@ -21,7 +21,7 @@ class JobKind(enum.Enum):
     SIDEKIQ = "sidekiq"
     UNKNOWN = "unknown"  # a class under app/jobs whose ancestry is not visible
     # native jobs of the other backends, known from how the app enqueues them (see
-    # native_jobs.py); `JobModel.kind` never returns them, so rules do not see them yet
+    # native_jobs.py): `App.job_kind_at` returns them; `JobModel.kind` never does
     DELAYED_JOB = "delayed_job"
     RESQUE = "resque"
 

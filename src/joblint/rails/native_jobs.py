@@ -23,15 +23,24 @@ Resque:
   none, unless resque-retry (`extend Resque::Plugins::Retry`/`ExponentialBackoff`,
   `@retry_limit`) or the app requeues its failures.
 
-Only the jobs' facts live here; no rule reads them yet (`JobModel.kind` does not return these
-kinds), so the rules' behaviour is unchanged.
+What the rules read (`JobModel.kind` still classifies by ancestry only; these are known from
+how the app enqueues):
+- `native_job_at`: is a node the code of a native job — anywhere in a job class that is not a
+  model, else only inside the `def` the backend runs (`entry_point`): a custom job's `perform`,
+  a Resque job's class-level `perform`, a delayed method. `App.job_kind_at` answers with it.
+- `native_enqueues_in`: every enqueue call, with the values it serialises (a custom Delayed
+  Job job's constructor arguments only where its YAML keeps them: a Struct's members, or
+  parameters `initialize` stores unchanged, and no `encode_with`) and the queue it names.
+- `racing_enqueues`: the enqueues that do not wait for the app's transaction (Resque's; Delayed
+  Job's only on its Mongoid backend).
+- `native_queue_names`: the static queue names written for native jobs, where they are.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import ruby
 from ..files import walk_files
@@ -42,12 +51,14 @@ from .app import App
 from .classes import (
     ClassDef,
     ClassIndex,
+    MethodDef,
     _collect_methods,  # the index's own reading of a class body (no public twin yet)
     lexical_names,
     qualified_name,
     scopes_of,
 )
 from .jobs import JobKind
+from .mailers import is_mailer
 from .queues import SKIPPED_TOP_DIRS
 
 DJ_RECEIVERS = frozenset(
@@ -68,6 +79,9 @@ RESQUE_ENQUEUE = {
     "enqueue_at_with_queue": (2, 0),
 }
 RESQUE_JOB_CREATE = (1, 0)  # Resque::Job.create(queue, klass, *args)
+# resque-scheduler's delayed enqueues → the index of their delay or time argument
+RESQUE_SCHEDULED = {"enqueue_in": 0, "enqueue_at": 0, "enqueue_in_with_queue": 1,
+                    "enqueue_at_with_queue": 1}
 # resque-retry's plugins and their default `retry_limit` (ExponentialBackoff: one retry per
 # delay of its default backoff strategy, which has six)
 RESQUE_RETRY_PLUGINS = {"Resque::Plugins::Retry": 1, "Resque::Plugins::ExponentialBackoff": 6}
@@ -85,6 +99,7 @@ RESQUE_SCHEDULE_FILES = (
 )
 SHARED_SCHEDULE_FILE = "config/schedule.yml"  # resque-scheduler's when no Sidekiq is locked
 CLASS_LEVEL_METHODS = ("perform", "queue", "retry_limit")
+RESQUE_NO_RETRY = "none (Resque does not retry)"
 CLASS_LEVEL_IVARS = ("@queue", "@retry_limit", "@backoff_strategy")
 
 
@@ -152,9 +167,160 @@ class NativeJob:
     enqueue_sites: tuple[Node, ...] = field(default=(), repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class NativeEnqueue:
+    """One call that hands work to Delayed Job or Resque: `Resque.enqueue(K, ..)`,
+    `Delayed::Job.enqueue(FooJob.new(..))`, `x.delay.m(..)`, a call of a `handle_asynchronously`
+    method or of a job's own enqueueing method (`FooJob.new(..).enqueue!`)."""
+
+    call: Node
+    path: str
+    kind: JobKind
+    job: str | None  # the native job it enqueues, when the project defines it
+    # the values serialised as the job's arguments, as far as the call shows them (the
+    # arguments of the payload's constructor for a custom Delayed Job job)
+    arguments: tuple[Node, ...] = ()
+    queue: Node | None = None  # the queue named at the call (`queue:`, `enqueue_to`'s first)
+    root: Node | None = field(default=None, repr=False, compare=False)  # its file's tree
+
+
+@dataclass(frozen=True)
+class NativeQueue:
+    """A static queue name written for a native job: `@queue = :x`, `def self.queue`, the
+    queue of `Resque.enqueue_to`, `queue:` of a Delayed Job enqueue or `handle_asynchronously`,
+    a payload's `queue_name`, or `Delayed::Worker.default_queue_name =` when a job falls back
+    to it."""
+
+    name: str
+    path: str
+    start_byte: int
+    end_byte: int
+    kind: JobKind
+    via: str  # "@queue", "queue:", "queue_name", "default_queue_name", …
+    owner: str = ""  # the job, for the finding's scope
+
+
+@dataclass(frozen=True)
+class NativeFacts:
+    jobs: dict[str, NativeJob]
+    enqueues: tuple[NativeEnqueue, ...]
+    # (path, start byte) of each `def` that Delayed Job or Resque runs as a job → the job:
+    # a custom job's `perform`, a Resque job's class-level `perform`, a delayed method
+    entry_points: dict[tuple[str, int], str]
+    queues: tuple[NativeQueue, ...] = ()
+    performs: dict[str, tuple[str, int]] = field(default_factory=dict)  # job → its entry point
+
+
 def native_jobs(app: App) -> dict[str, NativeJob]:
     """Every native Delayed Job and Resque job of the app, by name (see the module docstring)."""
+    return native_facts(app).jobs
+
+
+def native_facts(app: App) -> NativeFacts:
+    """The native jobs, every call that enqueues one, and the methods that run as one."""
     return app.fact("native_jobs", lambda a: _Builder(a).build())
+
+
+def may_have_native_jobs(app: App) -> bool:
+    """Can the app hold native jobs at all (Delayed Job or Resque locked, the adapter, or
+    nothing locked)? Apps on other backends skip the search."""
+    return uses_delayed_job(app) or uses_resque(app)
+
+
+def native_job_at(app: App, source: SourceFile, node: Node) -> NativeJob | None:
+    """The native job whose code `node` is: inside a method Delayed Job or Resque runs as the
+    job (`NativeFacts.entry_points`), or anywhere in a job class that is not a model. In a model
+    that is also a job (`@queue` and a class-level `perform`, a record enqueued as its own
+    payload, a `handle_asynchronously` method), only that method runs in the job."""
+    if not may_have_native_jobs(app):
+        return None
+    facts = native_facts(app)
+    if not facts.jobs:
+        return None
+    for ancestor in ruby.ancestors(node):
+        if ancestor.type in ruby.METHOD_TYPES:
+            name = facts.entry_points.get((source.relpath, ancestor.start_byte))
+            if name is not None:
+                return facts.jobs[name]
+    owner = _context(node).owner
+    job = facts.jobs.get(owner) if owner is not None else None
+    if job is None or owner in app.model_classes:
+        return None
+    return job
+
+
+def entry_point(app: App, source: SourceFile, method: Node) -> NativeJob | None:
+    """The native job a `def` is the work of (the `perform` Delayed Job or Resque calls, or a
+    delayed method), else None."""
+    if not may_have_native_jobs(app):
+        return None
+    facts = native_facts(app)
+    name = facts.entry_points.get((source.relpath, method.start_byte))
+    return facts.jobs[name] if name is not None else None
+
+
+def perform_of(app: App, job: str) -> Node | None:
+    """The `def` a native job runs (see `NativeFacts.entry_points`), None when not found."""
+    where = native_facts(app).performs.get(job) if may_have_native_jobs(app) else None
+    source = app.source(app.root / where[0]) if where is not None and app.root else None
+    if where is None or source is None:
+        return None
+    node = source.root.descendant_for_byte_range(where[1], where[1])
+    while node is not None and not (node.type in ruby.METHOD_TYPES and node.start_byte == where[1]):
+        node = node.parent
+    return node
+
+
+def native_queue_names(app: App, source: SourceFile) -> list[NativeQueue]:
+    """The static queue names written in one file for native jobs."""
+    if not may_have_native_jobs(app):
+        return []
+    return [q for q in native_facts(app).queues if q.path == source.relpath]
+
+
+# words of a file that may enqueue natively; the file's findings depend on the native facts
+# (and so on every file they are built from) only when it holds one
+ENQUEUE_WORDS = (b"Resque", b"Delayed::", b"delay", b"enqueue")
+
+
+def native_enqueues_in(app: App, source: SourceFile) -> list[NativeEnqueue]:
+    """The native enqueue calls written in one file that names one of `ENQUEUE_WORDS`: a call
+    of a `handle_asynchronously` method in a file without them is left out."""
+    if not source.contains_any(ENQUEUE_WORDS) or not may_have_native_jobs(app):
+        return []
+    return [e for e in native_facts(app).enqueues if e.path == source.relpath]
+
+
+def racing_enqueues(app: App) -> tuple[NativeEnqueue, ...]:
+    """The native enqueues that do not wait for the app's database transaction: Resque pushes
+    to Redis at once. Delayed Job's ActiveRecord backend saves the job row through the app's
+    own connection, inside the transaction, so the job commits or rolls back with it; only its
+    Mongoid backend races the commit."""
+    if not may_have_native_jobs(app):
+        return ()
+    return app.fact("racing_enqueues", _build_racing_enqueues)
+
+
+def _build_racing_enqueues(app: App) -> tuple[NativeEnqueue, ...]:
+    outside = "delayed_job_mongoid" in app.gems and "delayed_job_active_record" not in app.gems
+    return tuple(
+        e for e in native_facts(app).enqueues
+        if e.kind is JobKind.RESQUE or (outside and e.kind is JobKind.DELAYED_JOB)
+    )
+
+
+def enqueue_label(enqueue: NativeEnqueue) -> str:
+    """How a message names the call: `Resque.enqueue`, `Delayed::Job.enqueue`, `delay.notify`,
+    or the method called (`enqueue!`, a `handle_asynchronously` method)."""
+    call = enqueue.call
+    method = ruby.call_method(call) if call.type == "call" else ruby.text(call)
+    receiver = ruby.call_receiver(call) if call.type == "call" else None
+    written = ruby.constant_path(receiver)
+    if written in ("Resque", "Resque::Job") or written in DJ_RECEIVERS:
+        return f"{written}.{method}"
+    if receiver is not None and (ruby.is_call(receiver, "delay") or ruby.text(receiver) == "delay"):
+        return f"delay.{method}"
+    return method
 
 
 def uses_delayed_job(app: App) -> bool:
@@ -287,6 +453,16 @@ def _pairs(node: Node) -> dict[str, Node]:
     return ruby.keyword_arguments(node)
 
 
+def _constructor_arguments(payload: Node) -> list[Node]:
+    """The arguments of the object a Delayed Job enqueue passes, when it is built there
+    (`FooJob.new(a, b)`) or in a local assigned just before: they are what the YAML holds."""
+    if payload.type in ("identifier", "instance_variable"):
+        payload = ruby.last_assignment(ruby.text(payload), payload) or payload
+    if payload.type == "call" and ruby.call_method(payload) in CONSTRUCTORS:
+        return [a for a in ruby.call_arguments(payload) if a.type != "block_argument"]
+    return []
+
+
 def _positional(call: Node) -> list[Node]:
     return [a for a in ruby.call_arguments(call)
             if a.type not in ("pair", "block_argument", "hash_splat_argument")]
@@ -294,15 +470,21 @@ def _positional(call: Node) -> list[Node]:
 
 def _returned_literal(method: Node | None) -> str | None:
     """The literal a one-expression method returns (`def max_attempts; 3; end` → "3")."""
-    body = method.child_by_field_name("body") if method is not None else None
-    if body is not None and body.type in ("body_statement", "block_body"):
-        statements = [c for c in body.named_children if c.type != "comment"]
-        body = statements[0] if len(statements) == 1 else None
+    body = _returned_node(method)
     if body is None:
         return None
     if body.type == "integer":
         return ruby.text(body)
     return ruby.string_value(body)
+
+
+def _returned_node(method: Node | None) -> Node | None:
+    """The one expression a one-expression method returns (`def queue; :low; end` → `:low`)."""
+    body = method.child_by_field_name("body") if method is not None else None
+    if body is not None and body.type in ("body_statement", "block_body"):
+        statements = [c for c in body.named_children if c.type != "comment"]
+        body = statements[0] if len(statements) == 1 else None
+    return body
 
 
 def _trivial(method: Node | None) -> bool:
@@ -328,13 +510,18 @@ class _Found:
         return cls(node, source.relpath, source.position(node.start_byte).line)
 
 
+def _found_method(method: MethodDef | None) -> _Found | None:
+    node = method.node() if method is not None else None
+    return None if method is None or node is None else _Found(node, method.path, method.line)
+
+
 @dataclass
 class _ClassLevel:
     """What a class, module or Struct constant declares for itself rather than its instances."""
 
-    methods: dict[str, Node] = field(default_factory=dict)  # `def self.perform`, `class << self`
-    concern_methods: dict[str, Node] = field(default_factory=dict)  # `class_methods do def perform`
-    ivars: dict[str, Node] = field(default_factory=dict)  # `@queue = :low` → `:low`
+    methods: dict[str, _Found] = field(default_factory=dict)  # `def self.perform`, `class << self`
+    concern_methods: dict[str, _Found] = field(default_factory=dict)  # `class_methods do def perform`
+    ivars: dict[str, _Found] = field(default_factory=dict)  # `@queue = :low` → `:low`
     extends: list[str] = field(default_factory=list)
     # `handle_asynchronously :m` calls, and whether `m` is a class method (`class << self`)
     async_calls: list[tuple[_Found, bool]] = field(default_factory=list)
@@ -378,12 +565,13 @@ class _Builder:
         self.async_sites: dict[str, list[_Site]] = {}  # `C.m` (handle_asynchronously) → its calls
         self.resque_roots: dict[str, list[_Site]] = {}
         self.resque_includers: set[str] = set()  # concerns whose `class_methods` enqueue `self`
+        self.enqueues: list[NativeEnqueue] = []
         self._definers: dict[str, list[str]] | None = None
         self._code: list[SourceFile] | None = None
         self.max_attempts = retries.delayed_job_max_attempts(app)
         self.default_queue = retries.delayed_job_default_queue(app)
 
-    def build(self) -> dict[str, NativeJob]:
+    def build(self) -> NativeFacts:
         for source in self.app.model_files:
             if source.contains_any(CLASS_WORDS):
                 self._guarded(self._read_class_level, source)
@@ -393,7 +581,20 @@ class _Builder:
         jobs = dict(self._delayed_job_jobs())
         jobs.update(self._delayed_methods())
         jobs.update(self._resque_jobs())
-        return dict(sorted(jobs.items()))
+        jobs = dict(sorted(jobs.items()))
+        enqueues = tuple(
+            e if e.job is None or e.job in jobs else replace(e, job=None) for e in self.enqueues
+        )
+        performs = {
+            name: (found.path, found.node.start_byte)
+            for name, job in jobs.items()
+            if (found := self._entry_def(job)) is not None
+        }
+        entry_points: dict[tuple[str, int], str] = {}
+        for name, where in performs.items():
+            if not jobs[name].abstract:
+                entry_points.setdefault(where, name)
+        return NativeFacts(jobs, enqueues, entry_points, self._queue_literals(jobs), performs)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -423,13 +624,13 @@ class _Builder:
                 continue
             facts = self.class_level.setdefault(context.owner, _ClassLevel())
             if "concern_def" in caps:
-                facts.concern_methods[ruby.text(caps["name"][0])] = anchor
+                facts.concern_methods[ruby.text(caps["name"][0])] = _Found.at(anchor, source)
             elif "def" in caps:
-                facts.methods[ruby.text(caps["name"][0])] = anchor
+                facts.methods[ruby.text(caps["name"][0])] = _Found.at(anchor, source)
             elif context.method is not None:
                 continue  # `@queue =` or `extend` inside a method declares nothing
             elif "assign" in caps:
-                facts.ivars[ruby.text(caps["ivar"][0])] = caps["value"][0]
+                facts.ivars[ruby.text(caps["ivar"][0])] = _Found.at(caps["value"][0], source)
             elif ruby.text(caps["declaration"][0]) == "extend":
                 scope = self.app.lexical_scope(anchor)
                 written = (ruby.constant_path(a) for a in ruby.call_arguments(anchor))
@@ -442,17 +643,51 @@ class _Builder:
             if "enqueue" not in caps:
                 if self.delayed_job:
                     method = ruby.text(caps["delayed"][0])
-                    self._read_delay(caps["delayed_call"][0], caps["proxy"][0], method)
+                    self._read_delay(caps["delayed_call"][0], caps["proxy"][0], method, source)
                 continue
             call = caps["enqueue"][0]
             receiver = ruby.constant_path(caps["receiver"][0])
             method = ruby.text(caps["method"][0])
             if receiver in DJ_RECEIVERS and method == "enqueue":
-                self._read_dj_enqueue(call)
+                self._read_dj_enqueue(call, source)
             elif receiver == "Resque" and method in RESQUE_ENQUEUE:
-                self._read_resque_enqueue(call, *RESQUE_ENQUEUE[method])
+                self._read_resque_enqueue(call, source, *RESQUE_ENQUEUE[method])
             elif receiver == "Resque::Job" and method == "create":
-                self._read_resque_enqueue(call, *RESQUE_JOB_CREATE)
+                self._read_resque_enqueue(call, source, *RESQUE_JOB_CREATE)
+
+    def _stored_arguments(self, job: str | None, arguments: list[Node]) -> list[Node]:
+        """The constructor arguments a custom job's YAML keeps: a Struct's members, or the
+        parameters `initialize` assigns unchanged to an instance variable (`@user = user`, not
+        `@user_id = user.id`) — none when the class writes its own YAML (`encode_with`)."""
+        if job is None or not arguments or self.index.find_method(job, "encode_with"):
+            return []
+        initialize = self.index.find_method(job, "initialize")
+        node = initialize.node() if initialize is not None else None
+        if node is None:
+            return arguments if self._is_struct(job) else []
+        parameters = node.child_by_field_name("parameters")
+        names = [
+            ruby.text(p) if p.type == "identifier" else ruby.text(p.child_by_field_name("name"))
+            for p in (parameters.named_children if parameters is not None else [])
+            if p.type in ("identifier", "optional_parameter")
+        ]
+        kept = {
+            ruby.text(a.child_by_field_name("right"))
+            for a in ruby.descendants(node, {"assignment"})
+            if (a.child_by_field_name("left") or a).type == "instance_variable"
+            and (a.child_by_field_name("right") or a).type == "identifier"
+        }
+        positional = [a for a in arguments if a.type not in ("pair", "splat_argument")]
+        return [a for a, name in zip(positional, names) if name in kept]
+
+    def _is_struct(self, name: str) -> bool:
+        """`class FooJob < Struct.new(:id)` or `FooJob = Struct.new(:id)`, or a subclass."""
+        for owner in self.index.lineage(name):
+            for definition in self.index.definitions.get(owner, ()):
+                source = self.app.source(self.app.root / definition.path) if self.app.root else None
+                if source is not None and "Struct.new" in source.line_text(definition.line):
+                    return True
+        return False
 
     def _resolve(self, written: str | None, node: Node) -> str | None:
         """A constant as written at `node` → the project class it names, or None."""
@@ -461,7 +696,13 @@ class _Builder:
         name = self.index.resolve(written, self.app.lexical_scope(node))
         return name if name in self.index else None
 
-    def _read_dj_enqueue(self, call: Node) -> None:
+    def _record(self, call: Node, source: SourceFile, kind: JobKind, job: str | None,
+                arguments: Iterable[Node] = (), queue: Node | None = None) -> None:
+        self.enqueues.append(
+            NativeEnqueue(call, source.relpath, kind, job, tuple(arguments), queue, source.root)
+        )
+
+    def _read_dj_enqueue(self, call: Node, source: SourceFile) -> None:
         positional = _positional(call)
         options = ruby.keyword_arguments(call)
         if len(positional) > 1 and positional[1].type == "hash":
@@ -471,6 +712,10 @@ class _Builder:
             return
         context = _context(call)
         target = self._payload(payload, context)
+        name = target[0] if target is not None else None
+        self._record(call, source, JobKind.DELAYED_JOB, name,
+                     self._stored_arguments(name, _constructor_arguments(payload)),
+                     options.get("queue"))
         if target is None:
             return
         name, itself = target
@@ -502,7 +747,9 @@ class _Builder:
             return None if value is None else self._payload(value, context, depth + 1)
         return None
 
-    def _read_resque_enqueue(self, call: Node, class_index: int, queue_index: int | None) -> None:
+    def _read_resque_enqueue(
+        self, call: Node, source: SourceFile, class_index: int, queue_index: int | None
+    ) -> None:
         positional = _positional(call)
         if len(positional) <= class_index:
             return
@@ -514,12 +761,16 @@ class _Builder:
                 self.resque_includers.add(name)
         else:
             name = self._resolve(ruby.constant_path(klass), klass)
+        arguments = [a for a in ruby.call_arguments(call) if a.type != "block_argument"]
+        after = arguments.index(klass) + 1
+        self._record(call, source, JobKind.RESQUE, name, arguments[after:],
+                     None if queue_index is None else positional[queue_index])
         if name is None:
             return  # a class the project does not define, or one computed at run time
         queue, dynamic = (None, False) if queue_index is None else _literal(positional[queue_index])
         self.resque_roots.setdefault(name, []).append(_Site(call, queue, dynamic))
 
-    def _read_delay(self, call: Node, proxy: Node, method: str) -> None:
+    def _read_delay(self, call: Node, proxy: Node, method: str, source: SourceFile) -> None:
         if method in NOT_DELAYED:
             return
         options: dict[str, Node] = {}
@@ -536,6 +787,8 @@ class _Builder:
         elif ruby.last_assignment("delay", call) or "delay" in ruby.method_parameter_names(call):
             return  # a local variable called `delay`
         target = self._delay_target(receiver, method, _context(call), call)
+        arguments = [a for a in ruby.call_arguments(call) if a.type != "block_argument"]
+        self._record(call, source, JobKind.DELAYED_JOB, target, arguments, options.get("queue"))
         if target is not None:
             queue, dynamic = _literal(options.get("queue"))
             self.delayed.setdefault(target, []).append(_Site(call, queue, dynamic))
@@ -554,17 +807,24 @@ class _Builder:
         if written is not None:
             name = self._resolve(written, receiver)
             return f"{name}.{method}" if name else None
-        if receiver.type in ("identifier", "instance_variable"):
-            model = self.app.model_names.get(ruby.text(receiver).lstrip("@"))
-            if model is not None:
-                return f"{model}#{method}"
-            value = ruby.last_assignment(ruby.text(receiver), call)
-            if value is not None and value.type == "call" and _finds_one(ruby.call_method(value)):
-                name = self._resolve(ruby.constant_path(ruby.chain_root(value)), value)
-                if name is not None:
-                    return f"{name}#{method}"
+        instance = self._instance_class(receiver, call)
+        if instance is not None:
+            return f"{instance}#{method}"
         definer = self._only_definer(method)
         return f"{definer}#{method}" if definer else None
+
+    def _instance_class(self, receiver: Node, call: Node) -> str | None:
+        """The class of the record a variable holds: named after a model (`user`, `@order`),
+        or assigned a finder's result in the method (`invoice = Invoice.find(id)`)."""
+        if receiver.type not in ("identifier", "instance_variable"):
+            return None
+        model = self.app.model_names.get(ruby.text(receiver).lstrip("@"))
+        if model is not None:
+            return model
+        value = ruby.last_assignment(ruby.text(receiver), call)
+        if value is not None and value.type == "call" and _finds_one(ruby.call_method(value)):
+            return self._resolve(ruby.constant_path(ruby.chain_root(value)), value)
+        return None
 
     def _only_definer(self, method: str) -> str | None:
         """The one project class that defines instance method `method`, if only one does."""
@@ -613,7 +873,8 @@ class _Builder:
                     call = caps["call"][0]
                     called = self._called_on(ruby.call_receiver(call), call)
                     if called is not None:
-                        self._count_call(call, ruby.text(caps["name"][0]), *called, targets)
+                        self._count_call(call, ruby.text(caps["name"][0]), *called, targets,
+                                         source)
             except ruby.TooDeep:
                 continue
 
@@ -638,11 +899,15 @@ class _Builder:
         if _is_self_class(receiver):
             context = _context(call)
             return (context.owner, True) if context.owner else None
+        instance = self._instance_class(receiver, call)
+        if instance is not None:
+            return instance, False
         name = self._resolve(ruby.constant_path(receiver), receiver)
         return (name, True) if name else None
 
     def _count_call(self, call: Node, method: str, klass: str, on_class: bool,
-                    targets: dict[tuple[str, bool], list[tuple[str, _Wrapper | str]]]) -> None:
+                    targets: dict[tuple[str, bool], list[tuple[str, _Wrapper | str]]],
+                    source: SourceFile) -> None:
         lineage = {klass, *self.index.ancestors(klass)}
         for owner, target in targets.get((method, on_class), []):
             if owner not in lineage:
@@ -650,9 +915,111 @@ class _Builder:
             if isinstance(target, _Wrapper):
                 site = _Site(call, target.queue, target.dynamic_queue)
                 self.wrapper_sites.setdefault(klass, []).append(site)
+                receiver = ruby.call_receiver(call) if call.type == "call" else None
+                arguments = _constructor_arguments(receiver) if receiver is not None else []
+                self._record(call, source, JobKind.DELAYED_JOB, klass,
+                             self._stored_arguments(klass, arguments))
             else:
                 self.async_sites.setdefault(target, []).append(_Site(call, None, False))
+                arguments = ruby.call_arguments(call) if call.type == "call" else []
+                self._record(call, source, JobKind.DELAYED_JOB, target,
+                             [a for a in arguments if a.type != "block_argument"])
             return
+
+    # -- queue names ------------------------------------------------------------------------
+
+    def _queue_literals(self, jobs: dict[str, NativeJob]) -> tuple[NativeQueue, ...]:
+        found: list[NativeQueue] = []
+
+        def add(node: Node | None, path: str, kind: JobKind, via: str, owner: str) -> None:
+            name = ruby.string_value(node) if node is not None else None
+            if node is not None and name:
+                found.append(NativeQueue(name, path, node.start_byte, node.end_byte, kind, via,
+                                         owner))
+
+        for enqueue in self.enqueues:
+            add(enqueue.queue, enqueue.path, enqueue.kind, "queue", enqueue.job or "")
+        falls_back = False
+        for name, job in jobs.items():
+            if job.abstract:
+                continue
+            if job.kind is JobKind.RESQUE:
+                queue = self.class_level.get(name, _ClassLevel()).ivars.get("@queue")
+                if queue is not None:
+                    add(queue.node, queue.path, job.kind, "@queue", name)
+                elif (method := self._class_method(name, "queue")) is not None:
+                    add(_returned_node(method.node), method.path, job.kind, "queue", name)
+                continue
+            payload = None if "." in job.name else job.name.partition("#")[0]
+            defined = self.index.find_method(payload, "queue_name") if payload else None
+            if defined is not None:
+                add(_returned_node(defined.node()), defined.path, job.kind, "queue_name", name)
+            elif not job.dynamic_queue and self._named_nowhere(job):
+                falls_back = True
+        for owner, facts in self.class_level.items():
+            for declared, _ in facts.async_calls:
+                add(ruby.keyword_arguments(declared.node).get("queue"), declared.path,
+                    JobKind.DELAYED_JOB, "handle_asynchronously", owner)
+        if falls_back and self.default_queue is not None:
+            found.extend(self._default_queue_literal())
+        return tuple(found)
+
+    def _named_nowhere(self, job: NativeJob) -> bool:
+        """Some enqueue of a Delayed Job job (or the lack of one) names no queue: the job runs
+        on `Delayed::Worker.default_queue_name`."""
+        sites = [e for e in self.enqueues if e.job == job.name]
+        return not sites or any(e.queue is None for e in sites)
+
+    def _default_queue_literal(self) -> Iterator[NativeQueue]:
+        """`Delayed::Worker.default_queue_name = "x"`, where the app's config sets it."""
+        assert self.default_queue is not None
+        relpath, written = self.default_queue
+        source = self.app.source(self.app.root / relpath) if self.app.root else None
+        name = _QUEUE_LITERAL.fullmatch(written.rstrip(";"))
+        if source is None or name is None:
+            return
+        text = next(g for g in name.groups() if g)
+        for match in re.finditer(rb"Delayed::Worker\.default_queue_name\s*=\s*(\S+)", source.data):
+            if match.group(1).decode(errors="replace") == written:
+                start, end = match.span(1)
+                yield NativeQueue(text, relpath, start, end, JobKind.DELAYED_JOB,
+                                  "default_queue_name")
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def _entry_def(self, job: NativeJob) -> _Found | None:
+        """The `def` the backend calls: a Resque job's class-level `perform`, a custom Delayed
+        Job job's `perform`, the method a `handle_asynchronously`/`delay` row runs (not a
+        mailer action: Delayed Job delivers what it builds)."""
+        if job.kind is JobKind.RESQUE:
+            return self._class_method(job.name, "perform")
+        if "#" in job.name:
+            owner, _, method = job.name.rpartition("#")
+        elif "." in job.name:
+            owner, _, method = job.name.rpartition(".")
+            if is_mailer(self.app.classes, owner):
+                return None
+            return self._singleton_def(owner, method)
+        else:
+            owner, method = job.name, "perform"
+        return _found_method(self.index.find_method(owner, method))
+
+    def _singleton_def(self, owner: str, method: str) -> _Found | None:
+        """`def self.<method>` (or `def <method>` in `class << self`) in the class's own body."""
+        for definition in self.index.definitions.get(owner, ()):
+            source = self.app.source(self.app.root / definition.path) if self.app.root else None
+            if source is None:
+                continue
+            name = source.root.descendant_for_byte_range(definition.name_start, definition.name_end)
+            scope = ruby.enclosing(name, {"class", "module"}) if name is not None else None
+            if scope is None:
+                continue
+            for node in ruby.descendants(scope, ruby.METHOD_TYPES):
+                if ruby.method_name(node) != method or _context(node).owner != owner:
+                    continue
+                if node.type == "singleton_method" or ruby.enclosing(node, {"singleton_class"}):
+                    return _Found.at(node, source)
+        return None
 
     # -- Delayed Job ---------------------------------------------------------------------------
 
@@ -828,7 +1195,7 @@ class _Builder:
             yield current
             current = self.index.superclass(current) if current in self.index else None
 
-    def _class_method(self, name: str, method: str) -> Node | None:
+    def _class_method(self, name: str, method: str) -> _Found | None:
         """A class-level method as Ruby finds it: the class's and its superclasses' own (`def
         self.x`, `class << self`, a project module they extend), or an included concern's
         `class_methods`/`ClassMethods`."""
@@ -839,16 +1206,16 @@ class _Builder:
             if method in facts.methods:
                 return facts.methods[method]
             for extended in facts.extends:
-                found = self.index.find_method(extended, method)
+                found = _found_method(self.index.find_method(extended, method))
                 if found is not None:
-                    return found.node()
+                    return found
         for ancestor in self.index.ancestors(name):
             facts = self.class_level.get(ancestor)
             if facts is not None and method in facts.concern_methods:
                 return facts.concern_methods[method]
-            found = self.index.find_method(f"{ancestor}::ClassMethods", method)
+            found = _found_method(self.index.find_method(f"{ancestor}::ClassMethods", method))
             if found is not None:
-                return found.node()
+                return found
         return None
 
     def _resque_jobs(self) -> Iterator[tuple[str, NativeJob]]:
@@ -892,11 +1259,11 @@ class _Builder:
         class-level `queue` method."""
         value = self.class_level.get(name, _ClassLevel()).ivars.get("@queue")
         if value is not None:
-            return _literal(value)
+            return _literal(value.node)
         method = self._class_method(name, "queue")
         if method is None:
             return None, False
-        literal = _returned_literal(method)
+        literal = _returned_literal(method.node)
         return (literal, False) if literal else (None, True)
 
     def _resque_retries(self, name: str) -> str:
@@ -905,18 +1272,18 @@ class _Builder:
         plugin = next((e for e in extends if e in RESQUE_RETRY_PLUGINS), None)
         if plugin is not None:
             own = self.class_level.get(name, _ClassLevel()).ivars
-            limit = ruby.text(own["@retry_limit"]) if "@retry_limit" in own else None
+            limit = ruby.text(own["@retry_limit"].node) if "@retry_limit" in own else None
             method = self._class_method(name, "retry_limit") if limit is None else None
             if method is not None:
-                limit = _returned_literal(method) or "computed"
-            strategy = own.get("@backoff_strategy")
+                limit = _returned_literal(method.node) or "computed"
+            strategy = own["@backoff_strategy"].node if "@backoff_strategy" in own else None
             backoff = plugin.endswith("ExponentialBackoff")
             if limit is None and backoff and strategy is not None and strategy.type == "array":
                 limit = str(len(strategy.named_children))
             return f"resque-retry: retry_limit {limit or RESQUE_RETRY_PLUGINS[plugin]}"
         if retries.requeues_resque_failures(self.app):
             return "the app requeues failed Resque jobs"
-        return "none (Resque does not retry)"
+        return RESQUE_NO_RETRY
 
     def _scheduled(self) -> dict[str, list[tuple[str, str | None]]]:
         """Project classes a resque-scheduler schedule runs: name → (entry label, `queue:`)."""

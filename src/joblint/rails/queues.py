@@ -33,14 +33,14 @@ DEFAULT_QUEUE = "default"
 MAILERS_QUEUE = "mailers"  # ActionMailer's `deliver_later_queue_name` before `load_defaults 6.1`
 RECURRING_COMMAND_QUEUE = "solid_queue_recurring"  # `queue_as` of SolidQueue::RecurringJob
 
-_PREFIX = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_prefix\s*=\s*(.+?)\s*$", re.MULTILINE)
-_DELIMITER = re.compile(r"^\s*(?:config|Rails\.application\.config)\.active_job\.queue_name_delimiter\s*=\s*(.+?)\s*$", re.MULTILINE)
-_MAILER_QUEUE = re.compile(r"^\s*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?deliver_later_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
-_MAILER_JOB = re.compile(r"^\s*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?delivery_job\s*=", re.MULTILINE)
-_DEFAULT_QUEUE_NAME = re.compile(r"^\s*(?:config|Rails\.application\.config|ActiveJob::Base)\.(?:active_job\.)?default_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
+_PREFIX = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config)\.active_job\.queue_name_prefix\s*=\s*(.+?)\s*$", re.MULTILINE)
+_DELIMITER = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config)\.active_job\.queue_name_delimiter\s*=\s*(.+?)\s*$", re.MULTILINE)
+_MAILER_QUEUE = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?deliver_later_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
+_MAILER_JOB = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?delivery_job\s*=", re.MULTILINE)
+_DEFAULT_QUEUE_NAME = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config|ActiveJob::Base)\.(?:active_job\.)?default_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
 _RECURRING_JOB_CLASS = re.compile(r"\bRecurringTask\.default_job_class\s*=")
-_GOOD_JOB_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\.queues\s*=\s*(.+?)\s*$", re.MULTILINE)
-_GOOD_JOB_HASH_QUEUES = re.compile(r"^\s*(?:config|Rails\.application\.config)\.good_job\s*=\s*\{", re.MULTILINE)
+_GOOD_JOB_QUEUES = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config)\.good_job\.queues\s*=\s*(.+?)\s*$", re.MULTILINE)
+_GOOD_JOB_HASH_QUEUES = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config)\.good_job\s*=\s*\{", re.MULTILINE)
 _LITERAL = re.compile(r"""^(?:"([^"#\\]*)"|'([^'\\]*)'|:(\w+))(?:\.freeze)?$""")
 _PROCFILE_QUEUE = re.compile(r"(?:^|\s)(?:-q|--queue)[\s=]+([\w.:\-]+)")
 
@@ -83,6 +83,8 @@ class QueueConfig:
     custom_delivery_job: bool = False  # `config.action_mailer.delivery_job =`: its own queue
     default_queue: str | None = DEFAULT_QUEUE  # `config.active_job.default_queue_name`; None: computed
     recurring_job_known: bool = True  # no custom `SolidQueue::RecurringTask.default_job_class`
+    delayed_job: WorkerQueues | None = None  # from the visible worker command lines
+    resque: WorkerQueues | None = None
 
     def implicit_mail_queue(self, defaults: tuple[int, ...] | None) -> str | None:
         """The queue a `deliver_later` uses when nothing names one, from the framework
@@ -100,6 +102,8 @@ class QueueConfig:
     def for_active_job(self) -> WorkerQueues | None:
         """The worker list that runs ActiveJob jobs: the adapter's, or the only one there is."""
         lists = {"sidekiq": self.sidekiq, "solid_queue": self.solid_queue, "good_job": self.good_job}
+        if self.adapter in ("delayed_job", "resque"):
+            return self.delayed_job if self.adapter == "delayed_job" else self.resque
         if self.adapter in lists:
             return lists[self.adapter]
         if self.adapter is None:
@@ -113,6 +117,12 @@ class QueueConfig:
         if not self.prefix:
             return [name]
         return [f"{self.prefix}{self.delimiter}{name}"]
+
+    def processed_natively(self, name: str, backend: str) -> tuple[bool | None, WorkerQueues | None]:
+        """Is a native Delayed Job or Resque job's queue processed (no ActiveJob prefix)? None
+        when it cannot be known."""
+        workers = self.delayed_job if backend == "delayed_job" else self.resque
+        return (None if workers is None else workers.processes(name)), workers
 
     def processed(self, name: str, native_sidekiq: bool) -> tuple[bool | None, WorkerQueues | None]:
         """Is the queue processed? None when it cannot be known."""
@@ -148,6 +158,8 @@ def _build(app: App) -> QueueConfig:
         custom_delivery_job=any(_MAILER_JOB.search(t) for t in ruby_configs),
         default_queue=default_queue or None,
         recurring_job_known=not any(_RECURRING_JOB_CLASS.search(t) for t in ruby_configs),
+        delayed_job=_launched_workers(app, "delayed_job", ruby_configs),
+        resque=_launched_workers(app, "resque", ruby_configs),
     )
 
 
@@ -240,7 +252,7 @@ def _sidekiq_list(queues: yaml_config.YValue) -> set[str] | None:
 
 
 LAUNCH_GLOBS = ("Procfile*", "bin/*", "Dockerfile*", "docker-compose*.yml", "docker-compose*.yaml")
-_RUBY_QUEUES = re.compile(r"^\s*(?:\w+\.queues|\w+\[:queues\])\s*=\s*(.+)$", re.MULTILINE)
+_RUBY_QUEUES = re.compile(r"^[^\S\n]*(?:\w+\.queues|\w+\[:queues\])\s*=\s*(.+)$", re.MULTILINE)
 _WORD_LIST = re.compile(r"^%[wi][\[(]([^\])]*)[\])]")
 _STRING_LIST = re.compile(r"^\[([^\]]*)\]")
 
@@ -291,6 +303,162 @@ def _ruby_list(value: str) -> set[str] | None:
             return None
         names.add(literal)
     return names
+
+
+# -- Delayed Job and Resque -----------------------------------------------------------------
+# Their workers take the queue list on the command line only: `QUEUES=a,b rake jobs:work`
+# (`QUEUE=`, or as a rake argument), `bin/delayed_job --queues=a,b` / `--queue=a` /
+# `--pool=a,b:2`, `QUEUE=a,b rake resque:work`. A Delayed Job worker without a list works every
+# queue (and jobs without one); a Resque worker without one reads it from the environment.
+
+_DJ_LAUNCH = re.compile(r"\bjobs:work(?:off)?\b|(?:^|[\s/\"'])(?:bin|script)/delayed_job\b")
+_RESQUE_LAUNCH = re.compile(r"\bresque:work(?:ers)?\b")
+_ENV_QUEUES = re.compile(r"(?:^|[\s;&(\"'])QUEUES?=(\"[^\"]*\"|'[^']*'|[^\s;&|)]*)")
+_DJ_QUEUE_FLAG = re.compile(r"--queues?[=\s]+(\"[^\"]*\"|'[^']*'|[^\s;&|)]+)")
+_DJ_POOL_FLAG = re.compile(r"--pool[=\s]+(\"[^\"]*\"|'[^']*'|[^\s;&|)]+)")
+# the queue list set in Ruby, where it wins over (or stands in for) the command line's
+_RUBY_WORKER_QUEUES = {
+    "delayed_job": re.compile(r"Delayed::Worker\.queues\s*=|ENV\[[\"']QUEUES?[\"']\]\s*(?:\|\|)?=(?!=)"),
+    "resque": re.compile(r"ENV\[[\"']QUEUES?[\"']\]\s*(?:\|\|)?=(?!=)|Resque::Worker\.new"),
+}
+DEPLOY_FILES = ("config/deploy.rb", "config/deploy/*.rb")
+_DEPLOY_MENTION = {"delayed_job": re.compile(r"delayed_job"), "resque": re.compile(r"resque")}
+RESQUE_POOL_FILES = ("config/resque-pool.yml", "resque-pool.yml")
+ALL = frozenset({"*"})
+
+
+def _launched_workers(app: App, backend: str, ruby_configs: list[str]) -> WorkerQueues | None:
+    """The queues the Delayed Job (or Resque) workers started in the app's Procfiles, `bin/`
+    scripts, Dockerfiles and docker-compose files process (`*` for all); None when a list is
+    unknown — from the environment, set in Ruby, in a Capistrano recipe — or no worker is seen."""
+    if app.root is None or backend not in app.backend.gems and app.backend.adapter != backend:
+        return None
+    rake_texts = [app.text(p.relative_to(app.root).as_posix()) or ""
+                  for p in sorted((app.root / "lib" / "tasks").glob("*.rake"))]
+    if any(_RUBY_WORKER_QUEUES[backend].search(active_lines(t)) for t in ruby_configs + rake_texts):
+        return None
+    for pattern in DEPLOY_FILES:
+        for path in sorted(app.root.glob(pattern)):
+            text = active_lines(app.text(path.relative_to(app.root).as_posix()) or "")
+            if _DEPLOY_MENTION[backend].search(text):
+                return None  # a Capistrano recipe starts the real workers
+    patterns: set[str] = set()
+    paths: list[str] = []
+    for path in (p for glob in LAUNCH_GLOBS for p in sorted(app.root.glob(glob))):
+        if not path.is_file():
+            continue
+        relpath = path.relative_to(app.root).as_posix()
+        if path.name.startswith("docker-compose"):
+            found = _compose_launches(app, relpath, backend)
+        else:
+            text = app.text(relpath) or ""
+            found = [_launch_queues(line, backend) for line in text.splitlines()
+                     if not line.lstrip().startswith("#") and _launches(line, backend)]
+        for queues in found:
+            if queues is None:
+                return None
+            patterns |= queues
+            paths.append(relpath)
+    if backend == "resque":
+        pool = _resque_pool(app)
+        if pool is None:
+            return None
+        if pool:
+            patterns |= pool
+            paths.append("config/resque-pool.yml")
+    if not paths:
+        return None
+    label = ", ".join(dict.fromkeys(paths))
+    return WorkerQueues(backend, label, frozenset(ALL if "*" in patterns else patterns))
+
+
+def _launches(line: str, backend: str) -> bool:
+    return bool((_DJ_LAUNCH if backend == "delayed_job" else _RESQUE_LAUNCH).search(line))
+
+
+def _launch_queues(line: str, backend: str, environment: str | None = None) -> frozenset[str] | None:
+    """The queues one worker command processes: `*` for all, None when unknown."""
+    lists = [m.group(1) for m in _ENV_QUEUES.finditer(line)]
+    if backend == "delayed_job":
+        lists += [m.group(1) for m in _DJ_QUEUE_FLAG.finditer(line)]
+        pools = [m.group(1).strip("\"'").split(":")[0] for m in _DJ_POOL_FLAG.finditer(line)]
+        if any(p in ("", "*") for p in pools):
+            return ALL
+        lists += pools
+    if not lists and environment is not None:
+        lists = [environment]
+    if not lists:
+        return ALL if backend == "delayed_job" else None  # Resque reads QUEUE from outside
+    names: set[str] = set()
+    for written in lists:
+        value = written.strip("\"'")
+        if "$" in value or "<%" in value:
+            return None
+        if not value:
+            return ALL if backend == "delayed_job" else None
+        names.update(n.strip() for n in value.split(",") if n.strip())
+    return frozenset(ALL if "*" in names else names)
+
+
+def _compose_launches(app: App, relpath: str, backend: str) -> list[frozenset[str] | None]:
+    """Each docker-compose service that runs a worker: its command's list, else the `QUEUES`
+    (or `QUEUE`) of its `environment`."""
+    document = yaml_config.app_document(app, relpath)
+    if not isinstance(document, dict):
+        text = app.text(relpath) or ""
+        return [None] if any(_launches(line, backend) for line in text.splitlines()) else []
+    services = document.get("services")
+    found: list[frozenset[str] | None] = []
+    for service in (services.values() if isinstance(services, dict) else []):
+        if not isinstance(service, dict):
+            continue
+        command = service.get("command")
+        line = " ".join(str(c) for c in command) if isinstance(command, list) else str(command or "")
+        if not _launches(line, backend):
+            continue
+        environment = _compose_environment(service.get("environment"))
+        listed = None if environment is None else environment.get("QUEUES", environment.get("QUEUE"))
+        if environment is None or (listed is None and service.get("env_file") and not _lists(line)):
+            found.append(None)  # the list may come from an env file
+        else:
+            found.append(_launch_queues(line, backend, listed))
+    return found
+
+
+def _lists(line: str) -> bool:
+    """Does the command itself name its queues?"""
+    return any(p.search(line) for p in (_ENV_QUEUES, _DJ_QUEUE_FLAG, _DJ_POOL_FLAG))
+
+
+def _compose_environment(value: yaml_config.YValue) -> dict[str, str] | None:
+    """A service's `environment:` (a list of `KEY=value` or a mapping); None when unreadable."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        pairs = [str(item).split("=", 1) for item in value]
+        return {pair[0]: pair[1] if len(pair) > 1 else "$" for pair in pairs}
+    return None
+
+
+def _resque_pool(app: App) -> frozenset[str] | None:
+    """The queues resque-pool's config runs (its keys are queue lists); empty without one."""
+    names: set[str] = set()
+    for relpath in RESQUE_POOL_FILES:
+        document = yaml_config.app_document(app, relpath)
+        if document is None:
+            continue
+        if not isinstance(document, dict):
+            return None
+        for section in yaml_config.sections(document):
+            for key, count in section.items():
+                if not isinstance(key, str) or yaml_config.ERB in key:
+                    return None
+                if isinstance(count, dict):  # an environment not named as Rails names them
+                    return None
+                names.update(n.strip() for n in key.split(",") if n.strip())
+    return frozenset(ALL if "*" in names else names)
 
 
 # -- Solid Queue -----------------------------------------------------------------------------
@@ -618,7 +786,7 @@ def job_queue(app: App, job: str) -> tuple[str | None, QueueName | None]:
     return DEFAULT_QUEUE, None
 
 
-_QUEUE_DECLARATION = re.compile(rb"^\s*(queue_as|self\.queue_name\s*=|sidekiq_options\b.*queue:)", re.MULTILINE)
+_QUEUE_DECLARATION = re.compile(rb"^[^\S\n]*(queue_as|self\.queue_name\s*=|sidekiq_options\b.*queue:)", re.MULTILINE)
 
 
 def _declares_dynamic_queue(app: App, name: str) -> bool:

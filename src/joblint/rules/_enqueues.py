@@ -4,7 +4,9 @@ Used by the transaction rules (JL302, JL303): a transaction block or a save call
 `publish` of the same class — or `order.mark_paid!` of a model the project defines — which
 enqueues, enqueues as surely as if the call were written in the block. Methods are followed one
 level; a call inside an after-commit block or a lambda, deferred until the commit, or scheduled
-at least a minute later does not count (it cannot race the commit).
+at least a minute later does not count (it cannot race the commit). Native enqueues count where
+they race the commit (`native_jobs.racing_enqueues`): Resque's always, Delayed Job's only on its
+Mongoid backend.
 """
 
 from __future__ import annotations
@@ -13,13 +15,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .. import ruby
+from ..rails import native_jobs
 from ..rails.app import App
+from ..rails.jobs import JobKind
 from ..rails.mailers import mailer_constant
-from ..rails.transactions import (
+from ..rails.transactions import (  # the reading `perform_in`/`perform_at` get
+    A_MINUTE,
     TRANSACTION_SENSITIVE,
+    _scheduled_time,
+    _seconds,
     deferred_until_commit,
     delayed_at_least_a_minute,
     in_after_commit_block,
+    not_deferred_reason,
 )
 from ..ruby import Node
 from ._records import record_model
@@ -76,14 +84,79 @@ def _short(call: Node) -> str:
 
 def sensitive_calls(node: Node, app: App) -> Iterator[Node]:
     """Every enqueue or delivery call under `node`: `perform_later`, `perform_async`…,
-    `deliver_later`/`deliver_now`, and `deliver`/`deliver!` on a mailer message."""
+    `deliver_later`/`deliver_now`, `deliver`/`deliver!` on a mailer message, and the native
+    enqueues that do not wait for the commit (`Resque.enqueue`…; Delayed Job's only on its
+    Mongoid backend — its ActiveRecord backend writes the job in the transaction)."""
+    found = []
     for _, caps in ruby.matches(_SENSITIVE, node):
         call = caps["call"][0]
         if ruby.call_method(call) in OLD_DELIVERIES:
             receiver = ruby.call_receiver(call)
             if receiver is None or mailer_constant(receiver, app.classes) is None:
                 continue  # `deliver` of something else (a webhook, a notification object)
-        yield call
+        found.append(call)
+    found.extend(_native_racing(node, app))
+    yield from sorted(found, key=lambda call: call.start_byte)
+
+
+def _native_racing(node: Node, app: App) -> Iterator[Node]:
+    enqueues = native_jobs.racing_enqueues(app)
+    if not enqueues:
+        return
+    root = _root(node)
+    for enqueue in enqueues:
+        call = enqueue.call
+        if enqueue.root != root or not ruby.is_inside(call, node):
+            continue  # another file, or elsewhere in this one
+        if not _scheduled_natively(enqueue):
+            yield call
+
+
+def _root(node: Node) -> Node:
+    root = node
+    for root in ruby.ancestors(node):  # the last one is the root
+        pass
+    return root
+
+
+def native_enqueue(call: Node, app: App) -> native_jobs.NativeEnqueue | None:
+    """The native enqueue a call is, if `sensitive_calls` found it as one."""
+    for enqueue in native_jobs.racing_enqueues(app):
+        if enqueue.call == call:
+            return enqueue
+    return None
+
+
+def call_name(call: Node, app: App) -> str:
+    """The name a message gives the call: `perform_later`, `Resque.enqueue`."""
+    enqueue = native_enqueue(call, app)
+    return native_jobs.enqueue_label(enqueue) if enqueue is not None else ruby.call_method(call)
+
+
+def why_not_deferred(call: Node, app: App) -> str:
+    """Why the call does not wait for the commit, for messages."""
+    enqueue = native_enqueue(call, app)
+    if enqueue is None:
+        return not_deferred_reason(call, app)
+    if enqueue.kind is JobKind.RESQUE:
+        return "Resque pushes the job to Redis at once"
+    return "Delayed Job's Mongoid backend stores the job outside the transaction"
+
+
+def _scheduled_natively(enqueue: native_jobs.NativeEnqueue) -> bool:
+    """`Resque.enqueue_in(5.minutes, …)` / `enqueue_at(…)`: as `perform_in`, the job starts
+    long after the commit."""
+    method = ruby.call_method(enqueue.call)
+    if enqueue.kind is not JobKind.RESQUE or method not in native_jobs.RESQUE_SCHEDULED:
+        return False
+    arguments = [a for a in ruby.call_arguments(enqueue.call) if a.type != "block_argument"]
+    index = native_jobs.RESQUE_SCHEDULED[method]
+    if len(arguments) <= index:
+        return False
+    when = arguments[index]
+    if method.startswith("enqueue_at") and _scheduled_time(when):
+        return True
+    return _seconds(when) >= A_MINUTE
 
 
 def direct_enqueues(body: Node, app: App) -> Iterator[Node]:

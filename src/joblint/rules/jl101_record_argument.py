@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..rails import native_jobs
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS, JobKind, enqueue_family, enqueued_class, job_arguments
 from ..rails.models import deletes_records_of
@@ -45,6 +47,15 @@ class RecordArgument(Rule):
     (`acts_as_paranoid`, `include Discard::Model`). Mailer `deliver_later` arguments are not
     checked: GlobalID is the Rails idiom there.
 
+    Resque enqueues count too (`Resque.enqueue`, `enqueue_to`, resque-scheduler's
+    `enqueue_in`/`enqueue_at`, `Resque::Job.create`): Resque stores arguments as JSON, so a
+    record reaches `perform` as a string — an error, as for Sidekiq. Delayed Job's are not
+    checked: its YAML keeps the record's class and id and loads it again with `find`; when the
+    record is gone the worker rescues `Delayed::DeserializationError` and drops the job at once,
+    without an error anywhere or a retry — for a job about a deleted record, the outcome wanted
+    (on the Delayed Job apps of the ecosystem check, none of the 5 such arguments was worth
+    changing).
+
     Values are followed where the project shows them: a local assigned earlier in the method,
     a method of the class chain without arguments (its last expression, `@x ||= value`, one
     level deep), a parameter of a method that a caller in the class passes a record (that call
@@ -81,8 +92,8 @@ class RecordArgument(Rule):
     summary = "An Active Record object passed as a job argument"
     message = "`{argument}` is an Active Record object passed to `{method}`: {why}"
     help = "Pass the record's id and look the record up inside the job"
-    triggers = ENQUEUE_METHODS
-    options = {
+    triggers = (*ENQUEUE_METHODS, "Resque")
+    options: ClassVar[dict[str, Option]] = {
         "allow-global-id": Option(
             True,
             "Do not report records passed to ActiveJob `perform_later` (GlobalID); set false "
@@ -219,8 +230,76 @@ class RecordArgument(Rule):
                 end
                 """,
             },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                """,
+                "app/models/invoice.rb": """
+                class Invoice < ApplicationRecord
+                end
+                """,
+                "app/jobs/pdf_job.rb": """
+                class PdfJob
+                  @queue = :pdfs
+                  def self.perform(invoice_id); end
+                end
+                """,
+                "app/controllers/invoices_controller.rb": """
+                class InvoicesController < ApplicationController
+                  def create
+                    invoice = Invoice.create!(invoice_params)
+                    Resque.enqueue(PdfJob, invoice) # expect: JL101
+                    Resque.enqueue_in(5.minutes, PdfJob, invoice) # expect: JL101
+                    Resque.enqueue_to(:pdfs, PdfJob, invoice.id, { "by" => current_user }) # expect: JL101
+                  end
+                end
+                """,
+            },
         ],
         good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                    delayed_job (4.1.11)
+                    delayed_job_active_record (4.1.8)
+                """,
+                "app/models/invoice.rb": """
+                class Invoice < ApplicationRecord
+                  def render_pdf; end
+                  def send_reminder(user); end
+                  handle_asynchronously :send_reminder
+                end
+                """,
+                "app/jobs/pdf_job.rb": """
+                class PdfJob
+                  @queue = :pdfs
+                  def self.perform(invoice_id); end
+                end
+                PrintJob = Struct.new(:invoice) do
+                  def perform; end
+                end
+                """,
+                "app/controllers/invoices_controller.rb": """
+                class InvoicesController < ApplicationController
+                  def create
+                    invoice = Invoice.create!(invoice_params)
+                    Resque.enqueue(PdfJob, invoice.id)
+                    # Delayed Job reloads records with `find`; a gone one only drops the job
+                    invoice.delay.render_pdf
+                    Delayed::Job.enqueue(PrintJob.new(invoice))
+                    invoice.send_reminder(current_user)
+                  end
+
+                  def destroy
+                    Invoice.find(params[:id]).destroy
+                  end
+                end
+                """,
+            },
             {
                 "app/models/account.rb": """
                 class Account < ApplicationRecord
@@ -365,6 +444,7 @@ class RecordArgument(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        yield from self._native(source, app)
         calls = [(c["call"][0], None) for _, c in ruby.matches(_ENQUEUES, source.root)]
         calls += [(call, (w, args)) for call, w, args in wrapped_enqueues(source, app)]
         for call, wrapped in calls:
@@ -389,6 +469,24 @@ class RecordArgument(Rule):
                         else ruby.text(record),
                         method=ruby.call_method(call),
                         why=_WHY[family],  # type: ignore[index]
+                    )
+
+    def _native(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        """Records given to Resque: its JSON hands the job a string. (Delayed Job's YAML loads
+        a record again with `find`, and a gone one only drops the job: not reported.)"""
+        for enqueue in native_jobs.native_enqueues_in(app, source):
+            if enqueue.kind is not JobKind.RESQUE:
+                continue
+            for argument in enqueue.arguments:
+                for record, _ in self._records(argument, app):
+                    yield Hit.at(
+                        record,
+                        severity=Severity.ERROR,
+                        argument=ruby.pair_key(record) or ""
+                        if record.type == "pair"
+                        else ruby.text(record),
+                        method=native_jobs.enqueue_label(enqueue),
+                        why=_WHY[JobKind.RESQUE],
                     )
 
     def _records(self, node: Node, app: App) -> Iterator[tuple[Node, str]]:
@@ -433,4 +531,5 @@ _WHY = {
     JobKind.SIDEKIQ: "Sidekiq arguments must be native JSON (strict arguments raise)",
     JobKind.ACTIVE_JOB: "its GlobalID raises ActiveJob::DeserializationError if the record is "
     "deleted before the job runs",
+    JobKind.RESQUE: "Resque stores arguments as JSON, so the job gets a string, not the record",
 }

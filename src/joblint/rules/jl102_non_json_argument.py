@@ -4,8 +4,9 @@ from collections.abc import Iterator
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..rails import native_jobs
 from ..rails.app import App
-from ..rails.jobs import job_arguments
+from ..rails.jobs import JobKind, job_arguments
 from ..rails.wrappers import wrapped_enqueues
 from ..ruby import Node
 from ..source import SourceFile
@@ -70,6 +71,15 @@ class NonJsonArgument(Rule):
     `perform_async` (`def self.perform_async_in_queue(queue, *args)`) is an enqueue too: its
     callers' arguments after the ones it keeps are checked.
 
+    Resque stores arguments as JSON too, without rejecting anything: its enqueues
+    (`Resque.enqueue`, `enqueue_to`, resque-scheduler's `enqueue_in`/`enqueue_at`,
+    `Resque::Job.create`) are a warning when `perform` would get a string instead of a time, a
+    date, a range, a duration or a BigDecimal, or string keys instead of symbol keys (a
+    symbol-keyed hash, or trailing `key: value` arguments, which arrive as one hash). Symbols
+    and classes are not reported for Resque: they arrive as their names, which `send`,
+    interpolation and `constantize` still read — the usual way Resque jobs take a method name.
+    Delayed Job stores its jobs as YAML, which keeps Ruby's types: not checked.
+
     ## Example
     ```ruby
     ReportWorker.perform_async(account.id, :weekly, { notify: true }, Time.current)
@@ -86,9 +96,9 @@ class NonJsonArgument(Rule):
     severity = Severity.ERROR
     scope = "file"
     summary = "A Sidekiq job argument that is not a native JSON type"
-    message = "`{argument}` is {what}, not a native JSON type: Sidekiq strict arguments reject it"
+    message = "`{argument}` is {what}, not a native JSON type: {consequence}"
     help = "Pass strings, numbers, booleans, nil, and arrays or string-keyed hashes of them"
-    triggers = SIDEKIQ_SINGLE_ENQUEUE
+    triggers = (*SIDEKIQ_SINGLE_ENQUEUE, "Resque")
 
     examples = Examples(
         bad=[
@@ -138,8 +148,54 @@ class NonJsonArgument(Rule):
                 end
                 """,
             },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                """,
+                "app/models/report.rb": """
+                class Report < ApplicationRecord
+                  @queue = :reports
+
+                  def self.perform(id, options)
+                    find(id).render(since: options[:since])
+                  end
+
+                  def render_later
+                    Resque.enqueue(Report, id, { since: 1.week.ago }) # expect: JL102
+                    Resque.enqueue(Report, id, "since" => 1.week.ago) # expect: JL102
+                    Resque.enqueue_in(1.hour, Report, id, full: true) # expect: JL102
+                    Resque.enqueue_to("low", Report, id, 1..5, BigDecimal("1.5")) # expect: JL102
+                  end
+                end
+                """,
+            },
         ],
         good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                    delayed_job (4.1.11)
+                """,
+                "app/models/report.rb": """
+                class Report < ApplicationRecord
+                  @queue = :reports
+
+                  def self.perform(method, *args)
+                    send(method, *args)
+                  end
+
+                  def render_later
+                    Resque.enqueue(Report, :render_all, id, "since" => 1.week.ago.iso8601)
+                    Resque.enqueue(Report, :copy_from, self.class, [id])
+                    delay.render(since: 1.week.ago, full: true)
+                  end
+                end
+                """,
+            },
             {
                 "app/controllers/reports_controller.rb": """
                 class ReportsController < ApplicationController
@@ -179,6 +235,15 @@ class NonJsonArgument(Rule):
         for call, wrapper, arguments in wrapped_enqueues(source, app):
             if wrapper.enqueue in SIDEKIQ_SINGLE_ENQUEUE and is_sidekiq_call(call, app):
                 yield from _hits(arguments)
+        for enqueue in native_jobs.native_enqueues_in(app, source):
+            if enqueue.kind is JobKind.RESQUE:
+                yield from _resque_hits(list(enqueue.arguments))
+
+
+SIDEKIQ_CONSEQUENCE = "Sidekiq strict arguments reject it"
+# what Resque's JSON leaves of a value that some `perform` still reads correctly: a symbol
+# becomes its name (`send(method)`, interpolation and `to_sym` still work), a class its name
+RESQUE_HARMLESS = frozenset({"a symbol", "an array of symbols", "a class"})
 
 
 def _hits(arguments: list[Node]) -> Iterator[Hit]:
@@ -191,7 +256,29 @@ def _hits(arguments: list[Node]) -> Iterator[Hit]:
         if argument.type == "hash_splat_argument":
             continue
         for node, what in _non_json(argument, 0):
-            yield Hit.at(node, argument=ruby.text(node), what=what)
+            yield Hit.at(node, argument=ruby.text(node), what=what, consequence=SIDEKIQ_CONSEQUENCE)
+
+
+def _resque_hits(arguments: list[Node]) -> Iterator[Hit]:
+    """Resque does not reject these values: its JSON changes them on the way, so `perform`
+    gets a string (a time, a date, a range, a duration, a BigDecimal) or a hash whose keys
+    are strings. Trailing `key: value` arguments arrive as one such hash."""
+    keywords = [a for a in arguments if a.type == "pair" and symbol_key(a)]
+    if keywords:
+        yield Hit.at(keywords[0], Severity.WARNING, argument=ruby.text(keywords[0]),
+                     what="a keyword argument (a hash with symbol keys)",
+                     consequence="Resque's JSON hands `perform` a hash with string keys")
+    for argument in arguments:
+        if argument.type == "pair":
+            argument = argument.child_by_field_name("value") or argument
+        if argument.type in ("hash_splat_argument", "splat_argument"):
+            continue
+        for node, what in _non_json(argument, 0):
+            if what in RESQUE_HARMLESS or what.startswith(tuple(RESQUE_HARMLESS)):
+                continue
+            becomes = "a hash with string keys" if "symbol keys" in what else "a string"
+            yield Hit.at(node, Severity.WARNING, argument=ruby.text(node), what=what,
+                         consequence=f"Resque's JSON hands `perform` {becomes}")
 
 
 def _non_json(node: Node, depth: int) -> Iterator[tuple[Node, str]]:

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..rails import native_jobs
 from ..rails.app import COMPONENT_DIRS, JOB_DIRS, App
 from ..rails.jobs import JobKind
-from ..rails.retries import job_failure_policy
+from ..rails.retries import delayed_job_max_attempts, job_failure_policy
 from ..rails.schedules import scheduled_jobs
+from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
 from ._loops import only_logs, reraises, rescue_body
@@ -55,6 +58,16 @@ class MissingRetryPolicy(Rule):
     backend runs as a job.
     The message names the backend's actual behaviour for the job.
 
+    Native job classes count too (see `joblint jobs`). A Resque job class without resque-retry
+    (`extend Resque::Plugins::Retry`/`ExponentialBackoff`) or an `on_failure` hook of its own,
+    in an app that does not requeue its failed jobs (`Resque::Failure.requeue…`), is reported:
+    Resque runs a job once. A custom Delayed Job job is reported only when
+    `Delayed::Worker.max_attempts` is 1 (or 0) and the job declares none of its own policy —
+    `max_attempts`, `reschedule_at`, an `error` or `failure` hook; otherwise Delayed Job retries
+    it (25 attempts by default). Models that are also jobs (a Resque `@queue` model, a record
+    that enqueues itself), methods run by `delay`/`handle_asynchronously`, abstract bases,
+    scheduled jobs and jobs whose `perform` rescues and acts are not reported.
+
     Off by default (`--extend-select JL201`). Where a failure is final for every job, whether
     losing one matters depends on the job's work — a job that only writes rows and hands the
     outside call to another job, a cache refresh the next run redoes, or one that only runs
@@ -85,7 +98,7 @@ class MissingRetryPolicy(Rule):
     default_enabled = False  # whether a lost job matters depends on its work; see the docstring
     scope = "project"
     summary = "An ActiveJob job with no retry_on, discard_on or rescue_from policy"
-    message = "`{job}` declares no `retry_on`, `discard_on` or `rescue_from` (nor do its ancestors): {why}"
+    message = "`{job}` declares no {policy} (nor do its ancestors): {why}"
     help = "Declare what to retry and what to discard, here or in ApplicationJob"
     triggers = ("Job",)  # ApplicationJob, ActiveJob::Base, or a job's own name
 
@@ -168,8 +181,87 @@ class MissingRetryPolicy(Rule):
                 end
                 """,
             },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                    delayed_job (4.1.13)
+                    delayed_job_active_record (4.1.10)
+                """,
+                "config/initializers/delayed_job.rb": """
+                Delayed::Worker.max_attempts = 1
+                """,
+                "app/jobs/sms_job.rb": """
+                class SmsJob # expect: JL201
+                  @queue = :sms
+
+                  def self.perform(number, text)
+                    Twilio.send_sms(number, text)
+                  end
+                end
+                """,
+                "app/jobs/invoice_pdf_job.rb": """
+                class InvoicePdfJob < Struct.new(:invoice_id) # expect: JL201
+                  def perform
+                    Invoice.find(invoice_id).render_pdf!
+                  end
+                end
+                """,
+                "app/controllers/invoices_controller.rb": """
+                class InvoicesController < ApplicationController
+                  def create
+                    Delayed::Job.enqueue(InvoicePdfJob.new(params[:id]))
+                    Resque.enqueue(SmsJob, params[:phone], "Invoice sent")
+                  end
+                end
+                """,
+            },
         ],
         good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                    delayed_job (4.1.13)
+                """,
+                "app/jobs/sms_job.rb": """
+                class SmsJob
+                  extend Resque::Plugins::Retry
+                  @queue = :sms
+                  @retry_limit = 3
+
+                  def self.perform(number, text)
+                    Twilio.send_sms(number, text)
+                  end
+                end
+                """,
+                "app/jobs/invoice_pdf_job.rb": """
+                class InvoicePdfJob < Struct.new(:invoice_id)
+                  def perform
+                    Invoice.find(invoice_id).render_pdf!
+                  end
+                end
+                """,
+                "app/models/feed.rb": """
+                class Feed < ApplicationRecord
+                  @queue = :feeds
+
+                  def self.perform(id)
+                    find(id).refresh!
+                  end
+                end
+                """,
+                "app/controllers/invoices_controller.rb": """
+                class InvoicesController < ApplicationController
+                  def create
+                    Delayed::Job.enqueue(InvoicePdfJob.new(params[:id]))  # 25 attempts
+                    Resque.enqueue(SmsJob, params[:phone], "Invoice sent")
+                  end
+                end
+                """,
+            },
             {
                 "Gemfile.lock": """
                 GEM
@@ -320,10 +412,63 @@ class MissingRetryPolicy(Rule):
             yield Hit(
                 definition.name_start,
                 definition.name_end,
-                {"job": name, "why": policy.why},
+                {"job": name, "why": policy.why, "policy": ACTIVE_JOB_POLICY},
                 scope=name,
                 anchor=name,
             )
+        yield from self._native(source, app)
+
+    def _native(self, source: SourceFile, app: App) -> Iterator[Hit]:
+        """Native job classes defined in this file whose failure is final."""
+        if not native_jobs.may_have_native_jobs(app):
+            return
+        for definition in app.definitions_in(source):
+            job = native_jobs.native_jobs(app).get(definition.name)
+            first = app.classes.first_definition(definition.name)
+            if job is None or first is None or (first.path, first.line) != (definition.path, definition.line):
+                continue
+            why = _native_final(job, app)
+            if why is None or in_test_dir(definition.path):
+                continue
+            yield Hit(
+                definition.name_start,
+                definition.name_end,
+                {"job": job.name, "why": why, "policy": NATIVE_POLICY[job.kind]},
+                scope=job.name,
+                anchor=job.name,
+            )
+
+
+ACTIVE_JOB_POLICY = "`retry_on`, `discard_on` or `rescue_from`"
+NATIVE_POLICY = {
+    JobKind.RESQUE: "retry plugin (`extend Resque::Plugins::Retry`) or `on_failure` hook",
+    JobKind.DELAYED_JOB: "`max_attempts`, `reschedule_at`, `error` or `failure` hook",
+}
+_ON_FAILURE = re.compile(rb"def\s+(?:self\.)?on_failure")
+
+
+def _native_final(job: native_jobs.NativeJob, app: App) -> str | None:
+    """Why a failure of this native job is final, or None when it is retried, handled, or the
+    job is not one to report: a model (its other methods are not the job), an abstract base,
+    a scheduled job (the next run retries), a `perform` that rescues and acts."""
+    if job.abstract or job.schedules or job.name in app.model_classes:
+        return None
+    perform = native_jobs.perform_of(app, job.name)
+    if job.name in scheduled_jobs(app) or perform is None or _rescues_and_acts(perform):
+        return None
+    if job.kind is JobKind.RESQUE:
+        if job.retry_policy != native_jobs.RESQUE_NO_RETRY:
+            return None
+        texts = [(app.text(d.path) or "").encode() for d in app.classes.definitions.get(job.name, ())]
+        if any(_ON_FAILURE.search(text) for text in texts):
+            return None  # a failure hook of its own
+        return "Resque does not retry a failed job (it stays in the failed queue)"
+    if job.hooks or app.classes.find_method(job.name, "max_attempts") is not None:
+        return None  # the job decides what a failure leads to
+    setting = delayed_job_max_attempts(app)
+    if setting is None or setting[1] not in ("0", "1"):
+        return None  # Delayed Job retries it (25 attempts unless set)
+    return f"`Delayed::Worker.max_attempts = {setting[1]}` in {setting[0]} makes a failure final"
 
 
 def _handles_failures_in_perform(name: str, app: App) -> bool:
@@ -337,11 +482,14 @@ def _handles_failures_in_perform(name: str, app: App) -> bool:
             for d in app.classes.definitions.get(name, ())
         )
     node = perform.source.root.descendant_for_byte_range(perform.start_byte, perform.end_byte)
-    if node is None:
-        return False
+    return node is not None and _rescues_and_acts(node)
+
+
+def _rescues_and_acts(perform: Node) -> bool:
+    """A rescue in `perform` that does more than log, or re-raises: an error policy in code."""
     return any(
         not only_logs(rescue_body(rescue)) or reraises(rescue_body(rescue))
-        for rescue in ruby.descendants(node, {"rescue"})
+        for rescue in ruby.descendants(perform, {"rescue"})
         if rescue_body(rescue) is not None
     )
 

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..rails import native_jobs
 from ..rails.app import App
 from ..rails.jobs import JobKind
 from ..rails.retries import sidekiq_retries
@@ -77,7 +78,9 @@ class SilentRescue(Rule):
     project (it may report).
 
     Only rescues in `perform` (or a block inside it) are reported, where the job then ends as
-    a success; a helper that rescues hands its result back to `perform`, which decides. And only
+    a success — for a native Delayed Job or Resque job, the method the backend runs: a custom
+    job's `perform`, a Resque job's `def self.perform` (in a model that is a Resque job, only
+    that method), a `handle_asynchronously` or `delay`ed method; a helper that rescues hands its result back to `perform`, which decides. And only
     bodies that are empty, only log (`Rails.logger`, `logger`, `puts`, `p`, `warn`, also in a
     loop over the backtrace) or only give a literal back: a rescue that records the failure, falls back to other work or calls
     anything else is handling, not swallowing. A job that sets `sidekiq_options retry: false`
@@ -162,8 +165,67 @@ class SilentRescue(Rule):
                 end
                 """,
             },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                    delayed_job (4.1.11)
+                """,
+                "app/models/feed.rb": """
+                class Feed < ApplicationRecord
+                  @queue = :feeds
+
+                  def self.perform(id)
+                    find(id).refresh!
+                  rescue => e # expect: JL203
+                    Rails.logger.error(e.message)
+                  end
+
+                  def title
+                    parsed.title
+                  rescue => e
+                    Rails.logger.info(e.message)
+                  end
+                end
+                """,
+                "app/models/device.rb": """
+                class Device < ApplicationRecord
+                  def notify(text)
+                    Push.deliver(token, text)
+                  rescue StandardError => e # expect: JL203
+                    logger.warn(e.message)
+                  end
+                  handle_asynchronously :notify, queue: "push"
+                end
+                """,
+            },
         ],
         good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                """,
+                "app/models/feed.rb": """
+                class Feed < ApplicationRecord
+                  @queue = :feeds
+
+                  def self.perform(id)
+                    find(id).refresh!
+                  rescue Feedjira::NoParserAvailable => e
+                    Rails.logger.info(e.message)
+                  end
+
+                  def refresh!
+                    update!(body: Fetcher.get(url))
+                  rescue => e
+                    Rails.logger.info(e.message)  # not what Resque runs: `perform` decides
+                  end
+                end
+                """,
+            },
             {
                 "app/jobs/audit_job.rb": """
                 class AuditJob < ApplicationJob
@@ -303,7 +365,7 @@ class SilentRescue(Rule):
             method = ruby.enclosing(rescue, ruby.METHOD_TYPES)
             if method is None or not _in_job(source, rescue, app):
                 continue
-            if method.type != "method" or ruby.method_name(method) != "perform":
+            if not _runs_the_job(method, source, app):
                 continue  # a helper that rescues returns to `perform`, which decides
             if _retries_off_by_choice(rescue, app):
                 continue  # the job chose no retries: logging the failure is its whole policy
@@ -382,6 +444,14 @@ def _is_report(call: Node, reporters: list[str]) -> bool:
     if path is not None and path_matches(path, reporters):
         return True
     return bool(_REPORTING_NAME.search(path or ruby.call_method(call)))
+
+
+def _runs_the_job(method: Node, source: SourceFile, app: App) -> bool:
+    """The method the backend calls: `perform`, or the method a native Delayed Job or Resque
+    job runs (a Resque job's `def self.perform`, a `handle_asynchronously` method)."""
+    if method.type == "method" and ruby.method_name(method) == "perform":
+        return True
+    return native_jobs.entry_point(app, source, method) is not None
 
 
 def _in_job(source: SourceFile, node: Node, app: App) -> bool:

@@ -9,13 +9,19 @@ from ..rails.transactions import (
     TRANSACTION_BLOCKS,
     deferred_until_commit,
     delayed_at_least_a_minute,
-    not_deferred_reason,
     transaction_around,
 )
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._enqueues import SYNCHRONOUS, enqueues_in, sensitive_calls, sent_last
+from ._enqueues import (
+    SYNCHRONOUS,
+    call_name,
+    enqueues_in,
+    sensitive_calls,
+    sent_last,
+    why_not_deferred,
+)
 
 
 @register
@@ -60,6 +66,12 @@ class EnqueueInTransaction(Rule):
     now, like `deliver_now`. Calls inside an `after_commit`
     (or `ActiveRecord.after_all_transactions_commit`) block or a lambda are not reported.
     Without a Gemfile.lock or `load_defaults`, the behaviour of Rails through 8.1 is assumed.
+
+    Native enqueues count too: Resque's (`Resque.enqueue`, `enqueue_to`, `Resque::Job.create`,
+    resque-scheduler's `enqueue_in`/`enqueue_at` with less than a minute) push to Redis at once
+    and are always reported; Delayed Job's (`Delayed::Job.enqueue`, `x.delay.m`, a
+    `handle_asynchronously` method) are reported only on its Mongoid backend — its
+    ActiveRecord backend saves the job row on the app's own connection, inside the transaction.
 
     A scheduled enqueue with a literal delay of at least a minute (`perform_in(5.minutes, …)`,
     `set(wait: 1.hour)`), or one scheduled at a time read from the app's data
@@ -252,8 +264,47 @@ class EnqueueInTransaction(Rule):
                 end
                 """,
             },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                """,
+                "app/models/order.rb": """
+                class Order < ApplicationRecord
+                  def pay!
+                    with_lock do
+                      update!(state: "paid")
+                      Resque.enqueue(FulfilOrderJob, id) # expect: JL302
+                      Resque.enqueue_in(1.hour, ReminderJob, id)
+                    end
+                  end
+                end
+                """,
+            },
         ],
         good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    delayed_job (4.1.13)
+                    delayed_job_active_record (4.1.10)
+                """,
+                "app/models/order.rb": """
+                class Order < ApplicationRecord
+                  def pay!
+                    transaction do
+                      update!(state: "paid")
+                      Delayed::Job.enqueue(FulfilOrderJob.new(id))  # the job row commits with it
+                      delay.send_receipt
+                    end
+                  end
+
+                  def send_receipt; end
+                end
+                """,
+            },
             {
                 "Gemfile.lock": """
                 GEM
@@ -379,10 +430,10 @@ class EnqueueInTransaction(Rule):
                 continue  # nothing after the mail can roll the transaction back
             yield Hit.at(
                 call,
-                method=ruby.call_method(call),
+                method=call_name(call, app),
                 block=ruby.call_method(block),
                 via="",
-                why=not_deferred_reason(call, app),
+                why=why_not_deferred(call, app),
             )
         yield from self._one_call_away(source, app)
 
@@ -405,7 +456,7 @@ class EnqueueInTransaction(Rule):
                     method=enqueue.method,
                     block=ruby.call_method(block),
                     via=enqueue.path,
-                    why=not_deferred_reason(enqueue.call, app),
+                    why=why_not_deferred(enqueue.call, app),
                 )
 
 

@@ -7,14 +7,11 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.classes import qualified_name
 from ..rails.models import SAVE_CALLBACKS, model_facts, save_callbacks
-from ..rails.transactions import (
-    TRANSACTION_SENSITIVE,
-    not_deferred_reason,
-)
+from ..rails.transactions import TRANSACTION_SENSITIVE
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._enqueues import enqueues_in
+from ._enqueues import call_name, enqueues_in, why_not_deferred
 
 _CALLS = ruby.calls_query(TRANSACTION_SENSITIVE, with_receiver=True)
 _METHODS = ruby.compile_query("(method) @def")
@@ -51,6 +48,12 @@ class EnqueueInSaveCallback(Rule):
     A scheduled enqueue with a literal delay of at least a minute (`perform_in(5.minutes, …)`,
     `set(wait: 1.hour)`), or one scheduled at a time read from the app's data
     (`perform_at(closes_at, …)`), starts long after the commit and is not reported.
+
+    Native enqueues count too: Resque's (`Resque.enqueue`, `enqueue_to`, `Resque::Job.create`,
+    resque-scheduler's `enqueue_in`/`enqueue_at` with less than a minute) push to Redis at once
+    and are always reported; Delayed Job's (`Delayed::Job.enqueue`, `x.delay.m`, a
+    `handle_asynchronously` method) are reported only on its Mongoid backend — its
+    ActiveRecord backend saves the job row on the app's own connection, inside the transaction.
 
     Off by default (`--extend-select JL303`): whether an early or rolled-back job does harm
     depends on what the job reads and does — a job handed a host name to fetch a favicon, or a
@@ -184,6 +187,27 @@ class EnqueueInSaveCallback(Rule):
                 end
                 """,
             },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                """,
+                "app/models/work.rb": """
+                class Work < ApplicationRecord
+                  after_save :reindex
+                  after_commit :notify_followers
+
+                  def reindex
+                    Resque.enqueue_to(:search, IndexJob, id) # expect: JL303
+                  end
+
+                  def notify_followers
+                    Resque.enqueue(NotifyJob, id)
+                  end
+                end
+                """,
+            },
         ],
         good=[
             {
@@ -284,10 +308,10 @@ class EnqueueInSaveCallback(Rule):
         for enqueue in enqueues_in(body, app, app.enclosing_class(body)):
             yield Hit.at(
                 enqueue.at,
-                method=enqueue.method,
+                method=enqueue.via or call_name(enqueue.call, app),
                 callback=callback,
                 via=enqueue.path,
-                why=not_deferred_reason(enqueue.call, app),
+                why=why_not_deferred(enqueue.call, app),
             )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Hit, Severity
-from ..rails import queues, schedules
+from ..rails import native_jobs, queues, schedules
 from ..rails.app import App
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -47,8 +47,28 @@ class UnprocessedQueue(Rule):
     The usual cause is a new `queue_as` whose queue was not added to the worker config.
 
     A `sidekiq.yml` without `:queues:`, with no `-q` where Sidekiq is started, processes only
-    `default`. The rule is silent when it cannot know: no queue configuration, a list or prefix
-    computed by ERB or Ruby at boot, a `-q` from an environment variable, an adapter whose config is not read (Delayed Job, Resque), or a dynamic queue name. For an
+    `default`.
+
+    Delayed Job and Resque take their queue lists on the worker's command line only, so those
+    are read where the app starts its workers — `Procfile*`, `bin/*`, `Dockerfile*` and
+    docker-compose services (a service's `environment:` too): `QUEUES=a,b rake jobs:work` (or
+    `QUEUE=`, or as a rake argument), `bin/delayed_job --queues=a,b` / `--queue=a` /
+    `--pool=a,b:2` (`--pool=*` works every queue), `QUEUE=a,b rake resque:work` (`*` for all),
+    and resque-pool's `config/resque-pool.yml`. A Delayed Job worker started without a list
+    works every queue; a Resque worker without one reads `QUEUE` from the environment
+    (unknown). They apply to ActiveJob jobs on the `delayed_job`/`resque` adapter (with the
+    queue name prefix) and to native jobs, whose queues are checked unprefixed where they are
+    written: `@queue = :name` or `def self.queue` of a Resque job, the queue of
+    `Resque.enqueue_to`/`Resque::Job.create`, `queue:` of `Delayed::Job.enqueue`,
+    `delay(queue:)` and `handle_asynchronously`, a payload's `queue_name`, and
+    `Delayed::Worker.default_queue_name = "name"` when a job falls back to it. A list from the
+    environment (`QUEUES=$WORKER_QUEUES`, a compose service with an `env_file` and no list), set
+    in Ruby (`Delayed::Worker.queues =`, `ENV["QUEUE"] ||=` in a rake file) or in a Capistrano
+    recipe (`config/deploy*.rb` mentioning the backend) makes the set unknown.
+
+    The rule is silent when it cannot know: no queue configuration, a list or prefix
+    computed by ERB or Ruby at boot, a `-q` from an environment variable, or a dynamic queue
+    name. For an
     implicit mail queue it is also silent without a known Rails version or `load_defaults`,
     with a computed `deliver_later_queue_name`, a custom `delivery_job`, a mailer (or
     ancestor) that sets either, and a message whose mailer is not a project mailer. A queue
@@ -218,8 +238,139 @@ class UnprocessedQueue(Rule):
                 end
                 """,
             },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    delayed_job (4.1.13)
+                    delayed_job_active_record (4.1.10)
+                """,
+                "Procfile": """
+                web: bundle exec puma -C config/puma.rb
+                worker: QUEUES=default,mailers bundle exec rake jobs:work
+                """,
+                "docker-compose.yml": """
+                services:
+                  worker:
+                    command: bundle exec rake jobs:work
+                    environment:
+                      - QUEUES=default,mailers,imports
+                """,
+                "config/initializers/delayed_job.rb": """
+                Delayed::Worker.default_queue_name = "low" # expect: JL601
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob
+                  queue_as :exports # expect: JL601
+
+                  def perform(id); end
+                end
+                """,
+                "app/jobs/report_job.rb": """
+                ReportJob = Struct.new(:id) do
+                  def perform; end
+                end
+                """,
+                "app/models/user.rb": """
+                class User < ApplicationRecord
+                  def report
+                    Delayed::Job.enqueue(ReportJob.new(id), queue: "reports") # expect: JL601
+                    Delayed::Job.enqueue(ReportJob.new(id))
+                    delay(queue: "imports").import!
+                  end
+
+                  def import!; end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                """,
+                "Procfile": """
+                worker: QUEUE=critical,default bundle exec rake resque:work
+                """,
+                "app/jobs/digest_job.rb": """
+                class DigestJob
+                  @queue = :digests # expect: JL601
+
+                  def self.perform(id); end
+                end
+                """,
+                "app/models/account.rb": """
+                class Account < ApplicationRecord
+                  def close!
+                    Resque.enqueue_to(:critical, DigestJob, id)
+                    Resque.enqueue_to("cleanup", DigestJob, id) # expect: JL601
+                  end
+                end
+                """,
+            },
         ],
         good=[
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    delayed_job (4.1.13)
+                    delayed_job_active_record (4.1.10)
+                """,
+                "Procfile": """
+                worker: QUEUES=default,mailers bundle exec rake jobs:work
+                slow: bin/delayed_job --pool=exports,reports:2 run
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob
+                  queue_as :exports
+
+                  def perform(id); end
+                end
+                """,
+                "app/models/user.rb": """
+                class User < ApplicationRecord
+                  def report
+                    delay(queue: "reports").build_report
+                  end
+
+                  def build_report; end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    resque (2.6.0)
+                """,
+                "Procfile": """
+                worker: QUEUE=$RESQUE_QUEUES bundle exec rake resque:work
+                """,
+                "app/jobs/digest_job.rb": """
+                class DigestJob
+                  @queue = :digests  # the worker's list comes from the environment: unknown
+
+                  def self.perform(id); end
+                end
+                """,
+            },
+            {
+                "Gemfile.lock": """
+                GEM
+                  specs:
+                    delayed_job (4.1.13)
+                """,
+                "Procfile": """
+                worker: QUEUES=default bundle exec rake jobs:work
+                all: bundle exec rake jobs:work
+                """,
+                "app/jobs/export_job.rb": """
+                class ExportJob < ApplicationJob
+                  queue_as :exports  # the second worker has no list: it works every queue
+                end
+                """,
+            },
             {
                 "Gemfile.lock": """
                 GEM
@@ -349,6 +500,12 @@ class UnprocessedQueue(Rule):
             for name in queues.queue_names(source, app) + queues.mail_delivery_queues(source, app):
                 yield from self._verdict(config, name.name, name.native_sidekiq, name.start_byte,
                                          name.end_byte, name.owner or "", name.implicit)
+            for queue in native_jobs.native_queue_names(app, source):
+                processed, workers = config.processed_natively(queue.name, queue.kind.value)
+                if processed is False and workers is not None:
+                    yield Hit(queue.start_byte, queue.end_byte,
+                              {"queue": queue.name, "workers": workers.describe(), "implicit": ""},
+                              scope=queue.owner, anchor=queue.name)
             return
         for entry in schedules.entries_in(app, source):
             written, command = entry.queue, entry.command
