@@ -198,3 +198,26 @@ def test_swallowed_delivery_errors_silent_when_an_initializer_sets_it_again(tmp_
     del files["config/initializers/mail.rb"]
     (tmp_path / "config/initializers/mail.rb").unlink()
     assert found(tmp_path, files, "JL412") == [("config/environments/production.rb", 2)]
+
+
+def test_a_mailbox_process_runs_in_a_job(tmp_path):
+    """`process` runs inside ActionMailbox::RoutingJob: the job rules apply to mailboxes (and
+    not to a look-alike class that is not one)."""
+    files = {
+        **MAILBOX_APP,
+        "app/mailboxes/replies_mailbox.rb": (
+            "class RepliesMailbox < ApplicationMailbox\n"
+            "  def process\n"
+            "    sleep 5\n"
+            "    Reply.create!(body: mail.decoded)\n"
+            "  rescue => e\n"
+            "    Rails.logger.info(e.message)\n"
+            "  end\n"
+            "end\n"
+        ),
+        "app/services/replies_importer.rb": (
+            "class RepliesImporter\n  def process\n    sleep 5\n  rescue => e\n    nil\n  end\nend\n"
+        ),
+    }
+    assert found(tmp_path, files, "JL504") == [("app/mailboxes/replies_mailbox.rb", 3)]
+    assert found(tmp_path, files, "JL203") == [("app/mailboxes/replies_mailbox.rb", 5)]

@@ -33,6 +33,7 @@ MODEL_DIRS = ("app", "lib")
 COMPONENT_DIRS = ("engines", "components", "packs", "gems", "plugins")
 REQUEST_PATHS = ("app/controllers", "app/graphql", "app/channels")
 JOB_DIRS = ("app/jobs", "app/workers", "app/sidekiq")
+MAILBOX_BASE = "ActionMailbox::Base"
 ADAPTER_FILES = ("config/application.rb", "config/environments/production.rb")
 
 
@@ -367,7 +368,8 @@ class App:
 
     def job_kind_at(self, source: SourceFile, node) -> JobKind | None:  # type: ignore[no-untyped-def]
         """Is `node` inside a job? Its kind if so (ActiveJob, Sidekiq, a native Delayed Job or
-        Resque job, or unknown), else None. A native job that is a model is a job only in the
+        Resque job, or unknown), else None. An Action Mailbox mailbox counts as an ActiveJob job:
+        its `process` runs inside `ActionMailbox::RoutingJob`. A native job that is a model is a job only in the
         method the backend runs (`native_jobs.native_job_at`)."""
         from .native_jobs import native_job_at  # it builds on the App
 
@@ -379,6 +381,8 @@ class App:
                 return native.kind
         if name is None:
             return None
+        if kind is None and MAILBOX_BASE in self.classes.ancestors(name):
+            return JobKind.ACTIVE_JOB  # a mailbox processes mail inside ActionMailbox::RoutingJob
         if kind is None and source.in_dir(*JOB_DIRS):
             return JobKind.UNKNOWN
         return kind

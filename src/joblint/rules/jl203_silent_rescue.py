@@ -7,7 +7,7 @@ from typing import ClassVar
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails import native_jobs
-from ..rails.app import App
+from ..rails.app import MAILBOX_BASE, App
 from ..rails.jobs import JobKind
 from ..rails.retries import sidekiq_retries
 from ..ruby import Node
@@ -80,10 +80,13 @@ class SilentRescue(Rule):
     Only rescues in `perform` (or a block inside it) are reported, where the job then ends as
     a success — for a native Delayed Job or Resque job, the method the backend runs: a custom
     job's `perform`, a Resque job's `def self.perform` (in a model that is a Resque job, only
-    that method), a `handle_asynchronously` or `delay`ed method; a helper that rescues hands its result back to `perform`, which decides. And only
-    bodies that are empty, only log (`Rails.logger`, `logger`, `puts`, `p`, `warn`, also in a
-    loop over the backtrace) or only give a literal back: a rescue that records the failure, falls back to other work or calls
-    anything else is handling, not swallowing. A job that sets `sidekiq_options retry: false`
+    that method), a `handle_asynchronously` or `delay`ed method; for an Action Mailbox
+    mailbox, `process` (it runs inside `ActionMailbox::RoutingJob`; swallowed, the email is
+    marked delivered instead of failed). A helper that rescues hands its result back to
+    `perform`, which decides. And only bodies that are empty, only log (`Rails.logger`,
+    `logger`, `puts`, `p`, `warn`, also in a loop over the backtrace) or only give a literal
+    back: a rescue that records the failure, falls back to other work or calls anything else is
+    handling, not swallowing. A job that sets `sidekiq_options retry: false`
     itself does best-effort work by choice: logging its failures is its policy. An empty
     clause holding only a comment that says why is a documented choice, as RuboCop's
     `Lint/SuppressedException` allows by default.
@@ -447,10 +450,15 @@ def _is_report(call: Node, reporters: list[str]) -> bool:
 
 
 def _runs_the_job(method: Node, source: SourceFile, app: App) -> bool:
-    """The method the backend calls: `perform`, or the method a native Delayed Job or Resque
-    job runs (a Resque job's `def self.perform`, a `handle_asynchronously` method)."""
+    """The method the backend calls: `perform`, the method a native Delayed Job or Resque
+    job runs (a Resque job's `def self.perform`, a `handle_asynchronously` method), or a
+    mailbox's `process` (Action Mailbox's routing job calls it)."""
     if method.type == "method" and ruby.method_name(method) == "perform":
         return True
+    if method.type == "method" and ruby.method_name(method) == "process":
+        owner = app.enclosing_class(method)
+        if owner is not None and MAILBOX_BASE in app.classes.ancestors(owner):
+            return True
     return native_jobs.entry_point(app, source, method) is not None
 
 
