@@ -12,6 +12,7 @@ from typing import Generic, TypeVar, overload
 from .. import ruby
 from ..cache import DefinitionCache, source_hash
 from ..files import FileProblem, read_bounded, read_source, walk_files
+from ..ruby import Node
 from ..source import SourceFile
 from . import config
 from .classes import (
@@ -34,6 +35,10 @@ COMPONENT_DIRS = ("engines", "components", "packs", "gems", "plugins")
 REQUEST_PATHS = ("app/controllers", "app/graphql", "app/channels")
 JOB_DIRS = ("app/jobs", "app/workers", "app/sidekiq")
 MAILBOX_BASE = "ActionMailbox::Base"
+# The kind of the native Delayed Job or Resque job around a node: `native_jobs` registers its
+# lookup here when it is imported (by `rails/__init__`), so that the App, which it builds on,
+# does not import it back.
+NATIVE_JOB_LOOKUPS: list[Callable[[App, SourceFile, Node], JobKind | None]] = []
 ADAPTER_FILES = ("config/application.rb", "config/environments/production.rb")
 
 
@@ -368,17 +373,16 @@ class App:
 
     def job_kind_at(self, source: SourceFile, node) -> JobKind | None:  # type: ignore[no-untyped-def]
         """Is `node` inside a job? Its kind if so (ActiveJob, Sidekiq, a native Delayed Job or
-        Resque job, or unknown), else None. An Action Mailbox mailbox counts as an ActiveJob job:
-        its `process` runs inside `ActionMailbox::RoutingJob`. A native job that is a model is a job only in the
-        method the backend runs (`native_jobs.native_job_at`)."""
-        from .native_jobs import native_job_at  # it builds on the App
-
+        Resque job, or unknown), else None. An Action Mailbox mailbox counts as an ActiveJob
+        job: its `process` runs inside `ActionMailbox::RoutingJob`. A native job that is a model
+        is a job only in the method the backend runs (`native_jobs.native_job_at`)."""
         name = self.enclosing_class(node)
         kind = self.jobs.kind(name) if name is not None else None
         if kind is None:  # `FooJob = Struct.new(:id) do … end` may stand outside any class
-            native = native_job_at(self, source, node)
-            if native is not None:
-                return native.kind
+            for lookup in NATIVE_JOB_LOOKUPS:
+                native = lookup(self, source, node)
+                if native is not None:
+                    return native
         if name is None:
             return None
         if kind is None and MAILBOX_BASE in self.classes.ancestors(name):

@@ -47,7 +47,7 @@ from ..files import walk_files
 from ..ruby import Node
 from ..source import SourceFile
 from . import retries, yaml_config
-from .app import App
+from .app import NATIVE_JOB_LOOKUPS, App
 from .classes import (
     ClassDef,
     ClassIndex,
@@ -1325,3 +1325,11 @@ def _async_method(call: Node) -> str | None:
     """The method `handle_asynchronously :m` names."""
     args = ruby.call_arguments(call)
     return ruby.string_value(args[0]) if args else None
+
+
+def _native_kind_at(app: App, source: SourceFile, node: Node) -> JobKind | None:
+    native = native_job_at(app, source, node)
+    return None if native is None else native.kind
+
+
+NATIVE_JOB_LOOKUPS.append(_native_kind_at)
