@@ -3,7 +3,7 @@ peak memory, and each figure as a ratio of a parse-only pass over the same Ruby 
 the same run.
 
     python bench/targets.py PATH [--repeat 3]
-    python bench/targets.py --synthetic 10000
+    python bench/targets.py --synthetic 2500   # a generated app of 10,000 Ruby files
 
 Figures:
 - cold full check: CPU (user + system) of `joblint PATH --no-cache`, one worker and the default
@@ -99,6 +99,8 @@ def main() -> int:
         single = best(one_file, root, args.repeat)
     listing.unlink()
     shutil.rmtree(cache_dir, ignore_errors=True)
+    if args.synthetic:
+        shutil.rmtree(root, ignore_errors=True)  # the generated app
 
     print(f"app:                     {root}")
     print(f"ruby files:              {len(ruby_files)} ({size / 1e6:.1f} MB); cores: {os.cpu_count()}")
