@@ -217,3 +217,83 @@ def test_many_excludes_are_matched_as_one_expression(app):
     assert negated._user.combined is None  # order matters: pathspec decides
     assert not negated._user.match_file("keep.rb")
     assert negated._user.match_file("other.rb")
+
+
+def test_a_long_walk_up_finds_the_same_ancestors_as_the_parent_chain():
+    from joblint import ruby
+
+    def parent_chain(node):
+        chain = []
+        while (node := node.parent) is not None:
+            chain.append(node)
+        return chain
+
+    code = ("module M\n" * 60 + "class A::B < C\n  def x = y.z(1) { |a| [a, *b, {c: <<~T}] }\nT\n"
+            "  def broken(\nend\n" + "end\n" * 60 + "foo(((1)))\n")
+    root = ruby.parse(code.encode()).root_node
+    nodes = list(ruby.walk(root))
+    deepest = max(nodes, key=lambda node: len(parent_chain(node)))
+    elsewhere = ruby.parse(b"module M\n  x\nend\n").root_node
+    for lead in (elsewhere, root):  # the root the last walk reached: another tree, then this one
+        list(ruby.ancestors(lead.descendant_for_byte_range(7, 8)))  # a leaf: up to the root
+        assert list(ruby.ancestors(deepest)) == parent_chain(deepest)
+    for node in nodes:
+        assert list(ruby.ancestors(node)) == parent_chain(node)
+
+
+def test_a_walk_past_max_ascent_raises_however_it_finds_the_path():
+    from joblint import ruby
+
+    deep = ruby.parse(("[" * 300 + "1" + "]" * 300).encode()).root_node
+    leaf = deep
+    while leaf.named_child_count:
+        leaf = leaf.named_children[0]
+    list(ruby.ancestors(deep.children[0]))  # the deep tree is the last walked: the search runs
+    with pytest.raises(ruby.TooDeep):
+        list(ruby.ancestors(leaf))
+    walk = ruby.ancestors(leaf)
+    assert len([next(walk) for _ in range(ruby.MAX_ASCENT)]) == ruby.MAX_ASCENT
+    with pytest.raises(ruby.TooDeep):
+        next(walk)
+
+
+def test_no_line_anchored_expression_can_run_over_blank_lines():
+    """`^\\s*` under MULTILINE starts at every blank line and runs over all those after it: a
+    config/application.rb padded with 10,000 blank lines took 3 s, a million would take hours."""
+    import importlib
+    import pkgutil
+    import re
+
+    import joblint
+
+    found = []
+    for module in pkgutil.walk_packages(joblint.__path__, "joblint."):
+        if module.name.endswith("__main__"):
+            continue  # runs the command line
+        for name, value in vars(importlib.import_module(module.name)).items():
+            if isinstance(value, re.Pattern) and value.flags & re.MULTILINE:
+                source = value.pattern if isinstance(value.pattern, str) else value.pattern.decode()
+                if re.search(r"\^\\s\*", source):
+                    found.append(f"{module.name}.{name}")
+    assert found == []
+
+
+def test_last_assignment_from_the_scope_index_is_the_one_a_walk_finds():
+    from joblint import ruby
+
+    def walked(name, before):  # the definition: the last assignment in document order before
+        found = None
+        for node in ruby.descendants(ruby.enclosing_method_or_root(before), {"assignment", "operator_assignment"}):
+            if node.start_byte >= before.start_byte:
+                break
+            left = node.child_by_field_name("left")
+            if left is not None and left.type in ("identifier", "instance_variable") and ruby.text(left) == name:
+                found = node.child_by_field_name("right") if node.type == "assignment" else None
+        return found
+
+    code = (b"a = 1\nuse(a)\ndef m(x)\n  a = b = User.find(x)\n  use(a, b)\n  a += 1\n  use(a)\n"
+            b"  @r = a\n  items.each { |i| a = i; use(a, @r) }\n  use(a)\nend\na = 2\nuse(a, b)\n")
+    for root in (ruby.parse(code).root_node, ruby.parse(code).root_node):  # a tree the index has not seen
+        for node in ruby.walk(root):
+            if node.type in ("identifier", "instance_variable"):
+                assert ruby.last_assignment(ruby.text(node), node) == walked(ruby.text(node), node)

@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from rich.console import Console
 
 from joblint import catalogue, rules
 from joblint.console import make_console
@@ -138,6 +139,15 @@ def test_quiet_text_prints_findings_only(report, clean):
     assert "JL701 [*]" in quiet and "Found 2 findings" not in quiet
     assert loud == quiet + text_reporter.summary(report).plain + "\n"
     assert as_text(clean, summary=False) == ""
+
+
+def test_colour_underlines_the_file_header_alone_and_changes_no_character(report):
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="standard", width=200)
+    text_reporter.render(report, console, summary=False)
+    coloured = out.getvalue()
+    assert coloured.count("\x1b[1;4m") == len({f.path for f in report.findings})  # the headers
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == as_text(report, summary=False)
 
 
 # --- statistics ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ grammar or binding version touches one file.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
 import tree_sitter_ruby
@@ -313,16 +314,49 @@ class TooDeep(Exception):
     """The code is nested deeper than MAX_ASCENT: the file is not analysed (no guesses)."""
 
 
+# Steps a walk takes with `node.parent` before it searches down from a root instead: each step
+# searches down from the root on its own, so past a few the one search is cheaper.
+STEPS_BEFORE_SEARCH = 8
+_last_root: Node | None = None  # the root the last walk reached; walks come file by file
+
+
 def ancestors(node: Node) -> Iterator[Node]:
-    """The node's parent, its parent's parent… up to the root; TooDeep past MAX_ASCENT."""
-    parent = node.parent
-    steps = 0
-    while parent is not None:
+    """The node's parent, its parent's parent… up to the root; TooDeep past MAX_ASCENT.
+
+    A walk going on past STEPS_BEFORE_SEARCH steps finds the rest of the path in one search
+    down from the root of the tree walked last, when the node is in that tree: step by step,
+    a walk of the nested modules of a 100-deep file costs the square of its depth."""
+    global _last_root
+    current, steps = node, 0
+    while True:
+        if steps == STEPS_BEFORE_SEARCH and _last_root is not None:
+            path = _path_down(_last_root, current)
+            if path is not None:
+                yield from reversed(path[-(MAX_ASCENT - steps):])
+                if len(path) > MAX_ASCENT - steps:
+                    raise TooDeep(f"nested deeper than {MAX_ASCENT} levels")
+                return
+        parent = current.parent
+        if parent is None:
+            _last_root = current
+            return
         if steps == MAX_ASCENT:
             raise TooDeep(f"nested deeper than {MAX_ASCENT} levels")
         yield parent
-        parent = parent.parent
-        steps += 1
+        current, steps = parent, steps + 1
+
+
+def _path_down(root: Node, node: Node) -> list[Node] | None:
+    """The nodes from `root` down to the parent of `node` (as `node.parent` finds them), or
+    None when `node` is not within MAX_ASCENT levels of `root` (another tree, or too deep)."""
+    path: list[Node] = []
+    current: Node | None = root
+    while current is not None and current != node:  # `==` compares the trees too
+        if len(path) > MAX_ASCENT:
+            return None
+        path.append(current)
+        current = current.child_with_descendant(node)
+    return path if current is not None else None
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -368,15 +402,32 @@ def enclosing_method_or_root(node: Node) -> Node:
 
 def last_assignment(name: str, before: Node) -> Node | None:
     """The value last assigned to local/instance variable `name` before `before`, in its method."""
-    scope = enclosing_method_or_root(before)
-    found = None
-    for node in descendants(scope, {"assignment", "operator_assignment"}):
-        if node.start_byte >= before.start_byte:
-            break
-        left = node.child_by_field_name("left")
-        if left is not None and left.type in ("identifier", "instance_variable") and text(left) == name:
-            found = node.child_by_field_name("right") if node.type == "assignment" else None
-    return found
+    starts, values = _assignments(enclosing_method_or_root(before)).get(name, ([], []))
+    at = bisect_left(starts, before.start_byte)  # document order: the starts never decrease
+    return values[at - 1] if at else None
+
+
+# name → (where each assignment starts, the value it assigns: None for `+=` and the like)
+Assignments = dict[str, tuple[list[int], list[Node | None]]]
+_ASSIGNMENTS: dict[Node, Assignments] = {}  # the last few scopes: rules ask scope by scope
+
+
+def _assignments(scope: Node) -> Assignments:
+    """The assignments to each variable in `scope`, found in one walk: a walk per question made
+    a method of n enqueues of variables cost n² (a script of 2,000 took seconds)."""
+    index = _ASSIGNMENTS.get(scope)  # a Node key compares its tree too, and keeps it alive
+    if index is None:
+        index = {}
+        for node in descendants(scope, {"assignment", "operator_assignment"}):
+            left = node.child_by_field_name("left")
+            if left is not None and left.type in ("identifier", "instance_variable"):
+                starts, values = index.setdefault(text(left), ([], []))
+                starts.append(node.start_byte)
+                values.append(node.child_by_field_name("right") if node.type == "assignment" else None)
+        if len(_ASSIGNMENTS) >= 4:
+            _ASSIGNMENTS.clear()
+        _ASSIGNMENTS[scope] = index
+    return index
 
 
 def block_binding(name: str, node: Node) -> tuple[Node, int] | None:

@@ -360,11 +360,11 @@ _CLASS_METHODS = ruby.compile_query(
 )
 # a module extending the class, or methods defined at run time: it may answer after all
 _OPEN_CLASS = re.compile(
-    rb"define_singleton_method|^\s*extend\s+(?!self\b|Forwardable\b|ActiveSupport::Concern\b)[A-Z]",
+    rb"define_singleton_method|^[^\S\n]*extend\s+(?!self\b|Forwardable\b|ActiveSupport::Concern\b)[A-Z]",
     re.MULTILINE,
 )
 # instance methods that are also the module's own: `extend self`, `module_function`
-_SELF_EXTENDED = re.compile(rb"^\s*(?:extend\s+self\b|module_function\b)", re.MULTILINE)
+_SELF_EXTENDED = re.compile(rb"^[^\S\n]*(?:extend\s+self\b|module_function\b)", re.MULTILINE)
 
 
 def plain_class(name: str, app: App) -> bool:
@@ -405,7 +405,7 @@ def _defining_sources(app: App, name: str) -> Iterator[SourceFile]:
             yield source
 
 
-_CONSTANT_ASSIGNMENT = re.compile(rb"^\s*([A-Z]\w*)\s*=[^=~]", re.MULTILINE)
+_CONSTANT_ASSIGNMENT = re.compile(rb"^[^\S\n]*([A-Z]\w*)\s*=[^=~]", re.MULTILINE)
 
 
 def runner_constant_known(name: str, app: App) -> bool:

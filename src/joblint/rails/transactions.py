@@ -36,7 +36,7 @@ from .jobs import ACTIVE_JOB_ENQUEUE, SIDEKIQ_ENQUEUE, enqueued_class
 DEFERRING_ADAPTERS = frozenset({"sidekiq", "solid_queue", "resque"})
 SETTING = "enqueue_after_transaction_commit"
 _GLOBAL = re.compile(
-    r"^\s*(?:(?:Rails\.application\.)?config\.active_job|ActiveJob::Base)"
+    r"^[^\S\n]*(?:(?:Rails\.application\.)?config\.active_job|ActiveJob::Base)"
     r"\.enqueue_after_transaction_commit\s*=\s*(\S+)",
     re.MULTILINE,
 )
@@ -48,7 +48,7 @@ _PER_CLASS = ruby.compile_query(
     """
 )
 # inside `ActiveSupport.on_load(:active_job) do … end`, `self` is ActiveJob::Base: global too
-_ON_LOAD_SELF = re.compile(r"^\s*self\.enqueue_after_transaction_commit\s*=\s*(\S+)", re.MULTILINE)
+_ON_LOAD_SELF = re.compile(r"^[^\S\n]*self\.enqueue_after_transaction_commit\s*=\s*(\S+)", re.MULTILINE)
 CONFIG_FILES = ("config/application.rb", "config/environments/production.rb")
 
 # a setting as written: True, False, "default" (adapter decides, 7.2), or None (not readable)
@@ -102,14 +102,14 @@ class TransactionFacts:
 
 
 _SOLID_QUEUE_CONNECTS = re.compile(
-    r"^\s*(?:Rails\.application\.)?config\.solid_queue\.connects_to\b", re.MULTILINE
+    r"^[^\S\n]*(?:Rails\.application\.)?config\.solid_queue\.connects_to\b", re.MULTILINE
 )
 _GOOD_JOB_PARENT = re.compile(
-    r"^\s*(?:GoodJob|(?:Rails\.application\.)?config\.good_job)\.active_record_parent_class\s*=\s*[\"':]?([\w:]+)",
+    r"^[^\S\n]*(?:GoodJob|(?:Rails\.application\.)?config\.good_job)\.active_record_parent_class\s*=\s*[\"':]?([\w:]+)",
     re.MULTILINE,
 )
 _DATABASE_KEY = re.compile(r"^ {2,4}(\w+):\s*(?:#.*)?$", re.MULTILINE)
-_CONNECTS_TO = re.compile(rb"^\s*connects_to\b", re.MULTILINE)
+_CONNECTS_TO = re.compile(rb"^[^\S\n]*connects_to\b", re.MULTILINE)
 PRIMARY_CLASSES = frozenset({"ApplicationRecord", "ActiveRecord::Base"})
 
 

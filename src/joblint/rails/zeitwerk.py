@@ -30,8 +30,8 @@ CONFIG_WORDS = (
     b"autoload", b"eager_load_paths", b"collapse", b"ignore", b"acronym", b"inflect",
     b"push_dir", b"autoloader", b"loader",
 )  # fmt: skip
-_CLASSIC = re.compile(r"^\s*config\.autoloader\s*=\s*:classic\b", re.MULTILINE)
-_ZEITWERK = re.compile(r"^\s*config\.autoloader\s*=\s*:zeitwerk\b", re.MULTILINE)
+_CLASSIC = re.compile(r"^[^\S\n]*config\.autoloader\s*=\s*:classic\b", re.MULTILINE)
+_ZEITWERK = re.compile(r"^[^\S\n]*config\.autoloader\s*=\s*:zeitwerk\b", re.MULTILINE)
 _PATH_LISTS = re.compile(r"(?:^|\.)(autoload_paths|eager_load_paths|autoload_once_paths)$")
 _LOADER = re.compile(r"(?:^|\.)(?:autoloaders\.(?:main|once)|autoloader|loader|main_autoloader)$")
 _ROOT_EXPRESSIONS = frozenset(

@@ -18,20 +18,20 @@ DASHBOARDS = {
 }
 # Settings anywhere under config/ that put authentication in front of each dashboard.
 AUTH_SETTINGS = {
-    "sidekiq": re.compile(r"^\s*Sidekiq::Web\.use\b", re.MULTILINE),
-    "resque": re.compile(r"^\s*Resque::Server\.use\b", re.MULTILINE),
+    "sidekiq": re.compile(r"^[^\S\n]*Sidekiq::Web\.use\b", re.MULTILINE),
+    "resque": re.compile(r"^[^\S\n]*Resque::Server\.use\b", re.MULTILINE),
     "good_job": re.compile(
-        r"^\s*GoodJob::Engine\.middleware\.use\b|good_job_application_controller", re.MULTILINE
+        r"^[^\S\n]*GoodJob::Engine\.middleware\.use\b|good_job_application_controller", re.MULTILINE
     ),
     "mission_control": re.compile(
-        r"^\s*(?:config\.mission_control\.jobs|MissionControl::Jobs)\."
+        r"^[^\S\n]*(?:config\.mission_control\.jobs|MissionControl::Jobs)\."
         r"(?:base_controller_class|http_basic_auth_user|http_basic_auth_password)\s*=",
         re.MULTILINE,
     ),
 }
 # Mission Control Jobs closes its dashboard with HTTP basic auth unless this turns it off.
 MISSION_CONTROL_OPEN = re.compile(
-    r"^\s*(?:config\.mission_control\.jobs|MissionControl::Jobs)\.http_basic_auth_enabled\s*=\s*false",
+    r"^[^\S\n]*(?:config\.mission_control\.jobs|MissionControl::Jobs)\.http_basic_auth_enabled\s*=\s*false",
     re.MULTILINE,
 )
 GUARD_BLOCKS = frozenset({"authenticate", "authenticated", "constraints"})

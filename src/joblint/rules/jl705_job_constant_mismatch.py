@@ -305,15 +305,22 @@ def _defined_constants(source: SourceFile) -> dict[int, list[str]]:
     it may have, innermost reading first (`class A::B` inside `module M` is `M::A::B` or
     `A::B`, as Ruby resolves `A`; `class ::Foo` is the top-level `Foo`)."""
     names: dict[int, list[str]] = {}
+    known: dict[int, list[str]] = {}  # by node id: nested definitions share their outer names
     for node in ruby.captures(_DEFINITIONS, source.root).get("def", []):
         name_node = node.child_by_field_name("name")
-        candidates = _names_of(node)
+        candidates = _names_of(node, known)
         if name_node is not None and candidates:
             names[name_node.start_byte] = candidates
     return names
 
 
-def _names_of(node: Node) -> list[str]:
+def _names_of(node: Node, known: dict[int, list[str]]) -> list[str]:
+    if node.id not in known:
+        known[node.id] = _own_names(node, known)
+    return known[node.id]
+
+
+def _own_names(node: Node, known: dict[int, list[str]]) -> list[str]:
     name_node = node.child_by_field_name("name")
     written = ruby.constant_path(name_node)
     if written is None:
@@ -321,7 +328,7 @@ def _names_of(node: Node) -> list[str]:
     parent = ruby.enclosing(node, {"class", "module"})
     if ruby.text(name_node).startswith("::") or parent is None:
         return [written]
-    outer = _names_of(parent)
+    outer = _names_of(parent, known)
     if not outer:
         return []
     if "::" not in written:
@@ -336,12 +343,13 @@ def _names_of(node: Node) -> list[str]:
 def _assigned_constants(source: SourceFile) -> list[str]:
     """`UserJob = Class.new(ApplicationJob)` and the like, with the enclosing namespaces."""
     names = []
+    known: dict[int, list[str]] = {}
     for node in ruby.captures(_CONSTANT_ASSIGNMENTS, source.root).get("constant", []):
         written = ruby.constant_path(node)
         if written is None:
             continue
         scope = ruby.enclosing(node, {"class", "module"})
-        outer = _names_of(scope) if scope is not None else []
+        outer = _names_of(scope, known) if scope is not None else []
         if ruby.text(node).startswith("::") or not outer:
             names.append(written)
         else:
