@@ -167,20 +167,30 @@ class FastSpec:
     (`!keep.log`): pathspec tries each pattern in turn, in Python, so 50,000 excludes took
     minutes. With a negation, the order matters and pathspec decides."""
 
-    def __init__(self, spec: pathspec.GitIgnoreSpec):
+    def __init__(self, spec: pathspec.GitIgnoreSpec | None):
         self.spec = spec
-        patterns = [p for p in spec.patterns if p.include is not None]
+        patterns = [p for p in spec.patterns if p.include is not None] if spec is not None else []
         self.combined: re.Pattern[str] | None = None
         if patterns and all(p.include for p in patterns):
             sources = [p.regex.pattern.replace("(?P<ps_d>", "(?:") for p in patterns]
             self.combined = re.compile("|".join(f"(?:{s})" for s in sources))
         self.empty = not patterns
 
+    @classmethod
+    def combining(cls, sources: list[str]) -> FastSpec:
+        """A spec of including patterns given as regular-expression sources."""
+        fast = cls(None)
+        if sources:
+            fast.combined = re.compile("|".join(f"(?:{s})" for s in sources))
+            fast.empty = False
+        return fast
+
     def match_file(self, path: str) -> bool:
         if self.empty:
             return False
         if self.combined is not None:
             return self.combined.match(path) is not None
+        assert self.spec is not None
         return self.spec.match_file(path)
 
 
@@ -189,15 +199,31 @@ _COMPILED: dict[tuple[str, ...], tuple[FastSpec, re.Pattern[str] | None]] = {}
 
 def _compiled_globs(globs: tuple[str, ...]) -> tuple[FastSpec, re.Pattern[str] | None]:
     """The user globs as a spec and, for bare names matching at any depth (fnmatch), one
-    expression — compiled once per run, however many paths are named (pre-commit names many)."""
+    expression — compiled once per run, however many paths are named (pre-commit names many).
+    A glob with a `/` never matches a bare name, so only the others join that expression."""
     cached = _COMPILED.get(globs)
     if cached is None:
         good, _ = split_patterns(list(globs))
-        names = "|".join(f"(?:{fnmatch.translate(g)})" for g in good)
-        cached = (FastSpec(pathspec.GitIgnoreSpec.from_lines(good)), re.compile(names) if names else None)
+        names = "|".join(f"(?:{fnmatch.translate(g)})" for g in good if "/" not in g)
+        cached = (_user_spec(good), re.compile(names) if names else None)
         _COMPILED.clear()  # one set of globs per run: keep only the latest
         _COMPILED[globs] = cached
     return cached
+
+
+def _user_spec(lines: list[str]) -> FastSpec:
+    """The globs as one expression built from pathspec's own translation of each, without
+    compiling every pattern on its own first (50,000 excludes: 2.8 s of 11); with a negation
+    (`!keep/`), order matters and pathspec matches them in turn."""
+    translate = type(pathspec.GitIgnoreSpec.from_lines(["x"]).patterns[0]).pattern_to_regex
+    sources = []
+    for line in lines:
+        regex, include = translate(line)
+        if include is False:
+            return FastSpec(pathspec.GitIgnoreSpec.from_lines(lines))
+        if regex is not None:
+            sources.append(regex.replace("(?P<ps_d>", "(?:"))
+    return FastSpec.combining(sources)
 
 
 class Excludes:
