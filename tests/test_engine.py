@@ -147,3 +147,29 @@ def test_output_does_not_depend_on_the_number_of_workers(tmp_path):
     two = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=2), cwd=tmp_path)
     assert one.findings and one.findings == two.findings
     assert (one.linted, one.suppressed, one.crashes) == (two.linted, two.suppressed, two.crashes)
+
+
+def test_trees_past_the_budget_are_let_go_and_parsed_again_with_the_same_findings(monkeypatch):
+    """A run that may keep one tree at a time (besides the file being analysed) reports exactly
+    what an unbounded run reports: a released tree is parsed again when a rule asks for it."""
+    from joblint.source import TREES
+
+    fixtures = Path(__file__).parent / "fixtures" / "apps"
+    enabled = rules.select(extend_select=("JL302", "JL303", "JL502", "JL506", "JL201"))
+
+    def findings(app: Path) -> list[tuple[str, int, str, str]]:
+        report = lint([app], Options(rules=enabled, root=app), cwd=app)
+        assert not report.crashes
+        return [(f.path, f.line, f.code, f.message) for f in report.findings]
+
+    parses = Counter()
+    original = ruby.parse
+    monkeypatch.setattr(ruby, "parse", lambda data: parses.update([data]) or original(data))
+    for app in sorted(fixtures.iterdir()):
+        unbounded = findings(app)
+        once = sum(parses.values())
+        monkeypatch.setattr(TREES, "limit", 1)
+        assert findings(app) == unbounded
+        monkeypatch.setattr(TREES, "limit", 1 << 40)
+        assert sum(parses.values()) > 2 * once  # the bounded run did parse trees again
+        parses.clear()

@@ -19,7 +19,7 @@ from .findings import EXTERNAL, IN_SOURCE, Edit, Finding, Hit, Severity, Suppres
 from .rails.app import App, Reads
 from .roots import owning_app, root_for
 from .rules import Rule
-from .source import SourceFile, is_ruby_path
+from .source import TREES, SourceFile, is_ruby_path
 
 
 @dataclass(frozen=True)
@@ -458,7 +458,7 @@ class _FileRun:
 
     def file(self, source: SourceFile, report: Report) -> Reads:
         """Analyse one file into `report`; what the analysis read is returned, for the cache."""
-        with self.app.tracking() as reads:
+        with self.app.tracking() as reads, TREES.pinning(source):
             self._file(source, report)
         return reads
 

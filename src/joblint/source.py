@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +44,14 @@ class SourceFile:
     def tree(self) -> ruby.Tree:
         if self._tree is None:
             self._tree = ruby.parse(self.data)
+        TREES.used(self)
         return self._tree
+
+    def release(self) -> None:
+        """Let the tree go (it is parsed again if asked for), with what was derived from it."""
+        self._tree = None
+        for key in [k for k in self.derived if k not in DATA_DERIVED]:
+            del self.derived[key]
 
     @property
     def root(self) -> ruby.Node:
@@ -96,6 +106,55 @@ class SourceFile:
             end = starts[line] - 1 if line < len(starts) else len(self.data)
             texts[line] = self.data[start:end].decode("utf-8", errors="replace").rstrip("\r")
         return texts[line]
+
+
+DATA_DERIVED = frozenset({"content_hash", "line_texts", "ascii_lines"})  # not from the tree
+
+
+class TreeBudget:
+    """The parsed trees kept at once, by the size of their sources. A tree takes about sixty
+    times its source in memory, and the project model keeps every file it reads: on 10,000
+    files that was gigabytes. Past the budget the least recently used trees are let go, and
+    parsed again if a rule asks for them. The default (3 MB of source, about 200 MB of trees)
+    is more than a large app's files that rules parse, so apps of that size never re-parse;
+    `JOBLINT_TREE_BUDGET` (bytes) sets it, for tests that make every run re-parse."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.live: dict[int, SourceFile] = {}  # in order of use, oldest first
+        self.size = 0
+        self.pinned: set[int] = set()  # files being analysed: their nodes are in use
+
+    @contextmanager
+    def pinning(self, source: SourceFile) -> Iterator[None]:
+        """Keep the file's tree while it is analysed: a rule compares nodes of one tree."""
+        self.pinned.add(id(source))
+        try:
+            yield
+        finally:
+            self.pinned.discard(id(source))
+
+    def used(self, source: SourceFile) -> None:
+        key = id(source)
+        if key in self.live:
+            if next(reversed(self.live)) != key:
+                self.live[key] = self.live.pop(key)
+            return
+        self.live[key] = source
+        self.size += len(source.data)
+        if self.size <= self.limit:
+            return
+        for oldest in list(self.live):
+            if self.size <= self.limit:
+                break
+            if oldest == key or oldest in self.pinned:
+                continue
+            evicted = self.live.pop(oldest)
+            self.size -= len(evicted.data)
+            evicted.release()
+
+
+TREES = TreeBudget(int(os.environ.get("JOBLINT_TREE_BUDGET") or 3 * 1024 * 1024))
 
 
 RUBY_SUFFIXES = (".rb", ".rake", ".ru", ".jbuilder")
