@@ -186,7 +186,7 @@ def job_files_outside_model_dirs(app: App) -> list[SourceFile]:
 
 def enqueue_sites(app: App) -> Counter[str]:
     """How many calls enqueue each project class (see `queues.enqueue_calls`)."""
-    return Counter({name: len(calls) for name, calls in queues.enqueue_calls(app).items()})
+    return queues.enqueue_counts(app)
 
 
 # -- rendering -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -717,8 +718,20 @@ def enqueue_calls(app: App) -> dict[str, list[Node]]:
 
 def _build_enqueue_calls(app: App) -> dict[str, list[Node]]:
     table: dict[str, list[Node]] = {}
+    for name, call in _each_enqueue_call(app):
+        table.setdefault(name, []).append(call)
+    return table
+
+
+def enqueue_counts(app: App) -> Counter[str]:
+    """How many calls enqueue each project class: `enqueue_calls` without keeping the nodes,
+    which would keep every file's tree alive (the job inventory needs only the counts)."""
+    return app.fact("enqueue_counts", lambda a: Counter(name for name, _ in _each_enqueue_call(a)))
+
+
+def _each_enqueue_call(app: App) -> Iterator[tuple[str, Node]]:
     if app.root is None:
-        return table
+        return
     accept = lambda p: p.endswith((".rb", ".rake")) and not p.startswith(SKIPPED_TOP_DIRS)
     words = tuple(m.encode() for m in ENQUEUE_METHODS)
     for path in walk_files(app.root, app.root, accept):
@@ -730,9 +743,7 @@ def _build_enqueue_calls(app: App) -> dict[str, list[Node]]:
             while call is not None and not (call.type == "call" and ruby.call_method(call) in ENQUEUE_METHODS):
                 call = call.parent
             if call is not None:
-                name = app.classes.resolve(written, app.lexical_scope(receiver))
-                table.setdefault(name, []).append(call)
-    return table
+                yield app.classes.resolve(written, app.lexical_scope(receiver)), call
 
 
 def enqueued_constants(source: SourceFile) -> Iterator[tuple[Node, str]]:
