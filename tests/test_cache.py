@@ -271,3 +271,19 @@ def test_problems_met_by_the_project_model_are_said_on_warm_runs_too(app: Path, 
     assert analysed == []
     assert "app/models/legacy.rb: skipped: not valid UTF-8" in cold.stderr
     assert (warm.stdout, warm.stderr) == (cold.stdout, cold.stderr)
+
+
+def test_deeply_nested_definitions_share_their_scopes() -> None:
+    """Each level's scope tuple reuses the enclosing one's strings, and the cache stores names,
+    not prefixes: memory and cache size grow with the depth, not its square."""
+    depth = 60
+    text = "".join(f"module M{i}\n" for i in range(depth)) + "class B::C\nend\n" + "end\n" * depth
+    source = SourceFile(Path("deep.rb"), "app/models/deep.rb", text.encode())
+    defs = extract_definitions(source)
+    deepest = max(defs, key=lambda d: len(d.lexical_scope))
+    outer = max((d for d in defs if d is not deepest), key=lambda d: len(d.lexical_scope))
+    assert deepest.lexical_scope[-1] == "::".join(f"M{i}" for i in range(depth))
+    assert all(a is b for a, b in zip(outer.lexical_scope, deepest.lexical_scope))
+    encoded = json.dumps(encode_definitions(defs))
+    assert len(encoded) < 60 * len(text)
+    assert decode_definitions(json.loads(encoded), source) == defs

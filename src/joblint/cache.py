@@ -38,7 +38,7 @@ from .files import SKIPPED_DIRS, read_bounded
 from .findings import Finding, Severity, Suppressed
 
 DIR_NAME = ".joblint_cache"
-FORMAT = 1
+FORMAT = 2  # 2: lexical scopes kept as their names, not every prefix
 MAGIC = b"joblint-cache"
 KEY_BYTES = 32
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
