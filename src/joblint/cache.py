@@ -23,8 +23,6 @@ racing leave one whole cache, never a torn one.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import tempfile
@@ -33,57 +31,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__
 from .files import SKIPPED_DIRS, read_bounded
 from .findings import Finding, Severity, Suppressed
+from .replay import code_id, content_hash, signed, user_key, verified
+
+__all__ = ["code_id", "content_hash", "user_key"]  # shared with the whole-run replay
 
 DIR_NAME = ".joblint_cache"
 FORMAT = 2  # 2: lexical scopes kept as their names, not every prefix
-MAGIC = b"joblint-cache"
-KEY_BYTES = 32
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
 MAX_SCANS = 4  # runs whose shares are kept (a full run, some one-file runs…)
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def code_id() -> str:
-    """joblint's version and the size and time of each of its modules: an editable install being
-    worked on gets a new cache for each change to a rule."""
-    package = Path(__file__).parent
-    parts = [__version__]
-    for directory, _, names in sorted(os.walk(package)):
-        for name in sorted(n for n in names if n.endswith(".py")):
-            stat = os.stat(os.path.join(directory, name))
-            parts.append(f"{directory}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return content_hash("\n".join(parts).encode("utf-8", "surrogateescape"))
-
-
-def user_key() -> bytes | None:
-    """This user's signing key, made on first use; None when it cannot be kept (no cache then)."""
-    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(home, "joblint", "cache-key")
-    try:
-        with open(path, "rb") as handle:
-            key = handle.read(KEY_BYTES + 1)
-        return key if len(key) == KEY_BYTES else None
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return None
-    try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another run made it first
-        return user_key()
-    except OSError:
-        return None
-    key = os.urandom(KEY_BYTES)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(key)
-    return key
 
 
 class Store:
@@ -94,17 +51,13 @@ class Store:
         self.directory = directory
         self.key = key
 
-    def _mac(self, body: bytes) -> bytes:
-        return hashlib.blake2b(body, key=self.key, digest_size=32).hexdigest().encode()
-
     def load(self, name: str) -> dict | None:  # type: ignore[type-arg]
         try:
             data = read_bounded(self.directory / name, 512 * 1024 * 1024)
             if data is None:
                 return None
-            header, _, body = data.partition(b"\n")
-            magic, _, mac = header.partition(b" ")
-            if magic != MAGIC or not hmac.compare_digest(mac, self._mac(body)):
+            body = verified(self.key, data)
+            if body is None:
                 return None
             document = json.loads(body)
         except (OSError, ValueError):
@@ -121,7 +74,7 @@ class Store:
             descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
             try:
                 with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(MAGIC + b" " + self._mac(body) + b"\n" + body)
+                    handle.write(signed(self.key, body))
                 os.replace(temporary, self.directory / name)
             except BaseException:
                 os.unlink(temporary)
@@ -447,6 +400,33 @@ class FindingCache:
                     display, reason = known[str(index)]
                     problems.add((display, reason))
         return sorted(problems)
+
+    def inputs(self, keys: Iterable[str]) -> set[str] | None:
+        """Every path the kept shares of these files rest on — the files, the files behind the
+        states they were computed in, each directory of those states' scans and its
+        `.gitignore` — for the whole-run replay; None when a file has no kept share."""
+        paths: set[str] = set()
+        states: set[str] = set()
+        for key in keys:
+            entry = self.kept.get(key)
+            if entry is None:
+                return None
+            paths.add(key)
+            states.add(entry["state"])  # type: ignore[arg-type]
+        scans: set[str] = set()
+        for sid in states:
+            state = self.states[sid]
+            scan = self._scan_of(state)
+            if scan is None:
+                return None
+            scans.add(state["scan"])  # type: ignore[arg-type]
+            names: list[str] = scan["paths"]  # type: ignore[assignment]
+            paths.update(names[i] for i in self._files_of(state, scan))
+        for scan_id in scans:
+            for directory in self.scans[scan_id]["dirs"]:  # type: ignore[attr-defined]
+                paths.add(directory)
+                paths.add(os.path.join(directory, ".gitignore"))
+        return paths
 
     # -- writing -----------------------------------------------------------------------
 

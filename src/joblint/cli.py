@@ -20,6 +20,7 @@ from .engine import Options, Report, lint
 from .files import valid_pattern
 from .findings import Severity, printable
 from .rails.app import App, find_root
+from .replay import Recorder
 from .reporters import text as text_reporter
 from .roots import root_for
 
@@ -251,7 +252,28 @@ def check(
             rules=enabled, cwd=Path.cwd(), sarif_category=sarif_category, warn=_error
         )
         _emit(report, output_format, output, context, summary=not quiet and bool(report.files))
+    if Recorder.active is not None and report.inputs and len(report.inputs) == 1 and not (
+        fix or show_diff or output or write_baseline_file or stdin_filename or show_settings
+    ):
+        [(store, paths)] = report.inputs.items()
+        Recorder.active.depends_on(store, paths | _settings_paths(targets, config_file, baseline_file))
     sys.exit(2 if failed else exit_code(report, Severity.parse(fail_level), exit_zero))
+
+
+def _settings_paths(targets: list[Path], config_file: Path | None, baseline_file: Path | None) -> set[str]:
+    """The files the settings were read from, or would be if they existed: a replay of the run
+    holds only while they are unchanged."""
+    if config_file is not None:
+        paths = {os.path.abspath(config_file)}
+    else:
+        first = targets[0].absolute()
+        root = find_root(first) if first.exists() else None
+        paths = set() if root is None else {
+            os.path.abspath(root / config.CONFIG_FILE), os.path.abspath(root / "pyproject.toml")
+        }
+    if baseline_file is not None:
+        paths.add(os.path.abspath(baseline_file))
+    return paths
 
 
 def _from_cwd(glob: str) -> str:
@@ -397,6 +419,8 @@ class _ProgressBar:
             )
             self.bar.start()
             self.task = self.bar.add_task("reading the app", total=None)
+            if Recorder.active is not None:
+                Recorder.active.progress(True)
         return self
 
     def __call__(self, done: int, total: int) -> None:
@@ -408,6 +432,8 @@ class _ProgressBar:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+            if Recorder.active is not None:
+                Recorder.active.progress(False)
 
 
 def _emit(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pathspec
 
 from . import cache, ruby, rules, suppressions
-from .files import Excludes, FileProblem, is_lintable, os_reason, walk_files
+from .files import SKIPPED_DIRS, Excludes, FileProblem, is_lintable, os_reason, walk_files
 from .findings import EXTERNAL, IN_SOURCE, Edit, Finding, Hit, Severity, Suppressed, fingerprint
 from .rails.app import App, Reads
 from .roots import owning_app, root_for
@@ -63,6 +63,9 @@ class Report:
     baseline_fixed: int = 0  # baseline entries that no longer occur
     partial: int = 0  # analysed Ruby files the parser could not read completely
     unrooted: int = 0  # files linted with no Rails root: project rules see only what was given
+    # for the whole-run replay (`replay.py`): per cache directory, every path the report rests
+    # on; None once a part of the run cannot be replayed (no cache, a path outside the root…)
+    inputs: dict[str, set[str]] | None = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -116,14 +119,28 @@ def lint(paths: Sequence[Path], options: Options, cwd: Path | None = None) -> Re
             groups[options.root].update(_targets(path, options.root, options))
             continue
         root, apps = root_for(Path(os.path.abspath(path)))
+        if apps or not _walked_by_scans(path, root):
+            report.inputs = None
         for resolved, walked in _targets(path, root, options, report.problems).items():
             groups[owning_app(resolved, apps) or root][resolved] = walked
+    if report.missing_paths or report.problems or options.root is not None or len(groups) != 1:
+        report.inputs = None
     for root in sorted(groups, key=lambda r: str(r)):
         _lint_group(root, groups[root], options, cwd, report)
     report.findings.sort(key=lambda f: f.sort_key)
     report.suppressed.sort(key=lambda s: s.finding.sort_key)
     report.problems.sort(key=lambda p: p.path)
     return report
+
+
+def _walked_by_scans(path: Path, root: Path | None) -> bool:
+    """Is a named path inside the root, and not in a directory the cache's scans skip? Only
+    then does a scan of the root see a file added where the path is walked."""
+    if root is None:
+        return False
+    relative = os.path.relpath(os.path.abspath(path), root)
+    parts = relative.split(os.sep)
+    return relative == "." or (parts[0] != ".." and not SKIPPED_DIRS.intersection(parts))
 
 
 def _targets(
@@ -220,6 +237,7 @@ def _lint_group(
         if shares is not None:
             report.problems.extend(FileProblem(*p) for p in shares.replayed_problems())
             shares.save()
+            _rests_on(report, store, shares, files, targets)
         return
 
     app.include(s for s in (app.source(targets[r]) for r in outside if wants(r)) if s is not None)
@@ -253,6 +271,24 @@ def _lint_group(
         facts = {**app.fact_reads, **worker_facts}
         _keep(app, store, shares, sources, parts, reads, by_source, facts, worker_digests, extras,
               started, cwd, targets)
+        _rests_on(report, store, shares, files, targets)
+    else:
+        report.inputs = None
+
+
+def _rests_on(
+    report: Report, store: cache.Store | None, shares: cache.FindingCache, files: list[str],
+    targets: dict[str, Path],
+) -> None:
+    """Say, for the whole-run replay, what this group's part of the report rests on."""
+    if report.inputs is None or store is None or len(files) != len(targets):
+        report.inputs = None  # an unreadable file: its problem may not last
+        return
+    paths = shares.inputs(os.path.abspath(targets[r]) for r in files)
+    if paths is None:
+        report.inputs = None
+    else:
+        report.inputs[str(store.directory)] = paths
 
 
 def _store(root: Path | None, options: Options) -> cache.Store | None:
