@@ -62,6 +62,7 @@ EDITS = [
     ("a comment only", "app/controllers/users_controller.rb",
      "# users\n" + APP["app/controllers/users_controller.rb"], True, ["Gemfile", "config/sidekiq.yml"]),
     ("a file no rule reads", "README.md", "# The shop\n", False, sorted(APP)),
+    ("a .gitignore hiding a model", "app/.gitignore", "models/user.rb\n", True, []),
 ]
 
 
@@ -287,3 +288,41 @@ def test_deeply_nested_definitions_share_their_scopes() -> None:
     encoded = json.dumps(encode_definitions(defs))
     assert len(encoded) < 60 * len(text)
     assert decode_definitions(json.loads(encoded), source) == defs
+
+
+def test_the_model_directories_are_walked_again_only_when_a_directory_changed(
+    app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from joblint.rails import app as app_module
+    from joblint.rails.app import App
+
+    store = cache.Store(tmp_path / "store", b"k" * 32)
+    walks: list[Path] = []
+
+    def walk(top, *args, **kwargs):  # type: ignore[no-untyped-def]
+        walks.append(top)
+        return real_walk(top, *args, **kwargs)
+
+    real_walk = app_module.walk_files
+    monkeypatch.setattr(app_module, "walk_files", walk)
+
+    def listed() -> set[str]:
+        model = App(app)
+        model.definition_cache = cache.DefinitionCache(store, "code")
+        names = {s.relpath for s in model.model_files}
+        _ = model.classes  # records the definitions, and the walk with them
+        model.definition_cache.save()
+        return names
+
+    first = listed()
+    assert "app/models/user.rb" in first and walks
+    walks.clear()
+    assert listed() == first and not walks  # nothing changed: the last walk is used
+    (app / "app" / "models" / "admin").mkdir()
+    (app / "app" / "models" / "admin" / "role.rb").write_text("class Admin::Role\nend\n")
+    age(app)
+    assert listed() == first | {"app/models/admin/role.rb"} and walks
+    walks.clear()
+    (app / "app" / ".gitignore").write_text("models/admin/\n")
+    age(app)
+    assert listed() == first and walks

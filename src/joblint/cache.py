@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .files import SKIPPED_DIRS, read_bounded
 from .findings import Finding, Severity, Suppressed
-from .replay import code_id, content_hash, signed, user_key, verified
+from .replay import code_id, content_hash, signed, stamp, user_key, verified
 
 __all__ = ["code_id", "content_hash", "user_key"]  # shared with the whole-run replay
 
@@ -229,12 +229,16 @@ class DefinitionCache:
         self._entries: dict[str, list[object]] | None = None
         self.used: dict[str, list[object]] = {}
         self.changed = False
+        self._listing: object = None  # the last walk of the model directories, as loaded
+        self._listing_used: object = None  # and as this run leaves it
 
     def _load(self) -> dict[str, list[object]]:
         if self._entries is None:
             document = self.store.load(self.NAME)
-            entries = document.get("entries") if document and document.get("code") == self.code else None
+            valid = document is not None and document.get("code") == self.code
+            entries = document.get("entries") if valid else None  # type: ignore[union-attr]
             self._entries = entries if isinstance(entries, dict) else {}
+            self._listing = document.get("listing") if valid else None  # type: ignore[union-attr]
         return self._entries
 
     def lookup(self, relpath: str, digest: str) -> tuple[list[object], bool] | None:
@@ -249,9 +253,48 @@ class DefinitionCache:
         self.used[relpath] = [digest, too_deep, encoded]
         self.changed = True
 
+    def listing(self, tops: list[str]) -> list[str] | None:
+        """The Ruby files found below these directories by the last walk, if every directory
+        it went through and every `.gitignore` it could have read are unchanged."""
+        self._load()
+        found = self._listing
+        if not (isinstance(found, dict) and found.get("tops") == tops):
+            return None
+        try:
+            stamps: dict[str, object] = found["stamps"]
+            if all(stamp(path) == recorded for path, recorded in stamps.items()):
+                self._listing_used = found
+                return list(found["files"])
+        except (KeyError, TypeError, ValueError):
+            pass
+        return None
+
+    def record_listing(self, tops: list[str], root: str, visited: list[str], files: list[str]) -> None:
+        """Keep a walk's result (see `listing`); not when a directory changed too recently for
+        its time to tell a later change."""
+        trusted = now_ns() - RACY_NS
+        stamps: dict[str, object] = {}
+        for directory in visited:
+            recorded = stamps[directory] = stamp(directory)
+            if recorded is None or recorded[1] >= trusted:
+                return
+            current = directory  # the .gitignore files that apply here, up to the root
+            while True:
+                ignore = os.path.join(current, ".gitignore")
+                if ignore not in stamps:
+                    recorded = stamps[ignore] = stamp(ignore)
+                    if recorded is not None and recorded[1] >= trusted:
+                        return
+                if current == root or len(current) <= len(root):
+                    break
+                current = os.path.dirname(current)
+        self._listing_used = {"tops": tops, "stamps": stamps, "files": files}
+        self.changed = True
+
     def save(self) -> None:
         if self.used and (self.changed or set(self.used) != set(self._load())):
-            self.store.save(self.NAME, {"code": self.code, "entries": self.used})
+            self.store.save(self.NAME, {"code": self.code, "entries": self.used,
+                                        "listing": self._listing_used})
 
 
 class FindingCache:
@@ -429,6 +472,14 @@ class FindingCache:
         return paths
 
     # -- writing -----------------------------------------------------------------------
+
+    def directories(self, root: Path, skip: Iterable[Path]) -> dict[str, list[object]]:
+        """`directories(root, skip)`, taken from a scan this run found to still hold when
+        there is one (the same directories, listing the same entries) instead of walking."""
+        for scan_id, holds in self._scan_holds.items():
+            if holds:
+                return self.scans[scan_id]["dirs"]  # type: ignore[return-value]
+        return directories(root, skip)
 
     def add_scan(
         self,

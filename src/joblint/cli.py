@@ -10,21 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from . import __version__, baseline, catalogue, config, fixes, reporters, rules
-from .console import make_console
 from .engine import Options, Report, lint
 from .files import valid_pattern
 from .findings import Severity, printable
 from .rails.app import App, find_root
 from .replay import Recorder
-from .reporters import text as text_reporter
 from .roots import root_for
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
 COMMANDS = ("check", "rules", "rule", "jobs", "server", "mcp")
@@ -342,6 +338,8 @@ def _print_settings(settings: config.Settings, targets: list[Path], output_forma
         document = [{"setting": k, "value": v, "from": o} for k, v, o in rows]
         sys.stdout.write(json.dumps({"settings": document}, indent=2) + "\n")
         return
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("Setting", "Value", "From"):
         table.add_column(column, overflow="fold")
@@ -386,6 +384,8 @@ def _project_rows(targets: list[Path]) -> list[tuple[str, str, str]]:
 
 
 def _emit_statistics(report: Report, output_format: str) -> None:
+    from .reporters import text as text_reporter
+
     if output_format == "json":
         rows = text_reporter.statistics_rows(report)
         sys.stdout.write(json.dumps({"statistics": rows}, indent=2) + "\n")
@@ -405,6 +405,7 @@ class _ProgressBar:
 
     def __enter__(self) -> _ProgressBar:
         if self.enabled:
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -443,6 +444,10 @@ def _emit(
     context: reporters.ReportContext,
     summary: bool = True,
 ) -> None:
+    if output_format == "text" and output is None and not (report.findings or summary):
+        return  # nothing to print: rich is not even imported
+    from .reporters import text as text_reporter
+
     if output_format == "text" and output is None:
         text_reporter.render(report, make_console(), summary=summary)
         return
@@ -458,6 +463,8 @@ def _emit(
     if summary:
         console = make_console(sys.stderr)
         console.print(text_reporter.summary(report), soft_wrap=True)
+        from rich.text import Text
+
         console.print(Text(f"Report written to {output}"), soft_wrap=True)
 
 
@@ -483,6 +490,8 @@ def list_rules(output_format: str) -> None:
         ]
         sys.stdout.write(json.dumps({"rules": document}, indent=2) + "\n")
         return
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("Code", "Name", "Severity", "Scope", "Default", "Fixable", "Summary"):
         table.add_column(column, no_wrap=column != "Summary")
@@ -533,3 +542,10 @@ def mcp_command(workspace: Path | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def make_console(stream=None, width: int | None = None) -> Console:  # type: ignore[no-untyped-def]
+    """The terminal console (`console.make_console`), imported with rich when first needed."""
+    from .console import make_console as make
+
+    return make(stream, width)

@@ -11,8 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pathspec
-
 from . import cache, ruby, rules, suppressions
 from .files import SKIPPED_DIRS, Excludes, FileProblem, is_lintable, os_reason, walk_files
 from .findings import EXTERNAL, IN_SOURCE, Edit, Finding, Hit, Severity, Suppressed, fingerprint
@@ -384,7 +382,7 @@ def _keep(
                 for key, problem in app.problems.items() if key not in targets}
     scan_id = shares.add_scan(
         started,
-        cache.directories(app.root, [store.directory]),
+        shares.directories(app.root, [store.directory]),
         files,
         {name: (r.files, r.facts) for name, r in facts.items()},
         problems,
@@ -701,14 +699,19 @@ class _PerFileIgnores:
     """`per-file-ignores`: root-relative globs (gitignore syntax) → codes."""
 
     def __init__(self, entries: tuple[tuple[str, tuple[str, ...]], ...]):
+        if not entries:
+            self.entries: list[tuple[object, set[str]]] = []
+            return
+        from pathspec import GitIgnoreSpec  # only with per-file-ignores configured
+
         self.entries = [
-            (pathspec.GitIgnoreSpec.from_lines([glob]), set(codes)) for glob, codes in entries
+            (GitIgnoreSpec.from_lines([glob]), set(codes)) for glob, codes in entries
         ]
 
     def codes_for(self, relpath: str) -> set[str]:
         codes: set[str] = set()
         for spec, entry_codes in self.entries:
-            if spec.match_file(relpath):
+            if spec.match_file(relpath):  # type: ignore[attr-defined]
                 codes |= entry_codes
         return codes
 

@@ -10,10 +10,12 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from .source import SourceFile
+
+if TYPE_CHECKING:
+    import pathspec
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # larger .rb files are generated (schema dumps, fixtures)
 # Directories never walked, as RuboCop's default AllCops/Exclude.
@@ -132,6 +134,8 @@ def valid_pattern(pattern: str) -> bool:
     if trailing % 2 == 0:
         return True
     try:
+        import pathspec  # imported by the first pattern: a run that walks nothing never needs it
+
         pathspec.GitIgnoreSpec.from_lines([pattern])
     except ValueError:  # pathspec's GitIgnorePatternError
         return False
@@ -159,6 +163,8 @@ def gitignore_spec(lines: list[str], where: str) -> tuple[pathspec.GitIgnoreSpec
         FileProblem(f"{where}:{number}", f"not a valid gitignore pattern, ignored: {lines[number - 1]!r}")
         for number in bad
     ]
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(good), problems
 
 
@@ -215,6 +221,10 @@ def _user_spec(lines: list[str]) -> FastSpec:
     """The globs as one expression built from pathspec's own translation of each, without
     compiling every pattern on its own first (50,000 excludes: 2.8 s of 11); with a negation
     (`!keep/`), order matters and pathspec matches them in turn."""
+    if not lines:
+        return FastSpec.combining([])
+    import pathspec
+
     translate = type(pathspec.GitIgnoreSpec.from_lines(["x"]).patterns[0]).pattern_to_regex
     sources = []
     for line in lines:
@@ -315,8 +325,10 @@ def walk_files(
     base: Path,
     accept: Callable[[str], bool] = is_lintable,
     excludes: Excludes | None = None,
+    visited: list[str] | None = None,
 ) -> Iterator[Path]:
-    """Files below `top` whose path relative to `base` is accepted, in sorted order.
+    """Files below `top` whose path relative to `base` is accepted, in sorted order; the
+    directories walked are appended to `visited` when given.
 
     Symbolic links to directories are not followed (no loops); ignored directories are
     pruned before they are read. A link to a file outside `base` is not read (on a CI runner a
@@ -334,6 +346,8 @@ def walk_files(
     base_text = str(Path(base))
     for dirpath, dirnames, filenames in os.walk(top, followlinks=False, onerror=unreadable):
         absolute = os.path.abspath(dirpath)
+        if visited is not None:
+            visited.append(absolute)
         dirnames[:] = sorted(
             d
             for d in dirnames

@@ -124,18 +124,18 @@ def code_id() -> str:
     parts = [__version__, sys.version, sys.executable]
     for directory, _, names in sorted(os.walk(package)):
         for name in sorted(n for n in names if n.endswith(".py")):
-            parts.append(f"{directory}/{name}:{_stamp(os.path.join(directory, name))}")
+            parts.append(f"{directory}/{name}:{stamp(os.path.join(directory, name))}")
     for module in ("tree_sitter", "tree_sitter_ruby"):
         for entry in sys.path:
             init = os.path.join(entry or ".", module, "__init__.py")
-            stamp = _stamp(init)
-            if stamp is not None:
-                parts.append(f"{init}:{stamp}")
+            found = stamp(init)
+            if found is not None:
+                parts.append(f"{init}:{found}")
                 break
     return content_hash("\n".join(parts).encode("utf-8", "surrogateescape"))
 
 
-def _stamp(path: str) -> list[int] | None:
+def stamp(path: str) -> list[int] | None:
     """Size, modification and change time: what a replay compares; None for a missing path."""
     try:
         stat = os.stat(path)
@@ -238,7 +238,7 @@ def _holds(base: str, paths: dict[str, list[int] | None], started: int) -> bool:
     trusted = started - RACY_NS
     join = os.path.join
     for relpath, recorded in paths.items():
-        if _stamp(join(base, relpath)) != recorded:
+        if stamp(join(base, relpath)) != recorded:
             return False
         if recorded is not None and recorded[1] >= trusted:
             return False
@@ -335,10 +335,10 @@ class Recorder:
         trusted = self.started - RACY_NS
         paths: dict[str, list[int] | None] = {}
         for path in sorted(self.paths):
-            stamp = _stamp(path)
-            if stamp is not None and stamp[1] >= trusted:
+            found = stamp(path)
+            if found is not None and found[1] >= trusted:
                 return  # changed during or just before the run: the next run records
-            paths[os.path.relpath(path, base)] = stamp
+            paths[os.path.relpath(path, base)] = found
         import json
 
         body = json.dumps({

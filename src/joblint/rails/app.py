@@ -11,7 +11,7 @@ from typing import Generic, TypeVar, overload
 
 from .. import ruby
 from ..cache import DefinitionCache, source_hash
-from ..files import FileProblem, read_bounded, read_source, walk_files
+from ..files import Excludes, FileProblem, read_bounded, read_source, walk_files
 from ..ruby import Node
 from ..source import SourceFile
 from . import config
@@ -40,6 +40,10 @@ MAILBOX_BASE = "ActionMailbox::Base"
 # does not import it back.
 NATIVE_JOB_LOOKUPS: list[Callable[[App, SourceFile, Node], JobKind | None]] = []
 ADAPTER_FILES = ("config/application.rb", "config/environments/production.rb")
+
+
+def _is_rb(relpath: str) -> bool:
+    return relpath.endswith(".rb")
 
 
 def find_root(path: Path) -> Path | None:
@@ -232,11 +236,10 @@ class App:
         its engines, plus the analysed files found elsewhere."""
         files: dict[int, SourceFile] = {}
         if self.root is not None:
-            for top in self._model_dirs():
-                for path in walk_files(top, self.root, lambda p: p.endswith(".rb")):
-                    source = self.source(path)
-                    if source is not None:
-                        files[id(source)] = source
+            for path in self._model_paths():
+                source = self.source(path)
+                if source is not None:
+                    files[id(source)] = source
         for source in self._extra:
             if id(source) not in files:
                 files[id(source)] = source
@@ -244,6 +247,24 @@ class App:
                 for tracker in self._trackers:
                     tracker.files.add(os.path.abspath(source.path))
         return list(files.values())
+
+    def _model_paths(self) -> list[Path]:
+        """The Ruby files below the model directories; from the cache's last walk while no
+        directory it went through changed."""
+        assert self.root is not None
+        tops = self._model_dirs()
+        cache = self.definition_cache
+        names = [str(top) for top in tops]
+        if cache is not None:
+            known = cache.listing(names)
+            if known is not None:
+                return [Path(p) for p in known]
+        visited: list[str] = []
+        excludes = Excludes(self.root)
+        paths = [p for top in tops for p in walk_files(top, self.root, _is_rb, excludes, visited)]
+        if cache is not None and not excludes.problems:
+            cache.record_listing(names, os.path.abspath(self.root), visited, [str(p) for p in paths])
+        return paths
 
     # -- facts -------------------------------------------------------------------------------
 

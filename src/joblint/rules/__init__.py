@@ -13,6 +13,7 @@ import re
 import textwrap
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
 from ..findings import Hit, Severity
@@ -53,6 +54,23 @@ class Examples:
     bad: list[ExampleTree] = field(default_factory=list)
     good: list[ExampleTree] = field(default_factory=list)
     settings: dict[str, object] = field(default_factory=dict)
+
+
+class _Dedented:
+    """A rule's examples as registered: the trees are dedented when first read (by the tests
+    and the catalogue), not when a check run imports the rule."""
+
+    def __init__(self, written: Examples):
+        self._written = written
+        self.settings = dict(written.settings)
+
+    @cached_property
+    def bad(self) -> list[ExampleTree]:
+        return [{p: dedent(t) for p, t in ex.items()} for ex in self._written.bad]
+
+    @cached_property
+    def good(self) -> list[ExampleTree]:
+        return [{p: dedent(t) for p, t in ex.items()} for ex in self._written.good]
 
 
 def dedent(text: str) -> str:
@@ -145,16 +163,13 @@ def register(cls: type[Rule]) -> type[Rule]:
     expected_module = f"{code.lower()}_{cls.name.replace('-', '_')}"
     if cls.__module__.rsplit(".", 1)[-1] != expected_module:
         raise ValueError(f"rule {code} must live in rules/{expected_module}.py")
-    missing = [s for s in DOC_SECTIONS if s not in cls.doc_sections()]
+    doc = textwrap.dedent(cls.__doc__ or "")
+    missing = [s for s in DOC_SECTIONS if f"\n## {s}\n" not in f"\n{doc}"]
     if missing:
         raise ValueError(f"rule {code} docstring lacks sections: {', '.join(missing)}")
     if cls.scope not in ("file", "project"):
         raise ValueError(f"rule {code}: scope must be file or project")
-    cls.examples = Examples(
-        bad=[{p: dedent(t) for p, t in ex.items()} for ex in cls.examples.bad],
-        good=[{p: dedent(t) for p, t in ex.items()} for ex in cls.examples.good],
-        settings=dict(cls.examples.settings),
-    )
+    cls.examples = _Dedented(cls.examples)  # type: ignore[assignment]
     unknown = set(cls.examples.settings) - set(cls.options)
     if unknown:
         raise ValueError(f"rule {code}: examples use unknown options {sorted(unknown)}")
