@@ -467,8 +467,10 @@ class FindingCache:
             paths.update(names[i] for i in self._files_of(state, scan))
         for scan_id in scans:
             for directory in self.scans[scan_id]["dirs"]:  # type: ignore[attr-defined]
-                paths.add(directory)
-                paths.add(os.path.join(directory, ".gitignore"))
+                paths.add(directory)  # a .gitignore added changes the directory's time
+                ignore = os.path.join(directory, ".gitignore")
+                if os.path.lexists(ignore):
+                    paths.add(ignore)
         return paths
 
     # -- writing -----------------------------------------------------------------------

@@ -240,6 +240,7 @@ def _lint_group(
 
     app.include(s for s in (app.source(targets[r]) for r in outside if wants(r)) if s is not None)
     by_source = {id(read[r]): wanted[r] for r in files if r in read and r in wanted}
+    TREES.expect((s for s in sources if by_source[id(s)]), len(files))  # the model's other trees go first
     run = _FileRun(app, options, cwd, by_source, passive, bool(active))
     workers = _worker_count(options, sum(1 for s in sources if by_source[id(s)]))
     parts: dict[int, Report] = {}
@@ -494,6 +495,7 @@ class _FileRun:
         """Analyse one file into `report`; what the analysis read is returned, for the cache."""
         with self.app.tracking() as reads, TREES.pinning(source):
             self._file(source, report)
+        TREES.analysed(source)
         return reads
 
     def _file(self, source: SourceFile, report: Report) -> None:

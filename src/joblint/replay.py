@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover
 MAGIC = b"joblint-cache"
 KEY_BYTES = 32
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
-MEMO_FORMAT = 1
+MEMO_FORMAT = 2  # 2: paths grouped by directory, one digest of their stamps per directory
 
 # what the output depends on besides the command line: joblint's, Click's and Rich's variables
 ENV_NAMES = (
@@ -217,7 +217,7 @@ def replay(key: str) -> int | None:
         memo = json.loads(body)
         if memo.get("format") != MEMO_FORMAT or memo.get("key") != key:
             return None
-        if not _holds(memo["base"], memo["paths"], int(memo["started"])):
+        if not _holds(memo["base"], memo["paths"]):
             return None
         out = memo["stdout"].encode("latin-1")
         err = memo["stderr"].encode("latin-1")
@@ -233,16 +233,33 @@ def replay(key: str) -> int | None:
     return code
 
 
-def _holds(base: str, paths: dict[str, list[int] | None], started: int) -> bool:
-    """Does every path still have the size and times recorded (and were they old enough then)?"""
-    trusted = started - RACY_NS
-    join = os.path.join
-    for relpath, recorded in paths.items():
-        if stamp(join(base, relpath)) != recorded:
+def _holds(base: str, groups: dict[str, list[object]]) -> bool:
+    """Does every path still have the size and times recorded? `groups`: per directory
+    (relative to `base`), the names recorded in it and a digest of their stamps."""
+    for directory, (names, digest) in groups.items():  # type: ignore[misc]
+        try:  # names are looked up in the open directory: no path is joined or walked again
+            descriptor = os.open(os.path.join(base, directory), os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
             return False
-        if recorded is not None and recorded[1] >= trusted:
+        try:
+            stamps = [_stamp_in(descriptor, name) for name in names]  # type: ignore[attr-defined]
+        finally:
+            os.close(descriptor)
+        if _digest(stamps) != digest:
             return False
     return True
+
+
+def _stamp_in(directory: int, name: str) -> list[int] | None:
+    try:
+        found = os.stat(name, dir_fd=directory)
+    except OSError:
+        return None
+    return [found.st_size, found.st_mtime_ns, found.st_ctime_ns]
+
+
+def _digest(stamps: list[list[int] | None]) -> str:
+    return content_hash(repr(stamps).encode())
 
 
 # -- recording -----------------------------------------------------------------------------
@@ -333,12 +350,16 @@ class Recorder:
             return
         base = os.path.commonpath(sorted(self.paths)) if self.paths else "/"
         trusted = self.started - RACY_NS
-        paths: dict[str, list[int] | None] = {}
+        by_directory: dict[str, list[str]] = {}
         for path in sorted(self.paths):
-            found = stamp(path)
-            if found is not None and found[1] >= trusted:
-                return  # changed during or just before the run: the next run records
-            paths[os.path.relpath(path, base)] = found
+            directory, name = os.path.split(path)
+            by_directory.setdefault(directory, []).append(name)
+        paths: dict[str, list[object]] = {}
+        for directory, names in by_directory.items():
+            stamps = [stamp(os.path.join(directory, name)) for name in names]
+            if any(found is not None and found[1] >= trusted for found in stamps):
+                return  # changed during or just before the run (or in the same clock tick)
+            paths[os.path.relpath(directory, base)] = [names, _digest(stamps)]
         import json
 
         body = json.dumps({

@@ -13,7 +13,7 @@ from .. import ruby
 from ..cache import DefinitionCache, source_hash
 from ..files import Excludes, FileProblem, read_bounded, read_source, walk_files
 from ..ruby import Node
-from ..source import SourceFile
+from ..source import TREES, SourceFile
 from . import config
 from .classes import (
     ClassDef,
@@ -275,7 +275,8 @@ class App:
             reads = Reads()
             self._trackers.append(reads)
             try:
-                self._facts[name] = build(self)
+                with TREES.reading_many():
+                    self._facts[name] = build(self)
             finally:
                 self._trackers.pop()
             self.fact_reads[name] = reads
