@@ -202,13 +202,27 @@ def _lineage_sources(app: App, name: str) -> Iterator[SourceFile]:
 def has_dynamic_actions(app: App, name: str) -> bool:
     """`method_missing`, `define_method`, `alias` or `class << self` in the mailer or its
     project ancestors: which actions exist is not static."""
-    return any(_DYNAMIC.search(s.data) for s in _lineage_sources(app, name))
+    return _lineage_texts(app, name)[0]
 
 
-def class_methods(app: App, name: str) -> set[str]:
+def class_methods(app: App, name: str) -> frozenset[str]:
     """`def self.x` names of the mailer and its project ancestors: `Mailer.x` calls them, not
     an action."""
-    return {m.decode() for s in _lineage_sources(app, name) for m in _CLASS_METHOD.findall(s.data)}
+    return _lineage_texts(app, name)[1]
+
+
+def _lineage_texts(app: App, name: str) -> tuple[bool, frozenset[str]]:
+    """What the mailer's files say (`has_dynamic_actions`, `class_methods`), read once per
+    mailer: every call of one of its actions asks."""
+
+    def build(app: App) -> tuple[bool, frozenset[str]]:
+        sources = list(_lineage_sources(app, name))
+        return (
+            any(_DYNAMIC.search(s.data) for s in sources),
+            frozenset(m.decode() for s in sources for m in _CLASS_METHOD.findall(s.data)),
+        )
+
+    return app.fact(f"mailer_texts:{name}", build)
 
 
 def template_folders(app: App, name: str) -> tuple[str, ...] | None:
@@ -307,13 +321,25 @@ def action_call(call: Node, app: App) -> tuple[str, str] | None:
     if receiver is not None and receiver.type == "call" and ruby.call_method(receiver) == "with":
         receiver = ruby.call_receiver(receiver)
     written = ruby.constant_path(receiver)
-    if written is None:
-        return None
+    if written is None or written.rsplit("::", 1)[-1] not in _mailer_tails(app):
+        return None  # no mailer is named so: whatever the scope, it resolves to no mailer
     name = app.classes.resolve(written, app.lexical_scope(call))
     action = ruby.call_method(call)
     if not is_mailer(app.classes, name) or action in CLASS_METHODS:
         return None
     return name, action
+
+
+def _mailer_tails(app: App) -> frozenset[str]:
+    """The last part of every mailer's name (`UserMailer` of `Admin::UserMailer`): a constant
+    resolves to its scope's name for it (`Admin::` + `UserMailer`) or stays as written."""
+
+    def build(app: App) -> frozenset[str]:
+        classes = app.classes
+        names = [n for n in classes.names() if is_mailer(classes, n)] + ["ApplicationMailer"]
+        return frozenset(n.rsplit("::", 1)[-1] for n in names)
+
+    return app.fact("mailer_tails", build)
 
 
 @dataclass(frozen=True)

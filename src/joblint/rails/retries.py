@@ -22,10 +22,9 @@ from . import yaml_config
 from .app import App
 from .classes import qualified_name
 from .config import active_lines
+from .named_calls import calls_named
 
-_SIDEKIQ_OPTIONS = ruby.compile_query(
-    '(call !receiver method: (identifier) @m (#eq? @m "sidekiq_options") arguments: (argument_list)) @call'
-)
+_SIDEKIQ_OPTIONS = frozenset({"sidekiq_options"})
 RUBY_CONFIG_GLOBS = ("config/application.rb", "config/environments/*.rb", "config/initializers/*.rb")
 _DJ_MAX_ATTEMPTS = re.compile(r"^[^\S\n]*Delayed::Worker\.max_attempts\s*=\s*(\S+)", re.MULTILINE)
 _DJ_DEFAULT_QUEUE = re.compile(r"^[^\S\n]*Delayed::Worker\.default_queue_name\s*=\s*(\S+)", re.MULTILINE)
@@ -75,8 +74,7 @@ def _build_sidekiq_retries(app: App) -> dict[str, SidekiqRetry]:
     for source in app.model_files:
         if b"sidekiq_options" not in source.data:
             continue
-        for _, caps in ruby.matches(_SIDEKIQ_OPTIONS, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _SIDEKIQ_OPTIONS, receiver=False, arguments=True):
             value = ruby.keyword_arguments(call).get("retry")
             scope = ruby.enclosing(call, {"class", "module"})
             owner = qualified_name(scope) if scope is not None else None

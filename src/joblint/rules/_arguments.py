@@ -24,6 +24,23 @@ def receiver_class(call: Node, app: App) -> str | None:
     return enqueued_class(call, app.classes, app.lexical_scope(call))
 
 
+_PERFORMS = ruby.compile_query(
+    '(method name: (identifier) @name (#eq? @name "perform")'
+    " parameters: (method_parameters) @params)"
+)
+
+
+def perform_parameters(source: SourceFile) -> list[Node]:
+    """The parameter lists of the file's `def perform(…)`, in document order; searched once
+    for the rules that read them (JL103, JL104)."""
+    found = source.derived.get("perform_parameters")
+    if found is None:
+        found = source.derived["perform_parameters"] = [
+            caps["params"][0] for _, caps in ruby.matches(_PERFORMS, source.root)
+        ]
+    return found  # type: ignore[return-value]
+
+
 # Sidekiq enqueues of one job (`perform_bulk` takes a list of argument lists instead).
 SIDEKIQ_SINGLE_ENQUEUE = ("perform_async", "perform_in", "perform_at")
 JOB_CLASS_SUFFIXES = ("Job", "Worker")

@@ -9,13 +9,14 @@ from ..rails import native_jobs
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS, JobKind, enqueue_family, enqueued_class, job_arguments
 from ..rails.models import deletes_records_of
+from ..rails.named_calls import calls_named
 from ..rails.wrappers import wrapped_enqueues
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
 from ._records import _names_record, record_model
 
-_ENQUEUES = ruby.calls_query(ENQUEUE_METHODS)
+_ENQUEUES = frozenset(ENQUEUE_METHODS)
 
 
 @register
@@ -445,7 +446,7 @@ class RecordArgument(Rule):
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         yield from self._native(source, app)
-        calls = [(c["call"][0], None) for _, c in ruby.matches(_ENQUEUES, source.root)]
+        calls = [(c, None) for c in calls_named(source, _ENQUEUES)]
         calls += [(call, (w, args)) for call, w, args in wrapped_enqueues(source, app)]
         for call, wrapped in calls:
             if wrapped is None:

@@ -7,6 +7,7 @@ from ..findings import Hit, Severity
 from ..rails import native_jobs
 from ..rails.app import App
 from ..rails.jobs import JobKind, job_arguments
+from ..rails.named_calls import calls_named
 from ..rails.wrappers import wrapped_enqueues
 from ..ruby import Node
 from ..source import SourceFile
@@ -18,7 +19,7 @@ from ._arguments import (
     symbol_key,
 )
 
-_CALLS = ruby.calls_query(SIDEKIQ_SINGLE_ENQUEUE)
+_CALLS = frozenset(SIDEKIQ_SINGLE_ENQUEUE)
 
 TIME_CLASSES = frozenset({"Time", "Date", "DateTime", "ActiveSupport::TimeWithZone"})
 DURATION_UNITS = frozenset(
@@ -228,8 +229,7 @@ class NonJsonArgument(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_CALLS, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _CALLS):
             if is_sidekiq_call(call, app):
                 yield from _hits(job_arguments(call))
         for call, wrapper, arguments in wrapped_enqueues(source, app):

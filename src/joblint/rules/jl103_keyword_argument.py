@@ -6,19 +6,14 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import JobKind, job_arguments
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._arguments import SIDEKIQ_SINGLE_ENQUEUE, is_sidekiq_call, symbol_key
+from ._arguments import SIDEKIQ_SINGLE_ENQUEUE, is_sidekiq_call, perform_parameters, symbol_key
 
-_CALLS = ruby.calls_query(SIDEKIQ_SINGLE_ENQUEUE)
-_PERFORMS = ruby.compile_query(
-    """
-    (method
-      name: (identifier) @name (#eq? @name "perform")
-      parameters: (method_parameters [(keyword_parameter) (hash_splat_parameter)] @param))
-    """
-)
+_CALLS = frozenset(SIDEKIQ_SINGLE_ENQUEUE)
+_KEYWORDS = frozenset({"keyword_parameter", "hash_splat_parameter"})
 
 
 @register
@@ -154,8 +149,10 @@ class KeywordArgument(Rule):
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         reported: set[int] = set()  # one finding per `def`, at its first keyword parameter
-        for _, caps in ruby.matches(_PERFORMS, source.root):
-            param = caps["param"][0]
+        keywords = [
+            p for ps in perform_parameters(source) for p in ps.named_children if p.type in _KEYWORDS
+        ]
+        for param in sorted(keywords, key=lambda p: p.start_byte):  # document order
             method = param.parent.parent if param.parent is not None else None
             if method is None or method.id in reported:
                 continue
@@ -164,8 +161,7 @@ class KeywordArgument(Rule):
                 hit = self._perform_hit(param)
                 if hit is not None:
                     yield hit
-        for _, caps in ruby.matches(_CALLS, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _CALLS):
             if not is_sidekiq_call(call, app):
                 continue
             keywords = [a for a in job_arguments(call) if a.type == "pair" and symbol_key(a)]

@@ -6,21 +6,18 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS, job_arguments
+from ..rails.named_calls import calls_named
 from ..rails.queues import enqueue_calls
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Option, Rule, register
-from ._arguments import argument_name, assigned_value, name_matches
+from ._arguments import argument_name, assigned_value, name_matches, perform_parameters
 
 SENSITIVE_NAMES = (
     "password", "passwd", "secret", "token", "api_key", "access_token", "refresh_token",
     "private_key", "credit_card", "card_number", "cvv", "ssn",
 )
-_CALLS = ruby.calls_query(ENQUEUE_METHODS)
-_PERFORMS = ruby.compile_query(
-    '(method name: (identifier) @name (#eq? @name "perform")'
-    " parameters: (method_parameters) @params)"
-)
+_CALLS = frozenset(ENQUEUE_METHODS)
 
 
 @register
@@ -176,14 +173,13 @@ class SensitiveArgument(Rule):
                 return None
             return name_matches(name, words)
 
-        for _, caps in ruby.matches(_CALLS, source.root):
-            for argument in job_arguments(caps["call"][0]):
+        for call in calls_named(source, _CALLS):
+            for argument in job_arguments(call):
                 for node, name in _named_values(argument):
                     word = sensitive(name)
                     if word is not None and not constructed_object(node) and not _plainly_not_secret(node):
                         yield Hit.at(node, argument=ruby.text(node), word=word)
-        for _, caps in ruby.matches(_PERFORMS, source.root):
-            params = caps["params"][0]
+        for params in perform_parameters(source):
             if app.job_kind_at(source, params) is None:
                 continue
             for param in params.named_children:

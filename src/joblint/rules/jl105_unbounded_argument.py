@@ -6,6 +6,7 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import job_arguments
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -13,7 +14,7 @@ from ._arguments import assigned_value, elements, rooted_at_model
 
 # `perform_bulk` is left out: a large array of argument lists is what it is for.
 CHECKED_CALLS = ("perform_later", "perform_async", "perform_in", "perform_at")
-_CALLS = ruby.calls_query(CHECKED_CALLS)
+_CALLS = frozenset(CHECKED_CALLS)
 # The last method of a chain that materialises every row of a relation.
 MATERIALISING = frozenset({"pluck", "ids", "to_a", "map", "collect", "records", "load"})
 # Methods anywhere in the chain that bound the number of rows.
@@ -138,8 +139,8 @@ class UnboundedArgument(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_CALLS, source.root):
-            for argument in job_arguments(caps["call"][0]):
+        for call in calls_named(source, _CALLS):
+            for argument in job_arguments(call):
                 if argument.type == "pair":
                     argument = argument.child_by_field_name("value") or argument
                 for node in elements(argument):

@@ -8,13 +8,14 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.calls import arity_problem, call_shape, parameter_text
 from ..rails.jobs import SCHEDULED_ENQUEUE, JobKind
+from ..rails.named_calls import calls_named
 from ..rails.transactions import enqueued_job
 from ..source import SourceFile
 from . import Examples, Rule, register
 
 ACTIVE_JOB_CALLS = ("perform_later", "perform_now")
 SIDEKIQ_CALLS = ("perform_async", "perform_in", "perform_at")
-_CALLS = ruby.calls_query(ACTIVE_JOB_CALLS + SIDEKIQ_CALLS, with_receiver=True)
+_CALLS = frozenset(ACTIVE_JOB_CALLS + SIDEKIQ_CALLS)
 
 
 def defines_class_method(app: App, name: str, method: str) -> bool:
@@ -187,8 +188,7 @@ class PerformArityMismatch(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_CALLS, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _CALLS, receiver=True):
             job = enqueued_job(call, app)
             if job is None or job not in app.classes:
                 continue

@@ -5,12 +5,13 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
+from ..rails.named_calls import calls_named
 from ..source import SourceFile
 from . import Examples, Rule, register
 from ._arguments import LATER, elements, later_call
 from ._records import chain_arguments, destroyed_after, record_model
 
-_CALLS = ruby.calls_query(LATER, with_receiver=True)
+_CALLS = frozenset(LATER)
 
 
 @register
@@ -178,8 +179,7 @@ class EnqueueThenDestroy(Rule):
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         if not source.contains_any((b"destroy", b"delete")):
             return
-        for _, caps in ruby.matches(_CALLS, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _CALLS, receiver=True):
             if not later_call(call, app):
                 continue
             seen: set[str] = set()

@@ -7,13 +7,14 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.classes import is_model
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
 from ._arguments import LATER, elements, later_call
 from ._records import chain_arguments
 
-_CALLS = ruby.calls_query(LATER, with_receiver=True)
+_CALLS = frozenset(LATER)
 # Ancestors known not to make instances serializable: the class's own code decides.
 PLAIN_ANCESTORS = frozenset(
     {
@@ -186,8 +187,7 @@ class UnserializableArgument(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_CALLS, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _CALLS, receiver=True):
             method = ruby.call_method(call)
             if not later_call(call, app):
                 continue

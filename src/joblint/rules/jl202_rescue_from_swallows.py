@@ -7,14 +7,13 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.classes import ClassIndex, contains_reraise, receiverless_calls
 from ..rails.mailers import is_mailer
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
 from ._loops import only_logs
 
-_RESCUE_FROM = ruby.compile_query(
-    '(call method: (identifier) @method (#eq? @method "rescue_from")) @call'
-)
+_RESCUE_FROM = frozenset({"rescue_from"})
 # Receiver-less calls a handler makes that are known not to re-raise.
 HARMLESS = frozenset({"logger", "puts", "p", "pp", "print", "warn", "format", "sprintf"})
 
@@ -175,8 +174,7 @@ class RescueFromSwallows(Rule):
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         classes = app.classes
-        for _, caps in ruby.matches(_RESCUE_FROM, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _RESCUE_FROM):
             owner = app.enclosing_class(call)
             if owner is None:
                 continue

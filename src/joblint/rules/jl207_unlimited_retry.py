@@ -5,14 +5,13 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
 from ._loops import head_hit
 
-_RETRY_ON = ruby.compile_query(
-    '(call method: (identifier) @method (#eq? @method "retry_on")) @call'
-)
+_RETRY_ON = frozenset({"retry_on"})
 
 
 @register
@@ -97,8 +96,7 @@ class UnlimitedRetry(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_RETRY_ON, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _RETRY_ON):
             reasons = []
             if any(ruby.constant_path(arg) == "Exception" for arg in ruby.call_arguments(call)):
                 reasons.append("`retry_on Exception` retries every error, signals included")

@@ -6,6 +6,7 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.mailers import mailer_constant
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -13,7 +14,7 @@ from ._arguments import in_job_or_mailer, said_deliberate
 from ._records import chain_arguments, destroyed_after
 
 DELIVER_NOW = ("deliver_now", "deliver_now!", "deliver", "deliver!")
-_DELIVERIES = ruby.calls_query(DELIVER_NOW)
+_DELIVERIES = frozenset(DELIVER_NOW)
 
 
 @register
@@ -195,8 +196,7 @@ class DeliverNowInRequest(Rule):
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         if not app.in_request_path(source) or not _has_background_backend(app):
             return
-        for _, caps in ruby.matches(_DELIVERIES, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _DELIVERIES):
             receiver = ruby.call_receiver(call)
             if receiver is None or not self._is_message(receiver, app):
                 continue

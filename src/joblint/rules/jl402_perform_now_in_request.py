@@ -5,13 +5,14 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
 from ._arguments import in_job_or_mailer, is_job_class, said_deliberate
 
 SYNCHRONOUS = ("perform_now", "perform_inline")
-_CALLS = ruby.calls_query(SYNCHRONOUS + ("perform",))
+_CALLS = frozenset(SYNCHRONOUS + ("perform",))
 
 
 @register
@@ -170,8 +171,7 @@ class PerformNowInRequest(Rule):
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         if not app.in_request_path(source):
             return
-        for _, caps in ruby.matches(_CALLS, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _CALLS):
             receiver = ruby.call_receiver(call)
             if receiver is None:
                 continue

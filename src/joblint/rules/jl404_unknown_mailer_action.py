@@ -7,16 +7,13 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.mailboxes import BOUNCE_METHODS
 from ..rails.mailers import ACTION_CALLS, DELIVERY_METHODS, is_preview, judgeable_action_call
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
 
-_BOUNCES = ruby.calls_query(BOUNCE_METHODS)
-_DELIVERIES = ruby.compile_query(
-    "(call receiver: (call) @action method: (identifier) @method (#any-of? @method {})) @call".format(
-        " ".join(f'"{m}"' for m in DELIVERY_METHODS)
-    )
-)
+_BOUNCES = frozenset(BOUNCE_METHODS)
+_DELIVERIES = frozenset(DELIVERY_METHODS)
 
 
 @register
@@ -253,14 +250,15 @@ def _candidates(source: SourceFile, app: App) -> Iterator[tuple[Node, str]]:
     """Mailer calls that are certainly meant as actions: delivered, bounced, or previewed."""
     seen: set[int] = set()
     if source.contains_any((b"deliver",)):
-        for _, caps in ruby.matches(_DELIVERIES, source.root):
-            call = caps["action"][0]
+        for delivery in calls_named(source, _DELIVERIES, receiver=True):
+            call = delivery.child_by_field_name("receiver")
+            if call is None or call.type != "call":
+                continue
             seen.add(call.id)
             yield call, "when this line runs, before anything is delivered"
     if source.contains_any((b"bounce_",)):
-        for _, caps in ruby.matches(_BOUNCES, source.root):
-            args = ruby.call_arguments(caps["call"][0])
-            bounce = caps["call"][0]
+        for bounce in calls_named(source, _BOUNCES):
+            args = ruby.call_arguments(bounce)
             if ruby.call_receiver(bounce) is None and len(args) == 1 and args[0].id not in seen:
                 seen.add(args[0].id)
                 yield args[0], "when the mailbox bounces the email (in the routing job)"

@@ -5,16 +5,12 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
+from ..rails.named_calls import calls_named
 from ..source import SourceFile
 from . import Examples, Rule, register
 from ._loops import head_hit
 
-_THREADS = ruby.compile_query(
-    """
-    (call receiver: [(constant) (scope_resolution)] @receiver
-      method: (identifier) @method (#any-of? @method "new" "start" "fork")) @call
-    """
-)
+_THREADS = frozenset({"new", "start", "fork"})
 
 
 @register
@@ -113,10 +109,9 @@ class ThreadInJob(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_THREADS, source.root):
-            if ruby.constant_path(caps["receiver"][0]) != "Thread":
+        for call in calls_named(source, _THREADS, receiver=True):
+            if ruby.constant_path(ruby.call_receiver(call)) != "Thread":
                 continue
-            call = caps["call"][0]
             if app.job_kind_at(source, call) is None:
                 continue
             yield head_hit(call, call=f"Thread.{ruby.call_method(call)}")

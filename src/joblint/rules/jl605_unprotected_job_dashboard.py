@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -37,9 +38,7 @@ MISSION_CONTROL_OPEN = re.compile(
 GUARD_BLOCKS = frozenset({"authenticate", "authenticated", "constraints"})
 _DEV_ONLY = re.compile(r"Rails\.env\.(development|local|test)\?|Rails\.env\s*==\s*['\"]development")
 
-_MOUNTS = ruby.compile_query(
-    '(call !receiver method: (identifier) @method (#eq? @method "mount") arguments: (argument_list) @args) @call'
-)
+_MOUNTS = frozenset({"mount"})
 
 
 @register
@@ -162,9 +161,8 @@ class UnprotectedJobDashboard(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_MOUNTS, source.root):
-            call = caps["call"][0]
-            target = _mounted_constant(caps["args"][0])
+        for call in calls_named(source, _MOUNTS, receiver=False, arguments=True):
+            target = _mounted_constant(call.child_by_field_name("arguments"))
             if target is None or ruby.constant_path(target) not in DASHBOARDS:
                 continue
             written = ruby.constant_path(target)

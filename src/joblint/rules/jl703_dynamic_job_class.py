@@ -7,6 +7,7 @@ from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS
 from ..rails.mailers import is_mailer
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -21,8 +22,8 @@ RUNS = ENQUEUE_METHODS + ("perform_now", "perform_inline", "perform", "set", "ne
 CONSTANTIZE = ("constantize", "safe_constantize")
 CONST_GET = ("const_get",)
 SENDS = ("send", "public_send", "__send__")
-_RUNS = ruby.calls_query(RUNS)
-_SENDS = ruby.calls_query(SENDS)
+_RUNS = frozenset(RUNS)
+_SENDS = frozenset(SENDS)
 
 
 @register
@@ -134,8 +135,7 @@ class DynamicJobClass(Rule):
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         reported: set[int] = set()
-        for _, caps in ruby.matches(_RUNS, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _RUNS):
             if not _runs_a_class(call):
                 continue
             lookup = _class_lookup(call)
@@ -145,8 +145,7 @@ class DynamicJobClass(Rule):
             if what is not None:
                 reported.add(lookup.id)
                 yield Hit.at(lookup, what=what, chosen="class")
-        for _, caps in ruby.matches(_SENDS, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _SENDS):
             args = ruby.call_arguments(call)
             receiver = ruby.call_receiver(call)
             if not args or receiver is None or not contains_request_value(args[0]):

@@ -1,0 +1,57 @@
+"""Calls of given methods in a file, found once for all rules: each rule searching the tree for
+its own few methods cost, per search, about what parsing the file costs (and compiling each
+search, once per run, as much again as a few files). One search per family of names finds
+them all; each rule then keeps its own."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from .. import ruby
+from ..ruby import Node
+from ..source import SourceFile
+
+# the names rules ask for, by family: a file is searched once per family it is asked about
+FAMILIES = (
+    frozenset(
+        {"perform_later", "perform_async", "perform_in", "perform_at", "perform_bulk",
+         "perform_now", "perform_inline", "perform", "set", "new", "start", "fork",
+         "deliver_later", "deliver_later!", "deliver_now", "deliver_now!", "deliver", "deliver!",
+         "send", "public_send", "__send__"}
+    ),
+    frozenset(
+        {"retry_on", "rescue_from", "sidekiq_options", "mount", "bounce_with", "bounce_now_with"}
+    ),
+)  # fmt: skip
+_QUERIES = tuple(ruby.calls_query(family) for family in FAMILIES)
+
+
+def calls_named(
+    source: SourceFile,
+    methods: Collection[str],
+    receiver: bool | None = None,
+    arguments: bool = False,
+) -> list[Node]:
+    """The calls of `methods` in the file, as `ruby.matches` finds them (in the same order) with
+    `(call method: (identifier) @method (#any-of? @method …)) @call` — and `receiver: (_)` when
+    `receiver` is True, `!receiver` when it is False, `arguments: (argument_list)` when
+    `arguments`."""
+    family = next(i for i, names in enumerate(FAMILIES) if names.issuperset(methods))
+    key = f"named_calls:{family}"
+    found = source.derived.get(key)  # kept with the tree, let go with it
+    if found is None:
+        found = source.derived[key] = [
+            (caps["call"][0], ruby.text(caps["method"][0]))
+            for _, caps in ruby.matches(_QUERIES[family], source.root)
+        ]
+    calls = [call for call, method in found if method in methods]  # type: ignore[attr-defined]
+    if receiver is not None:
+        calls = [c for c in calls if (c.child_by_field_name("receiver") is not None) is receiver]
+    if arguments:
+        calls = [c for c in calls if _argument_list(c)]
+    return calls
+
+
+def _argument_list(call: Node) -> bool:
+    found = call.child_by_field_name("arguments")
+    return found is not None and found.type == "argument_list"
