@@ -129,6 +129,9 @@ def test_the_command_line_and_environment_are_part_of_the_key(run: Runner) -> No
     assert run(".", "-q")[3] == "analysed"
     assert run(".", env={"COLUMNS": "40"})[3] == "analysed"
     assert run(".", env={"JOBLINT_TREE_BUDGET": "1"})[3] == "analysed"
+    assert run(".")[3] == "replayed"
+    (run.root.parent / ".git").mkdir()  # SARIF paths are given from the repository
+    assert run(".")[3] == "analysed"
 
 
 @pytest.mark.parametrize("args", [

@@ -6,8 +6,9 @@ that nothing can have changed is answered here instead, before the command line 
 imported, the way `make` answers a target that is up to date.
 
 What a run printed depends on:
-- the command line, the working directory, the environment variables joblint, Click and Rich
-  read, whether stdout and stderr are terminals and how wide: together the run's *key*;
+- the command line, the working directory and the repository holding it, the environment
+  variables joblint, Click and Rich read, whether stdout and stderr are terminals and how wide:
+  together the run's *key*;
 - joblint's code, Python and tree-sitter (`code_id`), also in the key;
 - the files and directories the run read: every analysed file, every file behind the project
   facts its findings used (as the finding cache records them), every directory below the Rails
@@ -151,7 +152,8 @@ def run_key(argv: list[str]) -> str | None:
     """The key of a plain check run, or None for a run that is never replayed."""
     if not _plain(argv):
         return None
-    parts = [repr(argv), os.getcwd(), code_id()]
+    cwd = os.getcwd()
+    parts = [repr(argv), cwd, _repository(cwd), code_id()]
     parts.extend(f"{name}={os.environ.get(name)!r}" for name in ENV_NAMES)
     parts.extend(f"{name}={value!r}" for name, value in sorted(os.environ.items())
                  if name.startswith("JOBLINT_"))
@@ -162,6 +164,19 @@ def run_key(argv: list[str]) -> str | None:
         except (AttributeError, OSError, ValueError):
             return None  # a stream without a descriptor: nothing a replay could write to
     return content_hash("\n".join(parts).encode("utf-8", "surrogateescape"))
+
+
+def _repository(cwd: str) -> str:
+    """The nearest directory holding `.git` at or above the working directory: the SARIF,
+    GitHub and GitLab reports give paths from it."""
+    directory = cwd
+    while True:
+        if os.path.exists(os.path.join(directory, ".git")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return ""
+        directory = parent
 
 
 def _plain(argv: list[str]) -> bool:
