@@ -326,3 +326,32 @@ def test_the_model_directories_are_walked_again_only_when_a_directory_changed(
     (app / "app" / ".gitignore").write_text("models/admin/\n")
     age(app)
     assert listed() == first and walks
+
+
+def test_model_files_with_cached_definitions_are_read_only_when_asked(app: Path, tmp_path: Path) -> None:
+    """A model file whose definitions the cache holds for its size and times is not read to
+    build the class index; it is read when a rule asks for its bytes; an edit that keeps size
+    and modification time still changes its change time, and the file is read again."""
+    from joblint.rails.app import App
+
+    store = cache.Store(tmp_path / "store", b"k" * 32)
+
+    def model() -> App:
+        built = App(app)
+        built.definition_cache = cache.DefinitionCache(store, "code")
+        return built
+
+    first = model()
+    assert "User" in first.classes
+    first.definition_cache.save()  # type: ignore[union-attr]
+    second = model()
+    assert "User" in second.classes
+    user = next(s for s in second.model_files if s.relpath == "app/models/user.rb")
+    assert not user.loaded
+    assert user.data == (app / "app/models/user.rb").read_bytes()
+    path = app / "app/models/user.rb"
+    before = os.stat(path)
+    path.write_text("class Usxr < ApplicationRecord\nend\n")  # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    third = model()
+    assert "Usxr" in third.classes and "User" not in third.classes

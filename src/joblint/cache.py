@@ -38,7 +38,7 @@ from .replay import code_id, content_hash, signed, stamp, user_key, verified
 __all__ = ["code_id", "content_hash", "user_key"]  # shared with the whole-run replay
 
 DIR_NAME = ".joblint_cache"
-FORMAT = 2  # 2: lexical scopes kept as their names, not every prefix
+FORMAT = 3  # 3: definitions with the size and times of their file
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
 MAX_SCANS = 4  # runs whose shares are kept (a full run, some one-file runs…)
 
@@ -226,11 +226,13 @@ class DefinitionCache:
     def __init__(self, store: Store, code: str):
         self.store = store
         self.code = code
+        self.started = now_ns()  # the run's start: file times after it are not trusted
         self._entries: dict[str, list[object]] | None = None
         self.used: dict[str, list[object]] = {}
         self.changed = False
         self._listing: object = None  # the last walk of the model directories, as loaded
         self._listing_used: object = None  # and as this run leaves it
+        self.walked = False  # this run walked the model directories (and will keep the walk)
 
     def _load(self) -> dict[str, list[object]]:
         if self._entries is None:
@@ -244,13 +246,26 @@ class DefinitionCache:
     def lookup(self, relpath: str, digest: str) -> tuple[list[object], bool] | None:
         """(encoded definitions, too deep) recorded for these bytes, or None."""
         entry = self._load().get(relpath)
-        if isinstance(entry, list) and len(entry) == 3 and entry[0] == digest:
+        if isinstance(entry, list) and len(entry) == 4 and entry[0] == digest:
             self.used[relpath] = entry
             return entry[2], bool(entry[1])  # type: ignore[return-value]
         return None
 
-    def record(self, relpath: str, digest: str, encoded: list[object], too_deep: bool) -> None:
-        self.used[relpath] = [digest, too_deep, encoded]
+    def unchanged(self, relpath: str, path: str) -> str | None:
+        """The hash of the file's bytes recorded with its definitions, if its size and times
+        are still those recorded then (so it need not be read to be looked up)."""
+        entry = self._load().get(relpath)
+        if isinstance(entry, list) and len(entry) == 4 and entry[3] is not None:
+            if stamp(path) == entry[3] and isinstance(entry[0], str):
+                return entry[0]
+        return None
+
+    def record(self, relpath: str, path: str, digest: str, encoded: list[object], too_deep: bool) -> None:
+        """Keep a file's definitions, with its size and times when they were taken before this
+        run started by more than the racy margin (else the next run reads the file again)."""
+        found = stamp(path)
+        trusted = found if found is not None and found[1] < self.started - RACY_NS else None
+        self.used[relpath] = [digest, too_deep, encoded, trusted]
         self.changed = True
 
     def listing(self, tops: list[str]) -> list[str] | None:
@@ -289,7 +304,7 @@ class DefinitionCache:
                     break
                 current = os.path.dirname(current)
         self._listing_used = {"tops": tops, "stamps": stamps, "files": files}
-        self.changed = True
+        self.changed = self.walked = True
 
     def save(self) -> None:
         if self.used and (self.changed or set(self.used) != set(self._load())):

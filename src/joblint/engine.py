@@ -370,13 +370,16 @@ def _keep(
     cwd: Path,
     targets: dict[str, Path],
 ) -> None:
-    """Write this run's shares to the cache, each under the state of what its analysis read."""
+    """Write this run's shares to the cache, each under the state of what its analysis read.
+
+    A run that analysed a few files of a large cache (the pre-commit path) keeps its shares in
+    memory only, for the whole-run replay: rewriting megabytes of cache to save the next full
+    run the analysis of those few files costs more than it saves."""
     assert app.root is not None
-    if app.definition_cache is not None:
+    small = len(sources) * SMALL_RUN_SHARE < len(shares.entries)
+    if app.definition_cache is not None and not (small and not app.definition_cache.walked):
         app.definition_cache.save()
-    digests: dict[str, str | None] = {
-        key: None if data is None else cache.content_hash(data) for key, data in app.reads().items()
-    }
+    digests = app.digests()
     digests.update(worker_digests)
     files = {path: cache.file_record(path, digest) for path, digest in digests.items()}
     problems = {key: (display_path(key, cwd), problem.reason)
@@ -407,7 +410,8 @@ def _keep(
         if states[group]:
             share = _share(part, bool(wanted[id(source)]))
             shares.record(key, cache.source_hash(source), share, states[group])
-    shares.save()
+    if not small:
+        shares.save()
 
 
 def _files_behind(names: frozenset[str], facts: dict[str, Reads]) -> set[str]:
@@ -532,6 +536,7 @@ class _FileRun:
             report.fixes[display] = FileFixes(source.path, source.data, edits)
 
 
+SMALL_RUN_SHARE = 20  # a run analysing under 1/20 of the files a cache holds does not rewrite it
 PARALLEL_MIN_FILES = 300  # below this, starting processes costs more than it saves
 _parallel: tuple[_FileRun, list[SourceFile], set[str], set[str]] | None = None  # what forked workers inherit
 
@@ -563,7 +568,7 @@ def _run_parallel(
     this process had (path → content hash) and what the facts they built read."""
     global _parallel
     _ = (run.app.classes, run.app.jobs, run.app.model_classes)  # build the model before forking
-    _parallel = (run, sources, set(run.app.reads()), set(run.app.fact_reads))
+    _parallel = (run, sources, set(run.app.digests()), set(run.app.fact_reads))
     batches = [list(range(i, min(i + 32, len(sources)))) for i in range(0, len(sources), 32)]
     digests: dict[str, str | None] = {}
     facts: dict[str, Reads] = {}
@@ -595,11 +600,7 @@ def _run_batch(
         part = Report()
         used = run.file(sources[index], part)
         shares.append((index, part, used))
-    digests = {
-        key: None if data is None else cache.content_hash(data)
-        for key, data in run.app.reads().items()
-        if key not in known
-    }
+    digests = run.app.digests(known)
     known.update(digests)  # said once per worker
     facts = {name: r for name, r in run.app.fact_reads.items() if name not in known_facts}
     known_facts.update(facts)
@@ -632,14 +633,17 @@ class _Dispatch:
         self.active = active
         self.words = sorted({w for rule in active for w in rule.trigger_bytes})
         self.custom = {r for r in active if r.wants.__func__ is not Rule.wants.__func__}  # type: ignore[attr-defined]
+        # rules reading Ruby files, as `Rule.applies_to` says: asked once per file, not per rule
+        self.ruby_only = {r for r in active if r.applies_to.__func__ is Rule.applies_to.__func__}  # type: ignore[attr-defined]
 
     def rules_for(self, source: SourceFile) -> list[type[Rule]]:
         data = source.data
         present = {word for word in self.words if word in data}
+        is_ruby = source.is_ruby
         return [
             rule
             for rule in self.active
-            if rule.applies_to(source)
+            if (is_ruby if rule in self.ruby_only else rule.applies_to(source))
             and (rule.wants(source) if rule in self.custom else not present.isdisjoint(rule.trigger_bytes))
         ]
 

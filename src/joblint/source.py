@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import ruby
@@ -19,18 +19,40 @@ class Position:
     utf16_column: int  # 1-based, in UTF-16 code units (SARIF)
 
 
-@dataclass(eq=False)
 class SourceFile:
-    """One file of the app. `relpath` is relative to the Rails root, with forward slashes."""
+    """One file of the app. `relpath` is relative to the Rails root, with forward slashes.
 
-    path: Path
-    relpath: str
-    data: bytes
-    _tree: ruby.Tree | None = field(default=None, repr=False)
-    _line_starts: list[int] | None = field(default=None, repr=False)
-    # analyses derived from the tree, computed once and shared by the model and the rules
-    derived: dict[str, object] = field(default_factory=dict, repr=False)
-    too_deep: bool = field(default=False, repr=False)  # nested past ruby.MAX_ASCENT: not analysed
+    `load`, instead of `data`: the bytes are read when first asked for — a model file whose
+    class definitions come from the cache may never be."""
+
+    def __init__(
+        self, path: Path, relpath: str, data: bytes | None = None,
+        load: Callable[[], bytes] | None = None,
+    ):
+        self.path = path
+        self.relpath = relpath
+        self._data = data
+        self._load = load
+        self._tree: ruby.Tree | None = None
+        self._line_starts: list[int] | None = None
+        # analyses derived from the tree, computed once and shared by the model and the rules
+        self.derived: dict[str, object] = {}
+        self.too_deep = False  # nested past ruby.MAX_ASCENT: not analysed
+
+    def __repr__(self) -> str:
+        return f"SourceFile(path={self.path!r}, relpath={self.relpath!r})"
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = self._load() if self._load is not None else b""
+            self._load = None
+        return self._data
+
+    @property
+    def loaded(self) -> bool:
+        """Have the bytes been read (always, for a file not made with `load`)?"""
+        return self._data is not None
 
     @property
     def is_ruby(self) -> bool:

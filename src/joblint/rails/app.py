@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar, overload
 
 from .. import ruby
-from ..cache import DefinitionCache, source_hash
+from ..cache import DefinitionCache, content_hash, source_hash
 from ..files import Excludes, FileProblem, read_bounded, read_source, walk_files
 from ..ruby import Node
 from ..source import TREES, SourceFile
@@ -40,6 +40,15 @@ MAILBOX_BASE = "ActionMailbox::Base"
 # does not import it back.
 NATIVE_JOB_LOOKUPS: list[Callable[[App, SourceFile, Node], JobKind | None]] = []
 ADAPTER_FILES = ("config/application.rb", "config/environments/production.rb")
+
+
+def _read_later(path: Path) -> bytes:
+    """A model file's bytes read on demand; it was readable when its size and times were
+    checked, and a file gone since reads as empty rather than stopping the run."""
+    try:
+        return read_bounded(path) or b""
+    except OSError:
+        return b""
 
 
 def _is_rb(relpath: str) -> bool:
@@ -155,11 +164,17 @@ class App:
                 self._raw[key] = None
         return self._raw[key]
 
-    def reads(self) -> dict[str, bytes | None]:
-        """Every file read so far, by absolute path: its bytes, or None if it could not be read."""
-        found: dict[str, bytes | None] = dict(self._raw)
-        found.update((key, None) for key in self.problems)
-        found.update((key, s.data) for key, s in self._sources.items() if s is not None)
+    def digests(self, known: Container[str] = ()) -> dict[str, str | None]:
+        """Every file read so far but those `known`, by absolute path: the hash of its bytes,
+        or None if it could not be read (a model file whose hash came from the cache is not
+        read for it)."""
+        found: dict[str, str | None] = {
+            key: None if data is None else content_hash(data)
+            for key, data in self._raw.items() if key not in known
+        }
+        found.update((key, None) for key in self.problems if key not in known)
+        found.update((key, source_hash(s)) for key, s in self._sources.items()
+                     if s is not None and key not in known)
         return found
 
     @contextmanager
@@ -237,7 +252,7 @@ class App:
         files: dict[int, SourceFile] = {}
         if self.root is not None:
             for path in self._model_paths():
-                source = self.source(path)
+                source = self._model_source(path)
                 if source is not None:
                     files[id(source)] = source
         for source in self._extra:
@@ -247,6 +262,23 @@ class App:
                 for tracker in self._trackers:
                     tracker.files.add(os.path.abspath(source.path))
         return list(files.values())
+
+    def _model_source(self, path: Path) -> SourceFile | None:
+        """`source(path)`, but for a file whose definitions the cache holds for its current size
+        and times, the bytes are read only if something asks for them."""
+        key = os.path.abspath(path)
+        cache = self.definition_cache
+        if cache is None or key in self._sources or key in self.overrides:
+            return self.source(path)
+        relpath = self.relpath(path)
+        digest = cache.unchanged(relpath, key)
+        if digest is None:
+            return self.source(path)
+        for tracker in self._trackers:
+            tracker.files.add(key)
+        source = self._sources[key] = SourceFile(path, relpath, load=lambda: _read_later(path))
+        source.derived["content_hash"] = digest
+        return source
 
     def _model_paths(self) -> list[Path]:
         """The Ruby files below the model directories; from the cache's last walk while no
@@ -299,7 +331,8 @@ class App:
                 definitions.extend(decode_definitions(encoded, source))
                 continue
             extracted = extract_definitions(source)
-            cache.record(source.relpath, digest, encode_definitions(extracted), source.too_deep)
+            cache.record(source.relpath, os.path.abspath(source.path), digest,
+                         encode_definitions(extracted), source.too_deep)
             definitions.extend(extracted)
         return ClassIndex(definitions)
 
