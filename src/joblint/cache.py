@@ -255,9 +255,9 @@ class DefinitionCache:
         """The hash of the file's bytes recorded with its definitions, if its size and times
         are still those recorded then (so it need not be read to be looked up)."""
         entry = self._load().get(relpath)
-        if isinstance(entry, list) and len(entry) == 4 and entry[3] is not None:
-            if stamp(path) == entry[3] and isinstance(entry[0], str):
-                return entry[0]
+        if (isinstance(entry, list) and len(entry) == 4 and entry[3] is not None
+                and isinstance(entry[0], str) and stamp(path) == entry[3]):
+            return entry[0]
         return None
 
     def record(self, relpath: str, path: str, digest: str, encoded: list[object], too_deep: bool) -> None:
