@@ -114,7 +114,7 @@ class HandlerDecl:
     has_block: bool
 
 
-@dataclass
+@dataclass(eq=False)
 class ClassDef:
     """One `class`/`module` definition in one file (a class reopened twice has two)."""
 
@@ -127,8 +127,34 @@ class ClassDef:
     lexical_scope: tuple[str, ...]  # enclosing namespaces, innermost last, for lookup
     superclass: str | None  # as written, without a leading `::`
     includes: list[str] = field(default_factory=list)
-    methods: dict[str, MethodDef] = field(default_factory=dict)
     handlers: list[HandlerDecl] = field(default_factory=list)
+    _methods: dict[str, MethodDef] = field(default_factory=dict, repr=False)
+    # methods read from the cache, decoded when first asked for: a run on one file never asks
+    # for most of them
+    pending: tuple[list, SourceFile] | None = field(default=None, repr=False)  # type: ignore[type-arg]
+
+    @property
+    def methods(self) -> dict[str, MethodDef]:
+        if self.pending is not None:
+            encoded, source = self.pending
+            self.pending = None
+            for m_name, m_line, visibility, signature, m_start, m_end in encoded:
+                self._methods[m_name] = MethodDef(
+                    m_name, self.path, m_line, visibility, _decode_signature(signature), m_start,
+                    m_end, source,
+                )
+        return self._methods
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClassDef):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def _compared(self) -> tuple[object, ...]:
+        return (self.name, self.is_module, self.path, self.line, self.name_start, self.name_end,
+                self.lexical_scope, self.superclass, self.includes, self.methods, self.handlers)
 
 
 def lexical_names(node: Node) -> list[str]:
@@ -307,10 +333,7 @@ def decode_definitions(encoded: list, source: SourceFile) -> list[ClassDef]:  # 
     for name, is_module, line, start, end, scope, superclass, includes, methods, handlers in encoded:
         definition = ClassDef(name, is_module, path, line, start, end,
                               shared_scopes(tuple(scope), scopes), superclass, list(includes))
-        for m_name, m_line, visibility, signature, m_start, m_end in methods:
-            definition.methods[m_name] = MethodDef(
-                m_name, path, m_line, visibility, _decode_signature(signature), m_start, m_end, source
-            )
+        definition.pending = (methods, source)
         definition.handlers.extend(
             HandlerDecl(method, tuple(exceptions), path, h_line, h_start, h_end, with_method, block)
             for method, exceptions, h_line, h_start, h_end, with_method, block in handlers
