@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import json
-import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -548,6 +547,10 @@ def _worker_count(options: Options, analysed_files: int) -> int:
         return 1
     else:
         requested = min(os.cpu_count() or 1, 4)
+    if requested <= 1:
+        return 1
+    import multiprocessing  # only for runs large enough to be worth more processes
+
     fork_available = "fork" in multiprocessing.get_all_start_methods()
     return max(1, requested) if fork_available else 1
 
@@ -573,6 +576,8 @@ def _run_parallel(
     digests: dict[str, str | None] = {}
     facts: dict[str, Reads] = {}
     try:
+        import multiprocessing
+
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             done = done_before
             for shares, batch_digests, batch_facts in pool.imap(_run_batch, batches):
