@@ -33,5 +33,5 @@ def test_queries_compile_on_first_use_and_all_of_them_compile():
     from joblint import rules
 
     rules.all_rules()
-    assert ruby.compile_all() > 50
+    assert ruby.compile_all() > 40  # 49: six became searches without a query (node_search)
     assert lazy._query is not None

@@ -7,7 +7,7 @@ grammar or binding version touches one file.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 import tree_sitter_ruby
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
@@ -346,13 +346,13 @@ def ancestors(node: Node) -> Iterator[Node]:
         current, steps = parent, steps + 1
 
 
-def _path_down(root: Node, node: Node) -> list[Node] | None:
+def _path_down(root: Node, node: Node, limit: int = MAX_ASCENT + 1) -> list[Node] | None:
     """The nodes from `root` down to the parent of `node` (as `node.parent` finds them), or
-    None when `node` is not within MAX_ASCENT levels of `root` (another tree, or too deep)."""
+    None when there would be `limit` or more of them (another tree, or too deep)."""
     path: list[Node] = []
     current: Node | None = root
     while current is not None and current != node:  # `==` compares the trees too
-        if len(path) > MAX_ASCENT:
+        if len(path) >= limit:
             return None
         path.append(current)
         current = current.child_with_descendant(node)
@@ -375,6 +375,71 @@ def walk(node: Node) -> Iterator[Node]:
         if not cursor.goto_parent() or cursor.node.id == node.id:
             return
         visited_children = True
+
+
+# -- searches without a compiled query ---------------------------------------------------
+# Compiling a query costs ~4 ms, plus ~9 ms for each pattern that constrains a child of a call,
+# and a run compiles each anew: on the one-file run (pre-commit) that was a third of the time.
+# A search here finds what `matches` finds, in its order (a match is returned when its last node
+# is reached), and like it starts no match deeper than MAX_ASCENT.
+
+
+def children_in_fields(root: Node, fields: Collection[str]) -> Iterator[tuple[Node, str, Node]]:
+    """Each node below `root` that is its parent's child in one of `fields`, with the field and
+    the parent, in document order; only the children of nodes at most MAX_ASCENT deep (no match
+    starts deeper)."""
+    cursor = root.walk()
+    if not cursor.goto_first_child():
+        return
+    depth = 1  # of the cursor's node
+    while True:
+        field = cursor.field_name
+        if field is not None and field in fields:
+            node = cursor.node
+            yield node, field, node.parent  # type: ignore[misc]  # a node below root has one
+        if depth <= MAX_ASCENT and cursor.goto_first_child():
+            depth += 1
+            continue
+        while not cursor.goto_next_sibling():
+            cursor.goto_parent()
+            depth -= 1
+            if depth == 0:
+                return
+
+
+def identifiers_named(root: Node, data: bytes, names: Collection[str]) -> list[tuple[Node, list[Node]]]:
+    """The identifiers spelled as one of `names`, in document order, each with its ancestors
+    (root first; as many as its depth); those deeper than MAX_ASCENT + 2 (no match of a pattern
+    rooted two levels up starts there) left out. `data` is the text `root` was parsed from: the
+    words are looked up in it, so a file costs what it mentions, not its size."""
+    found: dict[int, Node] = {}
+    for name in names:
+        word = name.encode()
+        at = data.find(word)
+        while at != -1:
+            leaf = root.descendant_for_byte_range(at, at + 1)
+            if leaf is not None and leaf.start_byte == at and leaf.end_byte == at + len(word) and (
+                leaf.type == "identifier"
+            ):
+                found[at] = leaf
+            at = data.find(word, at + 1)
+    named = []
+    for at in sorted(found):
+        path = _path_down(root, found[at], MAX_ASCENT + 2)
+        if path is not None:
+            named.append((found[at], path))
+    return named
+
+
+def is_child(parent: Node, field: str, node: Node) -> bool:
+    """Is `node` the child of `parent` in `field`?"""
+    child = parent.child_by_field_name(field)
+    return child is not None and child.id == node.id
+
+
+def document_order(node: Node, depth: int) -> tuple[int, int, int]:
+    """A sort key putting nodes in the order a walk of the tree reaches them."""
+    return node.start_byte, -node.end_byte, depth
 
 
 def descendants(node: Node, types: frozenset[str] | set[str]) -> Iterator[Node]:

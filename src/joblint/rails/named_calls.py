@@ -23,7 +23,6 @@ FAMILIES = (
         {"retry_on", "rescue_from", "sidekiq_options", "mount", "bounce_with", "bounce_now_with"}
     ),
 )  # fmt: skip
-_QUERIES = tuple(ruby.calls_query(family) for family in FAMILIES)
 
 
 def calls_named(
@@ -40,16 +39,24 @@ def calls_named(
     key = f"named_calls:{family}"
     found = source.derived.get(key)  # kept with the tree, let go with it
     if found is None:
-        found = source.derived[key] = [
-            (caps["call"][0], ruby.text(caps["method"][0]))
-            for _, caps in ruby.matches(_QUERIES[family], source.root)
-        ]
+        found = source.derived[key] = _calls_of(source, FAMILIES[family])
     calls = [call for call, method in found if method in methods]  # type: ignore[attr-defined]
     if receiver is not None:
         calls = [c for c in calls if (c.child_by_field_name("receiver") is not None) is receiver]
     if arguments:
         calls = [c for c in calls if _argument_list(c)]
     return calls
+
+
+def _calls_of(source: SourceFile, methods: Collection[str]) -> list[tuple[Node, str]]:
+    """(call, method) as `ruby.matches` finds them with `ruby.calls_query(methods)`: from where
+    the names are written, which costs less than compiling that query (see node_search)."""
+    return [
+        (path[-1], ruby.text(name))
+        for name, path in ruby.identifiers_named(source.root, source.data, methods)
+        if len(path) - 1 <= ruby.MAX_ASCENT and path[-1].type == "call"
+        and ruby.is_child(path[-1], "method", name)
+    ]
 
 
 def _argument_list(call: Node) -> bool:

@@ -297,14 +297,34 @@ def _config_sources(app: App, components: tuple[str, ...]) -> list[SourceFile]:
     return sources
 
 
-_CALLS = ruby.compile_query("(call method: (identifier) @method) @call")
-_APPENDS = ruby.compile_query(
-    """
-    (binary left: (_) @list operator: "<<" right: (_) @value)
-    (operator_assignment left: (_) @list operator: "+=" right: (_) @value)
-    (assignment left: (_) @list right: (_) @value)
-    """
-)
+_APPEND_OPERATORS = {"binary": "<<", "operator_assignment": "+=", "assignment": None}
+_STATEMENT_FIELDS = frozenset({"method", "right"})
+
+
+def _statements(root: Node) -> tuple[list[tuple[Node, str]], list[tuple[Node, Node]]]:
+    """The calls of a named method, `(call method: (identifier) @method) @call`, and the appends
+    and assignments, `(binary left: (_) @list operator: "<<" right: (_) @value)`, `+=` and `=`,
+    as `ruby.matches` finds them: a walk of a few small config files costs less than compiling
+    those queries (see node_search)."""
+    calls: list[tuple[Node, str]] = []
+    appends: list[tuple[Node, Node]] = []
+    for node, role, parent in ruby.children_in_fields(root, _STATEMENT_FIELDS):
+        if role == "method":
+            if node.type == "identifier" and parent.type == "call":
+                calls.append((parent, ruby.text(node)))
+        elif role == "right" and node.is_named and parent.type in _APPEND_OPERATORS:
+            target = parent.child_by_field_name("left")
+            operator = _APPEND_OPERATORS[parent.type]
+            if target is not None and target.is_named and (
+                operator is None or _child_type(parent, "operator") == operator
+            ):
+                appends.append((target, node))
+    return calls, appends
+
+
+def _child_type(node: Node, field: str) -> str | None:
+    child = node.child_by_field_name(field)
+    return child.type if child is not None else None
 
 
 class _ConfigReader:
@@ -317,11 +337,11 @@ class _ConfigReader:
 
     def read(self, source: SourceFile, component: str) -> None:
         self.source, self.component = source, component
-        root = source.root
-        for _, caps in ruby.matches(_CALLS, root):
-            self._call(caps["call"][0], ruby.text(caps["method"][0]))
-        for _, caps in ruby.matches(_APPENDS, root):
-            self._append(caps["list"][0], caps["value"][0])
+        calls, appends = _statements(source.root)
+        for call, method in calls:
+            self._call(call, method)
+        for target, value in appends:
+            self._append(target, value)
 
     # -- statements ----------------------------------------------------------------------------
 

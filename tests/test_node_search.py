@@ -1,0 +1,132 @@
+"""Searches without a compiled query find what the query they replace finds, in its order, and
+start no match deeper than ruby.MAX_ASCENT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from joblint import ruby
+from joblint.rails import named_calls, queues, zeitwerk
+from joblint.rules import _arguments
+from joblint.source import SourceFile
+
+SAMPLE = """
+class ReportJob < ApplicationJob
+  queue_as :low
+  queue_as "reports"
+  self.queue_name = "late"
+  sidekiq_options queue: "native", retry: 3
+  def perform(id, reset: false)
+    x = y = Foo.set(queue: "q").perform_later(id.set(1)) << bar.new(a.send(:b))
+    list += [1]
+    Rails.application.config.autoload_paths << "lib"
+    ActionMailer::Base.deliver_later_queue_name = "mail"
+    reset; settings; :queue_as; "set"; Foo.new; perform
+  end
+  def self.perform(a); end
+  def perform; end
+end
+def perform(*args) = (def perform(b); end)
+"""
+
+
+def source_of(text: str) -> SourceFile:
+    return SourceFile(Path("x.rb"), "x.rb", data=text.encode())
+
+
+def spans(nodes) -> list[tuple[str, int, int]]:
+    return [(node.type, node.start_byte, node.end_byte) for node in nodes]
+
+
+def query_matches(query: str, text: str, *names: str) -> list[list[tuple[str, int, int]]]:
+    """Each match of `query`, as the spans of its captures `names` (those it has)."""
+    found = ruby.matches(ruby.compile_query(query), source_of(text).root)
+    return [spans(caps[name][0] for name in names if name in caps) for _, caps in found]
+
+
+def nested(text: str, depth: int) -> str:
+    return "[" * depth + text + "]" * depth
+
+
+CASES = [SAMPLE] + [nested(SAMPLE.replace("\n", "; "), depth) for depth in range(250, 258)]
+
+
+@pytest.mark.parametrize("text", CASES)
+def test_zeitwerk_statements_are_the_query_matches(text):
+    calls, appends = zeitwerk._statements(source_of(text).root)
+    assert [spans([call.child_by_field_name("method"), call]) for call, _ in calls] == query_matches(
+        "(call method: (identifier) @method) @call", text, "method", "call"
+    )
+    appends_query = """
+        (binary left: (_) @list operator: "<<" right: (_) @value)
+        (operator_assignment left: (_) @list operator: "+=" right: (_) @value)
+        (assignment left: (_) @list right: (_) @value)"""
+    assert [spans(pair) for pair in appends] == query_matches(appends_query, text, "list", "value")
+
+
+@pytest.mark.parametrize("text", CASES)
+def test_queue_statements_are_the_query_matches(text):
+    found = queues._queue_statements(source_of(text))
+    query = """
+        (call method: (identifier) @method
+          (#any-of? @method "queue_as" "sidekiq_options" "set" "deliver_later")
+          arguments: (argument_list) @args) @call
+        (assignment
+          left: (call receiver: (self) method: (identifier) @attr (#eq? @attr "queue_name"))
+          right: (_) @value) @assign
+        (assignment
+          left: (call method: (identifier) @mailer_attr (#eq? @mailer_attr "deliver_later_queue_name"))
+          right: (_) @mailer_value) @mailer_assign"""
+    expected = query_matches(query, text, "call", "args", "assign", "value", "mailer_assign", "mailer_value")
+    assert [spans([node, operand]) for _, node, operand in found] == expected
+    assert text is not SAMPLE or [method for method, _, _ in found] == [
+        "queue_as", "queue_as", "queue_name", "sidekiq_options", "set", "set", "deliver_later_queue_name"
+    ]
+
+
+@pytest.mark.parametrize("text", CASES)
+def test_perform_parameters_are_the_query_matches(text):
+    query = ('(method name: (identifier) @name (#eq? @name "perform")'
+             " parameters: (method_parameters) @params)")
+    expected = query_matches(query, text, "params")
+    assert [spans([params]) for params in _arguments._perform_parameters(source_of(text))] == expected
+
+
+@pytest.mark.parametrize("text", CASES)
+@pytest.mark.parametrize("family", named_calls.FAMILIES)
+def test_named_calls_are_the_query_matches(text, family):
+    query = ruby.calls_query(family).source
+    expected = query_matches(query, text, "call", "method")
+    got = named_calls._calls_of(source_of(text), family)
+    assert [spans([call, call.child_by_field_name("method")]) for call, _ in got] == expected
+
+
+def test_identifiers_named_finds_whole_identifiers_in_document_order():
+    source = source_of("reset = set; :set; 'set'; a.set(set?); set!\nset # set\n")
+    found = ruby.identifiers_named(source.root, source.data, ["set", "set!"])
+    assert [(ruby.text(node), node.start_byte) for node, _ in found] == [
+        ("set", 8), ("set", 28), ("set!", 39), ("set", 44)
+    ]
+    assert all(path[0] == source.root and len(path) >= 1 for _, path in found)
+
+
+def test_identifiers_named_leaves_out_what_is_nested_too_deep():
+    limit = ruby.MAX_ASCENT + 2
+    for depth in (limit - 1, limit, limit + 1):
+        source = source_of("[" * (depth - 1) + "set" + "]" * (depth - 1))  # program > arrays > set
+        found = ruby.identifiers_named(source.root, source.data, ["set"])
+        assert [len(path) for _, path in found] == ([depth] if depth <= limit else [])
+
+
+def test_children_in_fields_walks_in_document_order_to_the_depth_limit():
+    source = source_of("a.b(c.d) << e\nx = y")
+    found = [(ruby.text(node), field, parent.type)
+             for node, field, parent in ruby.children_in_fields(source.root, {"method", "right"})]
+    assert found == [("b", "method", "call"), ("d", "method", "call"), ("e", "right", "binary"),
+                     ("y", "right", "assignment")]
+    deep = source_of(nested("a.b", ruby.MAX_ASCENT))  # the call at MAX_ASCENT + 1
+    assert list(ruby.children_in_fields(deep.root, {"method"})) == []
+    shallow = source_of(nested("a.b", ruby.MAX_ASCENT - 1))
+    assert len(list(ruby.children_in_fields(shallow.root, {"method"}))) == 1
