@@ -122,7 +122,7 @@ def code_id() -> str:
     from . import __version__
 
     package = os.path.dirname(os.path.abspath(__file__))
-    parts = [__version__, sys.version, sys.executable]
+    parts = [__version__, sys.version]  # not the executable: `python` and `python3` are one
     for directory, _, names in sorted(os.walk(package)):
         for name in sorted(n for n in names if n.endswith(".py")):
             parts.append(f"{directory}/{name}:{stamp(os.path.join(directory, name))}")
