@@ -5,6 +5,7 @@ or ignored, never trusted and never a traceback."""
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -180,19 +181,19 @@ def test_a_damaged_or_foreign_cache_is_rebuilt_not_trusted(
     app: Path, tmp_path: Path, analysed: list[str], damage: str
 ) -> None:
     cold = run()
-    for path in cache_files(tmp_path, "*.json"):
+    for path in cache_files(tmp_path, "*.bin"):
         data = path.read_bytes()
         if damage == "truncated":
             path.write_bytes(data[: len(data) // 2])
         elif damage == "garbage":
             path.write_bytes(os.urandom(300))
-        elif damage == "forged":  # valid JSON, findings removed, signature not ours
+        elif damage == "forged":  # a valid document, findings removed, signature not ours
             header, _, body = data.partition(b"\n")
-            document = json.loads(body)
+            document = marshal.loads(body)
             for entry in document.get("entries", {}).values():
                 if isinstance(entry, dict) and "share" in entry:
                     entry["share"]["findings"] = []
-            path.write_bytes(header + b"\n" + json.dumps(document).encode())
+            path.write_bytes(header + b"\n" + marshal.dumps(document))
         elif damage == "empty":
             path.write_bytes(b"")
         else:
@@ -230,7 +231,7 @@ def test_cache_location_and_switches(app: Path, tmp_path: Path, monkeypatch: pyt
     assert (app / cache.DIR_NAME / ".gitignore").read_text().splitlines()[-1] == "*"
     assert (app / cache.DIR_NAME / "CACHEDIR.TAG").is_file()
     run("--cache-dir", str(tmp_path / "elsewhere"))
-    assert list((tmp_path / "elsewhere").rglob("findings-*.json"))
+    assert list((tmp_path / "elsewhere").rglob("findings-*.bin"))
     # the cache is never linted, and never read as part of the project
     assert cache.DIR_NAME not in run()
 

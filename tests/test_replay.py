@@ -5,6 +5,7 @@ output."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -151,7 +152,7 @@ def test_plain_runs_have_a_key() -> None:
 def test_a_damaged_or_foreign_memo_is_not_trusted(run: Runner, tmp_path: Path) -> None:
     expected = settled(run, ".")
     store = cache.cache_directory(run.root, Path(os.environ["JOBLINT_CACHE_DIR"]))
-    memos = list(store.glob("run-*.json"))
+    memos = list(store.glob("run-*.bin"))
     assert len(memos) == 1
     data = memos[0].read_bytes()
     memos[0].write_bytes(data.replace(b"JL101", b"JL999"))  # the signature no longer matches
@@ -167,3 +168,21 @@ def test_a_damaged_or_foreign_memo_is_not_trusted(run: Runner, tmp_path: Path) -
 
 def replay_key(run: Runner) -> bytes:
     return (Path(run.env["XDG_CACHE_HOME"]) / "joblint" / "cache-key").read_bytes()
+
+
+def test_the_process_leaves_with_its_whole_output_and_its_exit_code(run: Runner) -> None:
+    """The console entry skips the interpreter's teardown when nothing waits for it: what it
+    printed (more than a pipe holds) and its exit code are still all there."""
+    for index in range(300):
+        (run.root / "app" / "controllers" / f"c{index}_controller.rb").write_text(
+            f"class C{index}Controller < ApplicationController\n  def update\n"
+            f"    NotifyJob.perform_async(User.find(params[:id]))\n  end\nend\n"
+        )
+    for extra, expected in (([], 1), (["--exit-zero"], 0)):
+        done = subprocess.run(
+            [sys.executable, "-m", "joblint", ".", "--format", "json", "--no-cache", *extra],
+            cwd=run.root, env=run.env, capture_output=True, check=False,
+        )
+        assert done.returncode == expected, done.stderr
+        findings = json.loads(done.stdout)["findings"]
+        assert len(done.stdout) > 65536 and len(findings) >= 300

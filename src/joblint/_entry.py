@@ -4,7 +4,9 @@ question costs what starting Python costs; replays a check run that nothing can 
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import NoReturn
 
 
 def main() -> None:
@@ -28,16 +30,33 @@ def main() -> None:
     gc.set_threshold(100_000, 50, 1000)
     from .cli import main as cli_main
 
-    if key is None:
-        cli_main()
-        return
-    recorder = replay.Recorder(key)
+    recorder = replay.Recorder(key) if key is not None else None
     code: object = None  # a crash is never recorded
     try:
         cli_main()
         code = 0
     except SystemExit as done:
         code = done.code
-        raise
     finally:
-        recorder.finish(code)
+        if recorder is not None:
+            recorder.finish(code)
+    _leave(code)
+
+
+def _leave(code: object) -> NoReturn:
+    """`sys.exit(code)`, skipping the interpreter's teardown — freeing every object of the
+    project model took 30 ms of a 350 ms pre-commit run — when nothing waits for it: no exit
+    handler registered (a coverage tool, a test's), no profiler or tracer, no other thread."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: let the interpreter report it as it does
+        sys.exit(code)
+    import atexit
+    import threading
+
+    handlers = getattr(atexit, "_ncallbacks", None)
+    if (code is None or isinstance(code, int)) and handlers is not None and handlers() == 0 \
+            and threading.active_count() == 1 and sys.getprofile() is None and sys.gettrace() is None:
+        os._exit(code or 0)
+    sys.exit(code)

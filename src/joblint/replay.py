@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover
 MAGIC = b"joblint-cache"
 KEY_BYTES = 32
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
-MEMO_FORMAT = 2  # 2: paths grouped by directory, one digest of their stamps per directory
+MEMO_FORMAT = 3  # 3: marshal; 2: paths grouped by directory, one digest of their stamps per directory
 
 # what the output depends on besides the command line: joblint's, Click's and Rich's variables
 ENV_NAMES = (
@@ -226,18 +226,16 @@ def replay(key: str) -> int | None:
     body = verified(secret, data) if secret is not None else None
     if body is None:
         return None
-    import json
+    import marshal
 
     try:
-        memo = json.loads(body)
+        memo = marshal.loads(body)  # signed with this user's key: a memo joblint wrote
         if memo.get("format") != MEMO_FORMAT or memo.get("key") != key:
             return None
         if not _holds(memo["base"], memo["paths"]):
             return None
-        out = memo["stdout"].encode("latin-1")
-        err = memo["stderr"].encode("latin-1")
-        code = int(memo["code"])
-    except (ValueError, KeyError, TypeError, AttributeError):
+        out, err, code = bytes(memo["stdout"]), bytes(memo["stderr"]), int(memo["code"])
+    except (ValueError, KeyError, TypeError, AttributeError, EOFError):
         return None
     sys.stdout.flush()
     sys.stdout.buffer.write(out)
@@ -375,15 +373,14 @@ class Recorder:
             if any(found is not None and found[1] >= trusted for found in stamps):
                 return  # changed during or just before the run (or in the same clock tick)
             paths[os.path.relpath(directory, base)] = [names, _digest(stamps)]
-        import json
+        import marshal
 
-        body = json.dumps({
+        body = marshal.dumps({
             "format": MEMO_FORMAT, "key": self.key, "started": self.started, "code": code,
-            "stdout": bytes(self.tees[0].copy).decode("latin-1"),
-            "stderr": bytes(self.tees[1].copy).decode("latin-1"),
+            "stdout": bytes(self.tees[0].copy), "stderr": bytes(self.tees[1].copy),
             "base": base, "paths": paths,
-        }, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogateescape")
-        memo_path = os.path.join(self.store, f"run-{self.key[:32]}.json")
+        })
+        memo_path = os.path.join(self.store, f"run-{self.key[:32]}.bin")
         _write(memo_path, signed(secret, body))
         pointer = _pointer(self.key)
         os.makedirs(os.path.dirname(pointer), mode=0o700, exist_ok=True)

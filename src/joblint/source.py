@@ -26,10 +26,10 @@ class SourceFile:
     class definitions come from the cache may never be."""
 
     def __init__(
-        self, path: Path, relpath: str, data: bytes | None = None,
+        self, path: Path | str, relpath: str, data: bytes | None = None,
         load: Callable[[], bytes] | None = None,
     ):
-        self.path = path
+        self._path = path  # made a Path when asked for: most model files never are
         self.relpath = relpath
         self._data = data
         self._load = load
@@ -41,6 +41,12 @@ class SourceFile:
 
     def __repr__(self) -> str:
         return f"SourceFile(path={self.path!r}, relpath={self.relpath!r})"
+
+    @property
+    def path(self) -> Path:
+        if not isinstance(self._path, Path):
+            self._path = Path(self._path)
+        return self._path
 
     @property
     def data(self) -> bytes:

@@ -42,7 +42,7 @@ NATIVE_JOB_LOOKUPS: list[Callable[[App, SourceFile, Node], JobKind | None]] = []
 ADAPTER_FILES = ("config/application.rb", "config/environments/production.rb")
 
 
-def _read_later(path: Path) -> bytes:
+def _read_later(path: str) -> bytes:
     """A model file's bytes read on demand; it was readable when its size and times were
     checked, and a file gone since reads as empty rather than stopping the run."""
     try:
@@ -263,24 +263,24 @@ class App:
                     tracker.files.add(os.path.abspath(source.path))
         return list(files.values())
 
-    def _model_source(self, path: Path) -> SourceFile | None:
+    def _model_source(self, path: str) -> SourceFile | None:
         """`source(path)`, but for a file whose definitions the cache holds for its current size
         and times, the bytes are read only if something asks for them."""
         key = os.path.abspath(path)
         cache = self.definition_cache
         if cache is None or key in self._sources or key in self.overrides:
-            return self.source(path)
+            return self.source(Path(path))
         relpath = self.relpath(path)
         digest = cache.unchanged(relpath, key)
         if digest is None:
-            return self.source(path)
+            return self.source(Path(path))
         for tracker in self._trackers:
             tracker.files.add(key)
         source = self._sources[key] = SourceFile(path, relpath, load=lambda: _read_later(path))
         source.derived["content_hash"] = digest
         return source
 
-    def _model_paths(self) -> list[Path]:
+    def _model_paths(self) -> list[str]:
         """The Ruby files below the model directories; from the cache's last walk while no
         directory it went through changed."""
         assert self.root is not None
@@ -290,12 +290,12 @@ class App:
         if cache is not None:
             known = cache.listing(names)
             if known is not None:
-                return [Path(p) for p in known]
+                return known
         visited: list[str] = []
         excludes = Excludes(self.root)
-        paths = [p for top in tops for p in walk_files(top, self.root, _is_rb, excludes, visited)]
+        paths = [str(p) for top in tops for p in walk_files(top, self.root, _is_rb, excludes, visited)]
         if cache is not None and not excludes.problems:
-            cache.record_listing(names, os.path.abspath(self.root), visited, [str(p) for p in paths])
+            cache.record_listing(names, os.path.abspath(self.root), visited, paths)
         return paths
 
     # -- facts -------------------------------------------------------------------------------

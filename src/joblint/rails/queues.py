@@ -166,7 +166,12 @@ def _build(app: App) -> QueueConfig:
 
 def _ruby_config_texts(app: App, production_only: bool = False) -> list[str]:
     """application.rb, the environment files and the initializers (with `production_only`,
-    of the environment files only production.rb)."""
+    of the environment files only production.rb); read once per run (several facts ask)."""
+    return app.fact(f"ruby_config_texts:{production_only}",
+                    lambda app: _read_ruby_config_texts(app, production_only))
+
+
+def _read_ruby_config_texts(app: App, production_only: bool) -> list[str]:
     texts = [app.text("config/application.rb")]
     if app.root is not None:
         for directory in RUBY_CONFIG_DIRS:
