@@ -138,11 +138,8 @@ def _listing(dirnames: Iterable[str], filenames: Iterable[str]) -> str:
 def file_record(path: str, digest: str | None) -> list[object]:
     """[size, modification time, hash of the bytes the run used] — None for a file it could
     not read, which then holds only while its size and time do."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return [-1, -1, None]
-    return [stat.st_size, stat.st_mtime_ns, digest]
+    found = stamp(path)
+    return [-1, -1, None] if found is None else [found[0], found[1], digest]
 
 
 def dirs_hold(dirs: Mapping[str, object], started: int) -> bool:
@@ -551,11 +548,10 @@ class FindingCache:
         return sid
 
     def record(self, key: str, digest: str, share: dict[str, object], sid: str) -> None:
-        try:
-            now = os.stat(key)
-        except OSError:
+        now = stamp(key)
+        if now is None:
             return
-        stat = [now.st_size, now.st_mtime_ns]
+        stat = now[:2]
         self.kept[key] = {"hash": digest, "stat": stat, "state": sid, "share": share}
 
     def save(self) -> None:

@@ -136,13 +136,24 @@ def code_id() -> str:
     return content_hash("\n".join(parts).encode("utf-8", "surrogateescape"))
 
 
+_SEEN: dict[str, list[int] | None] | None = None  # stamps taken by the run, when it is the process
+
+
 def stamp(path: str) -> list[int] | None:
-    """Size, modification and change time: what a replay compares; None for a missing path."""
+    """Size, modification and change time: what a replay compares; None for a missing path.
+    In a check run being recorded, a path is stat'ed once: the model, the cache and the memo
+    ask about the same thousands of files, and a file changed after its first stamp is seen by
+    the next run, whose stamp differs."""
+    if _SEEN is not None and path in _SEEN:
+        return _SEEN[path]
     try:
         stat = os.stat(path)
+        found: list[int] | None = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
     except OSError:
-        return None
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+        found = None
+    if _SEEN is not None:
+        _SEEN[path] = found
+    return found
 
 
 # -- which runs ----------------------------------------------------------------------------
@@ -329,6 +340,8 @@ class Recorder:
             ))
         sys.stdout, sys.stderr = wrapped
         Recorder.active = self
+        global _SEEN
+        _SEEN = {}
 
     def progress(self, shown: bool) -> None:
         """A transient progress display is on stderr (True) or gone (False): not recorded."""
@@ -349,12 +362,14 @@ class Recorder:
                 pass
         sys.stdout, sys.stderr = self.streams
         Recorder.active = None
+        global _SEEN
         if (self.replayable and self.store is not None and isinstance(code, int) and code in (0, 1)
                 and os.path.isfile(os.path.join(self.store, ".gitignore"))):  # the cache's own
             try:
-                self._save(code)
+                self._save(code)  # with the stamps the run took
             except (OSError, ValueError):
                 pass  # a read-only checkout: no memo
+        _SEEN = None
 
     def _save(self, code: int) -> None:
         assert self.store is not None
