@@ -356,3 +356,10 @@ def test_model_files_with_cached_definitions_are_read_only_when_asked(app: Path,
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     third = model()
     assert "Usxr" in third.classes and "User" not in third.classes
+
+
+def test_findings_of_old_settings_do_not_pile_up(app: Path, tmp_path: Path) -> None:
+    for code in ("JL101", "JL102", "JL103", "JL104", "JL105", "JL106", "JL107", "JL108", "JL201",
+                 "JL202"):  # ten different selections: ten contexts
+        run("--ignore", code)
+    assert len(cache_files(tmp_path, "findings-*.bin")) == cache.KEEP_CONTEXTS

@@ -44,6 +44,8 @@ __all__ = ["code_id", "content_hash", "user_key"]  # shared with the whole-run r
 DIR_NAME = ".joblint_cache"
 FORMAT = 4  # 4: marshal, not JSON (a third of the time to load); 3: definitions with file times
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
+KEEP_CONTEXTS = 6  # findings files of other settings or versions kept beside the current one
+KEEP_MEMOS = 32  # run memos (one per command line) kept
 MAX_SCANS = 4  # runs whose shares are kept (a full run, some one-file runs…)
 
 
@@ -85,6 +87,18 @@ class Store:
                 raise
         except OSError:
             pass  # a read-only checkout: run without keeping a cache
+
+    def prune(self, prefix: str, keep: int) -> None:
+        """Remove all but the `keep` most recently written files named `prefix…` (findings of
+        other settings or joblint versions, memos of other command lines)."""
+        try:
+            found = [e for e in os.scandir(self.directory) if e.name.startswith(prefix)]
+            found.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
+        except OSError:
+            return
+        for entry in found[keep:]:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
     def _prepare(self) -> None:
         if (self.directory / ".gitignore").is_file():
@@ -570,6 +584,8 @@ class FindingCache:
         if (scans, states, entries) == self._loaded:
             return  # nothing new: a warm run writes nothing
         self.store.save(self.name, {"scans": scans, "states": states, "entries": entries})
+        self.store.prune("findings-", KEEP_CONTEXTS)
+        self.store.prune("run-", KEEP_MEMOS)
 
 
 def _mapping(value: object) -> dict[str, dict[str, object]]:

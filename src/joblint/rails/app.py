@@ -266,11 +266,12 @@ class App:
     def _model_source(self, path: str) -> SourceFile | None:
         """`source(path)`, but for a file whose definitions the cache holds for its current size
         and times, the bytes are read only if something asks for them."""
-        key = os.path.abspath(path)
+        prefix = self._root_prefix  # the walk's paths are absolute and normal below the root
+        key = path if path.startswith(prefix) and "/." not in path else os.path.abspath(path)
         cache = self.definition_cache
         if cache is None or key in self._sources or key in self.overrides:
             return self.source(Path(path))
-        relpath = self.relpath(path)
+        relpath = key[len(prefix):] if key.startswith(prefix) else self.relpath(path)
         digest = cache.unchanged(relpath, key)
         if digest is None:
             return self.source(Path(path))
