@@ -35,3 +35,30 @@ def test_queries_compile_on_first_use_and_all_of_them_compile():
     rules.all_rules()
     assert ruby.compile_all() > 40  # 49: six became searches without a query (node_search)
     assert lazy._query is not None
+
+
+def test_rules_lists_every_rule_without_importing_the_analyzer():
+    probe = (
+        "import atexit, sys; sys.argv = ['joblint', 'rules', '--format', 'json']\n"
+        "atexit.register(lambda: print(sorted(m for m in ('tree_sitter', 'joblint.engine',"
+        " 'joblint.rules', 'joblint.rails', 'yaml') if m in sys.modules), file=sys.stderr))\n"
+        "from joblint._entry import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stderr.strip() == "[]"
+    import json
+
+    from joblint import rules
+
+    listed = [(r["code"], r["name"], r["severity"], r["default"]) for r in json.loads(done.stdout)["rules"]]
+    assert listed == [(r.code, r.name, r.severity.label, r.default_enabled) for r in rules.all_rules()]
+
+
+def test_the_generated_rule_index_and_the_format_list_are_current():
+    from joblint import catalogue, cli, reporters
+
+    assert catalogue.INDEX_MODULE.read_text("utf-8") == catalogue.index_module(), (
+        "regenerate with `python -m joblint.catalogue`"
+    )
+    assert cli.FORMATS == tuple(reporters.FORMATS)

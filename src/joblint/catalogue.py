@@ -1,7 +1,8 @@
 """The rule catalogue: registry → `rules/README.md` and one page per rule.
 
-`python -m joblint.catalogue [DIR]` writes it (default `rules/`); `--check` exits 1 when the
-committed pages differ from what the registry generates.
+`python -m joblint.catalogue [DIR]` writes it (default `rules/`), and `src/joblint/rule_index.py`
+(each rule's metadata, which `joblint rules` reads without importing the analyzer); `--check`
+exits 1 when the committed pages or index differ from what the registry generates.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import rules
-from .rules import Rule
+if TYPE_CHECKING:  # the rules are imported when a page is made: `joblint rules` needs none
+    from .rules import ExampleTree, Rule
 
 REPOSITORY = "https://github.com/joblint/joblint"
 
@@ -20,8 +22,12 @@ def page_name(rule: type[Rule]) -> str:
     return f"{rule.code}-{rule.name}.md"
 
 
+def help_uri_of(code: str, name: str) -> str:
+    return f"{REPOSITORY}/blob/main/rules/{code}-{name}.md"
+
+
 def help_uri(rule: type[Rule]) -> str:
-    return f"{REPOSITORY}/blob/main/rules/{page_name(rule)}"
+    return help_uri_of(rule.code, rule.name)
 
 
 def _language(path: str) -> str:
@@ -34,7 +40,7 @@ def _language(path: str) -> str:
     return "ruby"
 
 
-def _trees(title: str, trees: list[rules.ExampleTree]) -> list[str]:
+def _trees(title: str, trees: list[ExampleTree]) -> list[str]:
     lines = [f"## {title}", ""]
     for number, example in enumerate(trees, start=1):
         lines += [f"### {number}", ""]
@@ -85,6 +91,8 @@ def page(rule: type[Rule]) -> str:
 
 
 def index() -> str:
+    from . import rules
+
     lines = [
         "# joblint rules",
         "",
@@ -102,7 +110,35 @@ def index() -> str:
     return "\n".join(lines)
 
 
+INDEX_MODULE = Path(__file__).parent / "rule_index.py"
+
+
+def index_rows() -> list[tuple[str, str, str, str, bool, bool, str, str]]:
+    """Each rule's metadata as `rule_index.RULES` holds it."""
+    from . import rules
+
+    return [
+        (r.code, r.name, r.severity.label, r.scope, r.default_enabled, r.fixable, r.summary,
+         r.__module__.rsplit(".", 1)[-1])
+        for r in rules.all_rules()
+    ]
+
+
+def index_module() -> str:
+    """The text of `rule_index.py`: `joblint rules` and `joblint rule` read the rules from it
+    without importing the analyzer."""
+    rows = "".join(f"    {row!r},\n" for row in index_rows())
+    return (
+        '"""Every rule\'s code, name, severity, scope, default, fixability, summary and module:\n'
+        "`joblint rules` and `joblint rule` answer from here without importing the analyzer.\n"
+        'Written by `python -m joblint.catalogue` from the rule classes; do not edit."""\n\n'
+        "RULES = (\n" + rows + ")\n"
+    )
+
+
 def expected_files() -> dict[str, str]:
+    from . import rules
+
     files = {"README.md": index()}
     for rule in rules.all_rules():
         files[page_name(rule)] = page(rule)
@@ -139,12 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     directory = Path(targets[0] if targets else "rules")
     if check:
         stale = stale_files(directory)
+        if INDEX_MODULE.read_text("utf-8") != index_module():
+            stale.append(str(INDEX_MODULE))
         if stale:
             print(f"stale rule pages in {directory}: {', '.join(stale)}", file=sys.stderr)
             print("regenerate with: python -m joblint.catalogue", file=sys.stderr)
             return 1
         return 0
     write(directory)
+    INDEX_MODULE.write_text(index_module(), encoding="utf-8")
     return 0
 
 

@@ -11,19 +11,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, baseline, catalogue, config, fixes, reporters, rules
-from .engine import Options, Report, lint
-from .files import valid_pattern
-from .findings import Severity, printable
-from .rails.app import App, find_root
+from . import __version__, catalogue, rule_index
 from .replay import Recorder
-from .roots import root_for
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each command imports what it runs: `joblint rules` needs no analyzer
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
+    from . import config, reporters
+    from .engine import Report
+    from .findings import Severity
+
 COMMANDS = ("check", "rules", "rule", "jobs", "server", "mcp")
+# reporters.FORMATS, written here so that `--help` and `rules` do not import the reporters
+# (a test keeps the two equal)
+FORMATS = ("text", "concise", "json", "sarif", "github", "gitlab")
 
 
 class DefaultToCheck(click.Group):
@@ -68,6 +70,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 def _error(message: str) -> None:
     """One line on stderr; control characters from file names or code shown as escapes."""
+    from .findings import printable
+
     click.echo(f"joblint: {printable(message)}", err=True)
 
 
@@ -83,7 +87,7 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "--output-format", "output_format",
-              type=click.Choice(list(reporters.FORMATS)), default="text", show_default=True,
+              type=click.Choice(list(FORMATS)), default="text", show_default=True,
               help="Output format (`--output-format` is ruff's spelling).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to FILE; a summary still goes to the terminal.")
@@ -154,6 +158,11 @@ def check(
     cache_dir: Path | None,
 ) -> None:
     """Lint PATHS (default: the current directory; `-` for standard input)."""
+    from . import baseline, config, fixes, reporters, rules
+    from .engine import Options, lint
+    from .files import valid_pattern
+    from .findings import Severity
+
     _refuse_conflicts(output_format, output, show_diff, fix, statistics, show_settings,
                       baseline_file, write_baseline_file, paths, stdin_filename)
     if output is not None:
@@ -259,6 +268,9 @@ def check(
 def _settings_paths(targets: list[Path], config_file: Path | None, baseline_file: Path | None) -> set[str]:
     """The files the settings were read from, or would be if they existed: a replay of the run
     holds only while they are unchanged."""
+    from . import config
+    from .rails.app import find_root
+
     if config_file is not None:
         paths = {os.path.abspath(config_file)}
     else:
@@ -324,6 +336,9 @@ def _check_output_path(output: Path) -> None:
 
 
 def _settings(targets: list[Path], config_file: Path | None) -> config.Settings:
+    from . import config
+    from .rails.app import find_root
+
     if config_file is not None:
         if not config_file.is_file():
             raise config.ConfigError(f"{config_file}: no such configuration file")
@@ -333,6 +348,8 @@ def _settings(targets: list[Path], config_file: Path | None) -> config.Settings:
 
 
 def _print_settings(settings: config.Settings, targets: list[Path], output_format: str) -> None:
+    from . import config
+
     rows = config.describe(settings) + _project_rows(targets)
     if output_format == "json":
         document = [{"setting": k, "value": v, "from": o} for k, v, o in rows]
@@ -350,6 +367,9 @@ def _print_settings(settings: config.Settings, targets: list[Path], output_forma
 
 def _project_rows(targets: list[Path]) -> list[tuple[str, str, str]]:
     """What joblint found about the app(s): the first thing to check when a finding surprises."""
+    from .rails.app import App
+    from .roots import root_for
+
     found: dict[Path | None, None] = {}
     for target in targets:
         path = Path(os.path.abspath(target))
@@ -446,6 +466,7 @@ def _emit(
 ) -> None:
     if output_format == "text" and output is None and not (report.findings or summary):
         return  # nothing to print: rich is not even imported
+    from . import reporters
     from .reporters import text as text_reporter
 
     if output_format == "text" and output is None:
@@ -483,10 +504,9 @@ def list_rules(output_format: str) -> None:
     """Table of every rule."""
     if output_format == "json":
         document = [
-            {"code": r.code, "name": r.name, "severity": r.severity.label, "scope": r.scope,
-             "default": r.default_enabled, "fixable": r.fixable, "summary": r.summary,
-             "url": catalogue.help_uri(r)}
-            for r in rules.all_rules()
+            {"code": code, "name": name, "severity": severity, "scope": scope, "default": default,
+             "fixable": fixable, "summary": summary, "url": catalogue.help_uri_of(code, name)}
+            for code, name, severity, scope, default, fixable, summary, _ in rule_index.RULES
         ]
         sys.stdout.write(json.dumps({"rules": document}, indent=2) + "\n")
         return
@@ -495,11 +515,9 @@ def list_rules(output_format: str) -> None:
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("Code", "Name", "Severity", "Scope", "Default", "Fixable", "Summary"):
         table.add_column(column, no_wrap=column != "Summary")
-    for rule in rules.all_rules():
-        table.add_row(
-            rule.code, rule.name, rule.severity.label, rule.scope,
-            "on" if rule.default_enabled else "off", "yes" if rule.fixable else "", rule.summary,
-        )
+    for code, name, severity, scope, default, fixable, summary, _ in rule_index.RULES:
+        table.add_row(code, name, severity, scope, "on" if default else "off",
+                      "yes" if fixable else "", summary)
     make_console().print(table)
 
 
@@ -507,11 +525,14 @@ def list_rules(output_format: str) -> None:
 @click.argument("code_or_name")
 def rule(code_or_name: str) -> None:
     """The documentation page of one rule (by code or name)."""
-    found = rules.lookup(code_or_name)
-    if found is None:
+    key = code_or_name.strip()
+    row = next((r for r in rule_index.RULES if r[0] == key.upper() or r[1] == key.lower()), None)
+    if row is None:
         _error(f"unknown rule {code_or_name!r} (see `joblint rules`)")
         sys.exit(2)
-    page = catalogue.page(found)
+    from . import rules
+
+    page = catalogue.page(rules.load(row[0], row[7]))  # that rule's module only
     console = make_console()
     if console.is_terminal:
         from rich.markdown import Markdown  # markdown-it: only for this command

@@ -191,6 +191,12 @@ def _load() -> None:
     _loaded = True
 
 
+def load(code: str, module: str) -> type[Rule]:
+    """One rule, importing its module only (`rule_index` names it): `joblint rule`."""
+    importlib.import_module(f"{__name__}.{module}")
+    return _REGISTRY[code]
+
+
 def all_rules() -> list[type[Rule]]:
     _load()
     return [_REGISTRY[code] for code in sorted(_REGISTRY)]
