@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from joblint import ruby, rules
-from joblint.engine import Options, lint
+from joblint.engine import Options, display_path, lint
 from joblint.findings import Hit, Severity
 from joblint.rules import Examples, Rule
 
@@ -174,3 +178,15 @@ def test_trees_past_the_budget_are_let_go_and_parsed_again_with_the_same_finding
         monkeypatch.setattr(TREES, "limit", 1 << 40)
         assert sum(parses.values()) > 2 * once  # the bounded run did parse trees again
         parses.clear()
+
+
+@given(
+    st.lists(st.sampled_from(["a", "b.rb", ".", "..", "", ".h", "a b"]), max_size=6),
+    st.booleans(),
+    st.sampled_from(["/", "/w", "/w/app", "/w/"]),
+)
+def test_display_paths_are_what_relpath_says(segments, absolute, cwd):
+    """The fast path for files below the working directory gives relpath's answer, always."""
+    path = ("/w/" if absolute else "") + "/".join(segments)
+    expected = os.path.relpath(os.path.join(cwd, path), cwd)
+    assert display_path(path, Path(cwd)) == expected

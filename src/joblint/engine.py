@@ -75,11 +75,16 @@ class Report:
 
 
 def display_path(path: Path | str, cwd: Path) -> str:
-    absolute = os.path.join(cwd, path)
-    try:
-        shown = os.path.relpath(absolute, cwd).replace(os.sep, "/")
-    except ValueError:  # another drive on Windows
-        shown = Path(absolute).as_posix()
+    base = os.fspath(cwd)
+    absolute = os.path.join(base, path)
+    if os.sep == "/" and absolute.startswith(base.rstrip("/") + "/") and "/." not in absolute \
+            and "//" not in absolute and not absolute.endswith("/") and base == os.path.normpath(base):
+        shown = absolute[len(base.rstrip("/")) + 1 :]  # below cwd, already normal: relpath's answer
+    else:
+        try:
+            shown = os.path.relpath(absolute, cwd).replace(os.sep, "/")
+        except ValueError:  # another drive on Windows
+            shown = Path(absolute).as_posix()
     return printable_path(shown)
 
 
