@@ -146,11 +146,7 @@ def stamp(path: str) -> list[int] | None:
     the next run, whose stamp differs."""
     if _SEEN is not None and path in _SEEN:
         return _SEEN[path]
-    try:
-        stat = os.stat(path)
-        found: list[int] | None = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
-    except OSError:
-        found = None
+    found = _stamp_in(None, path)
     if _SEEN is not None:
         _SEEN[path] = found
     return found
@@ -274,7 +270,8 @@ def _holds(base: str, groups: dict[str, list[object]]) -> bool:
     return True
 
 
-def _stamp_in(directory: int, name: str) -> list[int] | None:
+def _stamp_in(directory: int | None, name: str) -> list[int] | None:
+    """The stamp of `name` in an open directory (None: a path)."""
     try:
         found = os.stat(name, dir_fd=directory)
     except OSError:
