@@ -26,7 +26,6 @@ racing leave one whole cache, never a torn one.
 from __future__ import annotations
 
 import contextlib
-import json
 import marshal
 import os
 import tempfile
@@ -197,7 +196,9 @@ def file_holds(path: str, record: object, started: int, known: Mapping[str, str]
 
 
 def state_id(document: Mapping[str, object]) -> str:
-    return content_hash(json.dumps(document, sort_keys=True).encode("utf-8", "surrogateescape"))
+    """A content id, to find the same state made twice; documents are built in a fixed order
+    (sorted paths and facts), so marshal's bytes are a fraction of JSON's time to make."""
+    return content_hash(marshal.dumps(document))
 
 
 def now_ns() -> int:
