@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 import re
 from dataclasses import dataclass, field
 
 from . import ruby
 from .ruby import Node
+
+try:  # the interpreter's own SHA-256: hashlib would load OpenSSL for it
+    from _sha2 import sha256  # Python 3.12+
+except ImportError:
+    try:
+        from _sha256 import sha256  # type: ignore[no-redef]  # Python 3.10, 3.11
+    except ImportError:  # pragma: no cover - a build without them
+        from hashlib import sha256  # type: ignore[assignment]
 
 
 class Severity(enum.IntEnum):
@@ -136,7 +143,7 @@ class Suppressed:
 def fingerprint(code: str, relpath: str, scope: str, anchor: str, occurrence: int) -> str:
     """Line-independent identity: rule, file, enclosing class/method, node text, occurrence."""
     raw = "\0".join((code, relpath, scope, anchor, str(occurrence)))
-    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()  # odd file names
+    return sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()  # odd file names
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
