@@ -363,3 +363,51 @@ def test_findings_of_old_settings_do_not_pile_up(app: Path, tmp_path: Path) -> N
                  "JL202"):  # ten different selections: ten contexts
         run("--ignore", code)
     assert len(cache_files(tmp_path, "findings-*.bin")) == cache.KEEP_CONTEXTS
+
+
+def test_facts_kept_between_runs_are_rebuilt_when_what_they_read_changes(
+    app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Zeitwerk and queue facts are kept with the files they were read from: a run that
+    changed none of those takes them from the cache; an edited initializer or queue config, or
+    a new file, rebuilds them, and the output is then the cold output."""
+    from joblint.rails import queues, zeitwerk
+
+    built: list[str] = []
+    for module, name in ((zeitwerk, "_read"), (queues, "_build")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda a, f=original, n=name: built.append(n) or f(a))
+    write_tree(app, {
+        "config/initializers/inflections.rb":
+            'ActiveSupport::Inflector.inflections(:en) { |inflect| inflect.acronym "API" }\n',
+        "app/jobs/api_sync_job.rb":
+            "class APISyncJob < ApplicationJob\n  queue_as :default\n\n  def perform; end\nend\n",
+    })
+    age(app)
+    job = ["check", "app/jobs/api_sync_job.rb", "--format", "json", "--exit-zero"]
+
+    def one_file(*extra: str) -> str:
+        result = CliRunner().invoke(main, [*job, *extra])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    run()  # a full run keeps the facts
+    built.clear()
+    assert one_file() == one_file("--no-cache")
+    assert "JL705" not in one_file()
+    built.clear()
+    one_file()
+    assert built == []  # both facts came from the cache
+    (app / "config/initializers/inflections.rb").write_text("# no acronyms any more\n")
+    age(app)
+    built.clear()
+    warm = one_file()
+    assert "_read" in built  # the initializer changed: read again (the queue facts read it too)
+    assert warm == one_file("--no-cache") and "JL705" in warm
+    run()
+    (app / "config/sidekiq.yml").write_text(":queues:\n  - critical\n")
+    age(app)
+    built.clear()
+    warm = one_file()
+    assert "_build" in built
+    assert warm == one_file("--no-cache") and "JL601" in warm

@@ -31,7 +31,8 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 from .files import SKIPPED_DIRS, read_bounded
@@ -350,7 +351,11 @@ class FindingCache:
         self.scans: dict[str, dict[str, object]] = _mapping(document.get("scans"))
         self.states: dict[str, dict[str, object]] = _mapping(document.get("states"))
         self.entries: dict[str, dict[str, object]] = _mapping(document.get("entries"))
-        self._loaded = (dict(self.scans), dict(self.states), dict(self.entries))
+        values = document.get("values")  # fact → [scan id, its value as plain data]
+        self.values: dict[str, list[object]] = {
+            k: v for k, v in values.items() if isinstance(v, list) and len(v) == 2
+        } if isinstance(values, dict) else {}
+        self._loaded = (dict(self.scans), dict(self.states), dict(self.entries), dict(self.values))
         self.known: dict[str, str] = {}  # path → hash of the bytes, for files read this run
         self._holds: dict[str, bool] = {}
         self._scan_holds: dict[str, bool] = {}
@@ -459,6 +464,41 @@ class FindingCache:
             files.update(fact_files)  # type: ignore[arg-type]
             pending.extend(fact_facts)
         return files  # type: ignore[return-value]
+
+    def fact(self, name: str) -> tuple[object, dict[str, tuple[set[str], set[str]]]] | None:
+        """A fact's value as an earlier run kept it, if every file behind it (and every
+        directory listing of that run) still holds: (plain value, the files and facts each fact
+        behind it was built from, by name)."""
+        record = self.values.get(name)
+        if record is None:
+            return None
+        scan_id, value = record
+        scan = self.scans.get(scan_id)  # type: ignore[call-overload]
+        if not isinstance(scan_id, str) or scan is None:
+            return None
+        try:
+            if scan_id not in self._scan_holds:
+                self._scan_holds[scan_id] = dirs_hold(scan["dirs"], int(scan["started"]))  # type: ignore[arg-type, call-overload]
+            if not (self._scan_holds[scan_id] and self._fact_ok(scan_id, scan, name)):
+                return None
+            paths: list[str] = scan["paths"]  # type: ignore[assignment]
+            facts: dict[str, list[list[object]]] = scan["facts"]  # type: ignore[assignment]
+            behind: dict[str, tuple[set[str], set[str]]] = {}
+            pending = [name]
+            while pending:
+                current = pending.pop()
+                if current in behind:
+                    continue
+                files, names = facts[current]
+                behind[current] = ({paths[i] for i in files}, set(names))  # type: ignore[index]
+                pending.extend(names)  # type: ignore[arg-type]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        return value, behind
+
+    def keep_value(self, name: str, scan_id: str, value: object) -> None:
+        """Keep a fact's value (plain data) with the scan that recorded what it was built from."""
+        self.values[name] = [scan_id, value]
 
     def replayed_problems(self) -> list[tuple[str, str]]:
         """The project-model problems (an unreadable `Gemfile.lock`…) behind the shares kept."""
@@ -582,9 +622,11 @@ class FindingCache:
         states = {s: st for s, st in self.states.items() if st.get("scan") in scans}
         entries = {k: e for k, e in sorted(entries.items()) if e["state"] in states}
         states = {s: states[s] for s in sorted({e["state"] for e in entries.values()})}  # type: ignore[misc]
-        if (scans, states, entries) == self._loaded:
+        values = {k: v for k, v in self.values.items() if v[0] in scans}
+        if (scans, states, entries, values) == self._loaded:
             return  # nothing new: a warm run writes nothing
-        self.store.save(self.name, {"scans": scans, "states": states, "entries": entries})
+        self.store.save(self.name, {"scans": scans, "states": states, "entries": entries,
+                                    "values": values})
         self.store.prune("findings-", KEEP_CONTEXTS)
         self.store.prune("run-", KEEP_MEMOS)
 
@@ -593,3 +635,35 @@ def _mapping(value: object) -> dict[str, dict[str, object]]:
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, dict)}
+
+
+# -- facts kept as plain data ------------------------------------------------------------
+
+_CLASS = "\0class"  # the key naming a dataclass in its plain form (no fact has such a key)
+
+
+def plain(value: object) -> object:
+    """A fact's value as plain data (dataclasses become dicts naming their class); TypeError
+    for anything else than dataclasses, containers, strings, numbers, booleans and None."""
+    if is_dataclass(value) and not isinstance(value, type):
+        fields_ = {f.name: plain(getattr(value, f.name)) for f in dataclass_fields(value)}
+        return {_CLASS: type(value).__name__, **fields_}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(plain(item) for item in value)
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bytes)):
+        return value
+    raise TypeError(f"not plain data: {type(value).__name__}")
+
+
+def revive(value: object, classes: Mapping[str, type]) -> object:
+    """The inverse of `plain`, with the dataclasses it may name."""
+    if isinstance(value, dict):
+        if _CLASS in value:
+            cls = classes[value[_CLASS]]
+            return cls(**{k: revive(v, classes) for k, v in value.items() if k != _CLASS})
+        return {revive(k, classes): revive(v, classes) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(revive(item, classes) for item in value)
+    return value

@@ -176,6 +176,7 @@ def _lint_group(
     if store is not None:
         app.definition_cache = cache.DefinitionCache(store, code)
         shares = cache.FindingCache(store, _context(options, root, cwd, code))
+        app.kept_facts = shares.fact
     shown = {resolved: display_path(path, cwd) for resolved, path in targets.items()}
     active = [r for r in options.rules if r.triggers]
     passive = [r for r in options.rules if not r.triggers]  # run wherever an active rule ran
@@ -271,9 +272,10 @@ def _lint_group(
         )
     report.problems.extend(model_problems)
     if store is not None and shares is not None and root is not None:
+        plain_facts = app.plain_facts(worker_facts)  # before the reads are gathered
         facts = {**app.fact_reads, **worker_facts}
         _keep(app, store, shares, sources, parts, reads, by_source, facts, worker_digests, extras,
-              started, cwd, targets)
+              started, cwd, targets, plain_facts)
         _rests_on(report, store, shares, files, targets)
     else:
         report.inputs = None
@@ -373,6 +375,7 @@ def _keep(
     started: int,
     cwd: Path,
     targets: dict[str, Path],
+    plain_facts: dict[str, object],
 ) -> None:
     """Write this run's shares to the cache, each under the state of what its analysis read.
 
@@ -396,6 +399,8 @@ def _keep(
         problems,
         extras,
     )
+    for name, value in plain_facts.items():
+        shares.keep_value(name, scan_id, value)
     states: dict[tuple[frozenset[str], frozenset[str]], str] = {}
     behind: dict[frozenset[str], set[str]] = {}  # facts → the files they rest on
     for source in sources:

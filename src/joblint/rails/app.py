@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Generic, TypeVar, overload
 
 from .. import ruby
-from ..cache import DefinitionCache, content_hash, source_hash
+from ..cache import DefinitionCache, content_hash, plain, revive, source_hash
 from ..files import Excludes, FileProblem, read_bounded, read_source, walk_files
 from ..ruby import Node
 from ..source import TREES, SourceFile
@@ -40,6 +40,10 @@ MAILBOX_BASE = "ActionMailbox::Base"
 # does not import it back.
 NATIVE_JOB_LOOKUPS: list[Callable[[App, SourceFile, Node], JobKind | None]] = []
 ADAPTER_FILES = ("config/application.rb", "config/environments/production.rb")
+# Facts whose value is plain data (dataclasses of strings, numbers, containers), which the cache
+# may keep between runs: name → (the function that gets it, the dataclasses it is made of). The
+# fact modules register theirs when imported.
+PLAIN_FACTS: dict[str, tuple[Callable[[App], object], tuple[type, ...]]] = {}
 
 
 def _read_later(path: str) -> bytes:
@@ -127,6 +131,9 @@ class App:
         self._trackers: list[Reads] = []  # what the work in progress reads, innermost last
         self.fact_reads: dict[str, Reads] = {}  # fact → what building it read
         self.extras: list[str] = []  # relpaths of the files `include` added to the class index
+        # the cache's kept value of a PLAIN_FACTS fact, if what it was built from still holds:
+        # (plain value, the files and facts behind it, by fact)
+        self.kept_facts: Callable[[str], tuple[object, dict[str, tuple[set[str], set[str]]]] | None] | None = None
 
     # -- files -------------------------------------------------------------------------------
 
@@ -220,6 +227,10 @@ class App:
         first used): a job in `script/` is still known as a job when that file is checked."""
         self._extra.extend(s for s in sources if s.is_ruby and self.outside_model_dirs(s.path))
 
+    def included(self) -> list[SourceFile]:
+        """The analysed files `include` added to the class index."""
+        return list(self._extra)
+
     def outside_model_dirs(self, path: Path) -> bool:
         """Is the file outside every directory the class index walks (so `include` adds it)?"""
         if self.root is None:
@@ -251,7 +262,7 @@ class App:
         its engines, plus the analysed files found elsewhere."""
         files: dict[int, SourceFile] = {}
         if self.root is not None:
-            for path in self._model_paths():
+            for path in self.model_paths():
                 source = self._model_source(path)
                 if source is not None:
                     files[id(source)] = source
@@ -281,6 +292,14 @@ class App:
         source.derived["content_hash"] = digest
         return source
 
+    def model_paths(self) -> list[str]:
+        """The Ruby files below the model directories, found once per run without reading
+        them: a fact that needs a few of their bytes reads those and depends on those alone,
+        where `model_files` is every file. (The files `include` adds are not among them.)"""
+        if "_model_path_list" not in self.__dict__:
+            self.__dict__["_model_path_list"] = self._model_paths() if self.root is not None else []
+        return self.__dict__["_model_path_list"]  # type: ignore[no-any-return]
+
     def _model_paths(self) -> list[str]:
         """The Ruby files below the model directories; from the cache's last walk while no
         directory it went through changed."""
@@ -304,7 +323,7 @@ class App:
     def fact(self, name: str, build: Callable[[App], T]) -> T:
         """A fact computed by `build(app)` at most once per run — the way fact modules
         (queues, schedules, mailer views…) attach to the App without editing this class."""
-        if name not in self._facts:
+        if name not in self._facts and not self._kept(name):
             reads = Reads()
             self._trackers.append(reads)
             try:
@@ -316,6 +335,36 @@ class App:
         for tracker in self._trackers:
             tracker.facts.add(name)
         return self._facts[name]  # type: ignore[no-any-return]
+
+    def _kept(self, name: str) -> bool:
+        """Take the fact from the cache if it kept it and it still holds."""
+        if self.kept_facts is None or name not in PLAIN_FACTS:
+            return False
+        kept = self.kept_facts(name)
+        if kept is None:
+            return False
+        value, behind = kept
+        try:
+            self._facts[name] = revive(value, {c.__name__: c for c in PLAIN_FACTS[name][1]})
+        except (KeyError, TypeError, ValueError):
+            return False  # a value this code cannot read back: build the fact
+        for fact, (files, facts) in behind.items():
+            self.fact_reads.setdefault(fact, Reads(files, facts))
+        return True
+
+    def plain_facts(self, used: Iterable[str] = ()) -> dict[str, object]:
+        """The PLAIN_FACTS facts of this run, as plain data, for the cache to keep; those only
+        `used` elsewhere (by worker processes) are got here first."""
+        for name in set(used) & set(PLAIN_FACTS) - set(self._facts):
+            PLAIN_FACTS[name][0](self)
+        found = {}
+        for name in PLAIN_FACTS:
+            if name in self._facts and name in self.fact_reads:
+                try:
+                    found[name] = plain(self._facts[name])
+                except TypeError:
+                    continue
+        return found
 
     @fact_property
     def classes(self) -> ClassIndex:

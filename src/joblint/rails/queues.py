@@ -23,7 +23,7 @@ from ..files import walk_files
 from ..ruby import Node
 from ..source import SourceFile
 from . import mailers, schedules, yaml_config
-from .app import App
+from .app import PLAIN_FACTS, App
 from .config import active_lines
 from .jobs import ENQUEUE_METHODS, JobKind
 
@@ -135,7 +135,11 @@ class QueueConfig:
 
 
 def queue_config(app: App) -> QueueConfig:
+    """The app's queue facts, read once per run (kept by the cache between runs)."""
     return app.fact("queue_config", _build)
+
+
+PLAIN_FACTS["queue_config"] = (queue_config, (QueueConfig, WorkerQueues))
 
 
 def _build(app: App) -> QueueConfig:

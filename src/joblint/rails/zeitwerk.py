@@ -20,7 +20,7 @@ from .. import ruby
 from ..files import walk_files
 from ..ruby import Node
 from ..source import SourceFile
-from .app import App
+from .app import PLAIN_FACTS, App
 from .config import Version, active_lines
 
 ENGINE_DIRS = ("engines", "components")  # their app/ is autoloaded by the engine
@@ -199,8 +199,11 @@ def camelize(term: str, acronyms: dict[str, str]) -> str:
 
 
 def autoloading(app: App) -> Autoloading:
-    """The app's autoloading facts, read once per run."""
+    """The app's autoloading facts, read once per run (kept by the cache between runs)."""
     return app.fact("zeitwerk", _read)
+
+
+PLAIN_FACTS["zeitwerk"] = (autoloading, (Autoloading, ExtraRoot))
 
 
 def _read(app: App) -> Autoloading:
@@ -289,8 +292,13 @@ def _config_sources(app: App, components: tuple[str, ...]) -> list[SourceFile]:
                 source = app.source(path)
                 if source is not None:
                     sources.append(source)
-    for source in app.model_files:
-        if "/lib/" in f"/{source.relpath}" and (
+    # the model directories' files under a `lib/`, read one by one (not `app.model_files`: an
+    # edit to a job would then mean reading the config again), then the files `include` added
+    candidates = [Path(p) for p in app.model_paths() if "/lib/" in f"/{app.relpath(p)}"]
+    candidates += [s.path for s in app.included() if "/lib/" in f"/{s.relpath}"]
+    for path in candidates:
+        source = app.source(path)
+        if source is not None and (
             source.relpath.endswith("engine.rb") or source.contains_any((b"acronym", b"inflector"))
         ):
             sources.append(source)
