@@ -414,16 +414,23 @@ class FindingCache:
         scan = self.scans.get(holder.get("scan"))  # type: ignore[arg-type]
         return scan if isinstance(scan, dict) else None
 
+    def _listings_hold(self, scan_id: str, scan: dict[str, object]) -> bool:
+        """Does every directory of the scan still list the same entries? Asked once per run."""
+        if scan_id not in self._scan_holds:
+            try:
+                self._scan_holds[scan_id] = dirs_hold(scan["dirs"], int(scan["started"]))  # type: ignore[arg-type, call-overload]
+            except (KeyError, TypeError, ValueError):
+                self._scan_holds[scan_id] = False
+        return self._scan_holds[scan_id]
+
     def _state_holds(self, state: dict[str, object]) -> bool:
         scan_id = state.get("scan")
         scan = self._scan_of(state)
         if scan is None or not isinstance(scan_id, str):
             return False
         try:
-            if scan_id not in self._scan_holds:
-                self._scan_holds[scan_id] = dirs_hold(scan["dirs"], int(scan["started"]))  # type: ignore[arg-type, call-overload]
             return (
-                self._scan_holds[scan_id]
+                self._listings_hold(scan_id, scan)
                 and all(self._file_ok(scan_id, scan, i) for i in state["files"])  # type: ignore[attr-defined]
                 and all(self._fact_ok(scan_id, scan, n) for n in state["facts"])  # type: ignore[attr-defined]
             )
@@ -477,9 +484,7 @@ class FindingCache:
         if not isinstance(scan_id, str) or scan is None:
             return None
         try:
-            if scan_id not in self._scan_holds:
-                self._scan_holds[scan_id] = dirs_hold(scan["dirs"], int(scan["started"]))  # type: ignore[arg-type, call-overload]
-            if not (self._scan_holds[scan_id] and self._fact_ok(scan_id, scan, name)):
+            if not (self._listings_hold(scan_id, scan) and self._fact_ok(scan_id, scan, name)):
                 return None
             paths: list[str] = scan["paths"]  # type: ignore[assignment]
             facts: dict[str, list[list[object]]] = scan["facts"]  # type: ignore[assignment]
@@ -553,15 +558,8 @@ class FindingCache:
             if holds:
                 return self.scans[scan_id]["dirs"]  # type: ignore[return-value]
         newest = max(self.scans, key=lambda s: self.scans[s].get("started", 0), default=None)  # type: ignore[arg-type, return-value]
-        if newest is not None:  # no replayed file checked a scan (the pre-commit path)
-            scan = self.scans[newest]
-            try:
-                holds = dirs_hold(scan["dirs"], int(scan["started"]))  # type: ignore[arg-type, call-overload]
-            except (KeyError, TypeError, ValueError):
-                holds = False
-            self._scan_holds[newest] = holds
-            if holds:
-                return scan["dirs"]  # type: ignore[return-value]
+        if newest is not None and self._listings_hold(newest, self.scans[newest]):
+            return self.scans[newest]["dirs"]  # type: ignore[return-value]  # the pre-commit path
         return directories(root, skip)
 
     def add_scan(
