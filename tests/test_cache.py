@@ -411,3 +411,68 @@ def test_facts_kept_between_runs_are_rebuilt_when_what_they_read_changes(
     warm = one_file()
     assert "_build" in built
     assert warm == one_file("--no-cache") and "JL601" in warm
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_per_file_facts_are_kept_with_the_definitions_and_rebuilt_for_edited_files(
+    app: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """Facts gathered from every model file (enqueue wrappers, associations and callbacks,
+    Sidekiq retry options) keep each file's part with its definitions — also when worker
+    processes built them: the pre-commit path rebuilds the part of the edited file only, and
+    an edit to a file that contributes to them gives the cold output."""
+    from joblint.rails import models, retries, wrappers
+
+    built: list[str] = []
+    for module, name in ((wrappers, "_file_wrappers"), (models, "_file_model_facts"),
+                         (retries, "_file_retries")):
+        original = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda s, f=original, n=name: built.append(f"{n}:{s.relpath}") or f(s)
+        )
+    write_tree(app, {
+        "app/workers/base_worker.rb": (
+            "class BaseWorker\n  include Sidekiq::Job\n  sidekiq_options retry: false\n\n"
+            "  def self.perform_in_queue(queue, *args)\n    set(queue: queue).perform_async(*args)\n"
+            "  end\nend\n"
+        ),
+        "app/workers/mail_worker.rb": (
+            "class MailWorker < BaseWorker\n  def perform(user_id); end\nend\n"
+        ),
+        "app/controllers/mails_controller.rb": (
+            "class MailsController < ApplicationController\n  def create\n"
+            "    user = User.find(params[:id])\n    MailWorker.perform_in_queue(\"low\", user)\n"
+            "  end\nend\n"
+        ),
+        "app/models/user.rb": "class User < ApplicationRecord\n  has_many :orders\nend\n",
+    })
+    age(app)
+    controller = ["check", "app/controllers/mails_controller.rb", "--format", "json", "--exit-zero"]
+
+    def one_file(*extra: str) -> str:
+        result = CliRunner().invoke(main, [*controller, *extra])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    run("-j", workers)
+    cold = one_file("--no-cache")
+    assert ("app/controllers/mails_controller.rb", 4, "JL101") in codes(cold)  # through the wrapper
+    (app / "app/controllers/mails_controller.rb").write_text(
+        "# mails\n" + (app / "app/controllers/mails_controller.rb").read_text())
+    built.clear()
+    warm = one_file()
+    assert built and {b.split(":", 1)[1] for b in built} == {"app/controllers/mails_controller.rb"}
+    assert warm == one_file("--no-cache")
+    built.clear()
+    run()  # a full run: of the model directories' files, only the edited one is built again
+    # (files from elsewhere join the index when they are analysed; the one-file run had none)
+    rebuilt = {b.split(":", 1)[1] for b in built}
+    assert {p for p in rebuilt if p.startswith("app/")} == {"app/controllers/mails_controller.rb"}
+    (app / "app/workers/base_worker.rb").write_text(
+        (app / "app/workers/base_worker.rb").read_text().replace("perform_in_queue", "enqueue_in"))
+    built.clear()
+    warm = one_file()
+    assert "_file_wrappers:app/workers/base_worker.rb" in built
+    assert "_file_wrappers:app/models/user.rb" not in built
+    assert warm == one_file("--no-cache")
+    assert "JL101" not in {code for _, _, code in codes(warm)}

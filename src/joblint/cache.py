@@ -42,7 +42,7 @@ from .replay import code_id, content_hash, signed, stamp, user_key, verified
 __all__ = ["code_id", "content_hash", "user_key"]  # shared with the whole-run replay
 
 DIR_NAME = ".joblint_cache"
-FORMAT = 4  # 4: marshal, not JSON (a third of the time to load); 3: definitions with file times
+FORMAT = 5  # 5: per-file facts kept with the definitions; 4: marshal, not JSON (a third of the time to load); 3: definitions with file times
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
 KEEP_CONTEXTS = 6  # findings files of other settings or versions kept beside the current one
 KEEP_MEMOS = 32  # run memos (one per command line) kept
@@ -236,7 +236,8 @@ def source_hash(source) -> str:  # type: ignore[no-untyped-def]
 
 
 class DefinitionCache:
-    """Class definitions by file, valid while the file's bytes are the same."""
+    """Class definitions by file, valid while the file's bytes are the same; with them, the
+    file's other per-file facts (plain data built from that file alone, by fact name)."""
 
     NAME = "definitions.bin"
 
@@ -250,6 +251,8 @@ class DefinitionCache:
         self._listing: object = None  # the last walk of the model directories, as loaded
         self._listing_used: object = None  # and as this run leaves it
         self.walked = False  # this run walked the model directories (and will keep the walk)
+        self._pending: dict[str, tuple[str, dict[str, object]]] = {}  # file facts before `record`
+        self.new_facts: list[tuple[str, str, str, object]] = []  # recorded by this process
 
     def _load(self) -> dict[str, list[object]]:
         if self._entries is None:
@@ -263,7 +266,7 @@ class DefinitionCache:
     def lookup(self, relpath: str, digest: str) -> tuple[list[object], bool] | None:
         """(encoded definitions, too deep) recorded for these bytes, or None."""
         entry = self._load().get(relpath)
-        if isinstance(entry, list) and len(entry) == 4 and entry[0] == digest:
+        if isinstance(entry, list) and len(entry) == 5 and entry[0] == digest:
             self.used[relpath] = entry
             return entry[2], bool(entry[1])  # type: ignore[return-value]
         return None
@@ -272,7 +275,7 @@ class DefinitionCache:
         """The hash of the file's bytes recorded with its definitions, if its size and times
         are still those recorded then (so it need not be read to be looked up)."""
         entry = self._load().get(relpath)
-        if (isinstance(entry, list) and len(entry) == 4 and entry[3] is not None
+        if (isinstance(entry, list) and len(entry) == 5 and entry[3] is not None
                 and isinstance(entry[0], str) and stamp(path) == entry[3]):
             return entry[0]
         return None
@@ -282,7 +285,30 @@ class DefinitionCache:
         run started by more than the racy margin (else the next run reads the file again)."""
         found = stamp(path)
         trusted = found if found is not None and found[1] < self.started - RACY_NS else None
-        self.used[relpath] = [digest, too_deep, encoded, trusted]
+        pending = self._pending.pop(relpath, None)
+        facts = pending[1] if pending is not None and pending[0] == digest else {}
+        self.used[relpath] = [digest, too_deep, encoded, trusted, facts]
+        self.changed = True
+
+    def file_fact(self, relpath: str, digest: str, name: str) -> object | None:
+        """The per-file fact `name` kept for these bytes of the file, or None."""
+        entry = self.used.get(relpath) or self._load().get(relpath)
+        if isinstance(entry, list) and len(entry) == 5 and entry[0] == digest and isinstance(entry[4], dict):
+            return entry[4].get(name)
+        pending = self._pending.get(relpath)
+        return pending[1].get(name) if pending is not None and pending[0] == digest else None
+
+    def record_file_fact(self, relpath: str, digest: str, name: str, value: object) -> None:
+        """Keep a per-file fact with the file's entry (or until its definitions are recorded)."""
+        entry = self.used.get(relpath) or self._load().get(relpath)
+        if isinstance(entry, list) and len(entry) == 5 and entry[0] == digest and isinstance(entry[4], dict):
+            entry[4][name] = value
+        else:
+            pending = self._pending.get(relpath)
+            if pending is None or pending[0] != digest:
+                pending = self._pending[relpath] = (digest, {})
+            pending[1][name] = value
+        self.new_facts.append((relpath, digest, name, value))
         self.changed = True
 
     def listing(self, tops: list[str]) -> list[str] | None:

@@ -582,6 +582,8 @@ def _run_parallel(
     global _parallel
     _ = (run.app.classes, run.app.jobs, run.app.model_classes)  # build the model before forking
     _parallel = (run, sources, set(run.app.digests()), set(run.app.fact_reads))
+    if run.app.definition_cache is not None:
+        run.app.definition_cache.new_facts = []  # the workers send back only theirs
     batches = [list(range(i, min(i + 32, len(sources)))) for i in range(0, len(sources), 32)]
     digests: dict[str, str | None] = {}
     facts: dict[str, Reads] = {}
@@ -590,7 +592,7 @@ def _run_parallel(
 
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             done = done_before
-            for shares, batch_digests, batch_facts in pool.imap(_run_batch, batches):
+            for shares, batch_digests, batch_facts, file_facts in pool.imap(_run_batch, batches):
                 for index, part, used in shares:
                     parts[id(sources[index])] = part
                     reads[id(sources[index])] = used
@@ -598,6 +600,9 @@ def _run_parallel(
                 digests.update(batch_digests)
                 for name, used in batch_facts.items():
                     facts.setdefault(name, used)  # the same fact read the same files anywhere
+                if run.app.definition_cache is not None:
+                    for kept in file_facts:  # for the cache: the next run need not build them
+                        run.app.definition_cache.record_file_fact(*kept)
                 if run.options.progress is not None:
                     run.options.progress(done, total)
     finally:
@@ -607,7 +612,7 @@ def _run_parallel(
 
 def _run_batch(
     indexes: list[int],
-) -> tuple[list[tuple[int, Report, Reads]], dict[str, str | None], dict[str, Reads]]:
+) -> tuple[list[tuple[int, Report, Reads]], dict[str, str | None], dict[str, Reads], list[tuple[str, str, str, object]]]:
     assert _parallel is not None
     run, sources, known, known_facts = _parallel
     shares = []
@@ -619,7 +624,10 @@ def _run_batch(
     known.update(digests)  # said once per worker
     facts = {name: r for name, r in run.app.fact_reads.items() if name not in known_facts}
     known_facts.update(facts)
-    return shares, digests, facts
+    file_facts: list[tuple[str, str, str, object]] = []
+    if run.app.definition_cache is not None:
+        file_facts, run.app.definition_cache.new_facts = run.app.definition_cache.new_facts, []
+    return shares, digests, facts, file_facts
 
 
 def _run_rule(

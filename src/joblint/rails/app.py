@@ -336,6 +336,21 @@ class App:
             tracker.facts.add(name)
         return self._facts[name]  # type: ignore[no-any-return]
 
+    def file_fact(self, name: str, source: SourceFile, build: Callable[[SourceFile], T]) -> T:
+        """What `build` finds in one file alone, as plain data (lists, tuples, strings,
+        numbers), kept by the cache with the file's definitions while its bytes are the same:
+        a fact gathered from every model file then reads and parses only the files that
+        changed."""
+        cache = self.definition_cache
+        if cache is None:
+            return build(source)
+        digest = source_hash(source)
+        found = cache.file_fact(source.relpath, digest, name)
+        if found is None:
+            found = build(source)
+            cache.record_file_fact(source.relpath, digest, name, found)
+        return found  # type: ignore[return-value]
+
     def _kept(self, name: str) -> bool:
         """Take the fact from the cache if it kept it and it still holds."""
         if self.kept_facts is None or name not in PLAIN_FACTS:

@@ -85,13 +85,18 @@ def is_model_scope(classes: ClassIndex, name: str) -> bool:
 
 def save_callbacks(source: SourceFile, classes: ClassIndex) -> list[Callback]:
     """The save-transaction callbacks declared in one file by models and model concerns."""
+    return [c for c in _save_callbacks(source) if is_model_scope(classes, c.owner)]
+
+
+def _save_callbacks(source: SourceFile) -> list[Callback]:
+    """The save-transaction callbacks declared at class level in one file, by any class."""
     if not source.contains_any(_CALLBACK_WORDS):
         return []
     found = []
     for _, caps in ruby.matches(_CALLBACKS, source.root):
         call = caps["call"][0]
         owner = _class_level_owner(call)
-        if owner is None or not is_model_scope(classes, owner):
+        if owner is None:
             continue
         methods = []
         body = ruby.call_block(call)
@@ -116,29 +121,46 @@ def _build_model_facts(app: App) -> ModelFacts:
     facts = ModelFacts()
     classes = app.classes
     for source in app.model_files:
-        if source.contains_any(_MACRO_WORDS):
-            for _, caps in ruby.matches(_MACROS, source.root):
-                call = caps["call"][0]
-                owner = _class_level_owner(call)
-                name = ruby.string_value(caps["name"][0])
-                if owner is None or name is None:
-                    continue
-                macro = ruby.call_method(call)
-                if macro == "scope":
-                    facts.scopes.setdefault(owner, set()).add(name)
-                else:
-                    line = source.position(call.start_byte).line
-                    options = ruby.keyword_arguments(call)
-                    dependent = options.get("dependent")
-                    class_name = options.get("class_name")
-                    facts.associations.setdefault(owner, {})[name] = Association(
-                        owner, macro, name, source.relpath, line,
-                        dependent=ruby.string_value(dependent) if dependent is not None else None,
-                        class_name=ruby.string_value(class_name) if class_name is not None else None,
-                    )
-        for callback in save_callbacks(source, classes):
-            facts.callback_methods.setdefault(callback.owner, set()).update(callback.methods)
+        macros, callbacks = app.file_fact("model_facts", source, _file_model_facts)
+        for owner, macro, name, line, dependent, class_name in macros:
+            if macro == "scope":
+                facts.scopes.setdefault(owner, set()).add(name)
+            else:
+                facts.associations.setdefault(owner, {})[name] = Association(
+                    owner, macro, name, source.relpath, line, dependent=dependent,
+                    class_name=class_name,
+                )
+        for owner, methods in callbacks:
+            if is_model_scope(classes, owner):
+                facts.callback_methods.setdefault(owner, set()).update(methods)
     return facts
+
+
+def _file_model_facts(source: SourceFile) -> tuple[list[tuple[object, ...]], list[tuple[str, tuple[str, ...]]]]:
+    """One file's association and scope macros, as (owner, macro, name, line, dependent,
+    class_name), and the owners and named methods of its save callbacks — whether an owner
+    is a model is asked of the class index when the files are put together."""
+    macros: list[tuple[object, ...]] = []
+    if source.contains_any(_MACRO_WORDS):
+        for _, caps in ruby.matches(_MACROS, source.root):
+            call = caps["call"][0]
+            owner = _class_level_owner(call)
+            name = ruby.string_value(caps["name"][0])
+            if owner is None or name is None:
+                continue
+            macro = ruby.call_method(call)
+            if macro == "scope":
+                macros.append((owner, macro, name, 0, None, None))
+                continue
+            options = ruby.keyword_arguments(call)
+            dependent = options.get("dependent")
+            class_name = options.get("class_name")
+            macros.append((
+                owner, macro, name, source.position(call.start_byte).line,
+                ruby.string_value(dependent) if dependent is not None else None,
+                ruby.string_value(class_name) if class_name is not None else None,
+            ))
+    return macros, [(c.owner, c.methods) for c in _save_callbacks(source)]
 
 
 def associations(app: App, model: str) -> dict[str, Association]:

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from .. import ruby
+from ..source import SourceFile
 from . import yaml_config
 from .app import App
 from .classes import qualified_name
@@ -72,17 +73,23 @@ def sidekiq_retries(app: App) -> dict[str, SidekiqRetry]:
 def _build_sidekiq_retries(app: App) -> dict[str, SidekiqRetry]:
     found: dict[str, SidekiqRetry] = {}
     for source in app.model_files:
-        if b"sidekiq_options" not in source.data:
+        for owner, enabled, line in app.file_fact("sidekiq_retries", source, _file_retries):
+            found[owner] = SidekiqRetry(enabled, source.relpath, line)
+    return found
+
+
+def _file_retries(source: SourceFile) -> list[tuple[str, bool | None, int]]:
+    """One file's class-level `sidekiq_options retry:` declarations: (owner, enabled, line)."""
+    if b"sidekiq_options" not in source.data:
+        return []
+    found = []
+    for call in calls_named(source, _SIDEKIQ_OPTIONS, receiver=False, arguments=True):
+        value = ruby.keyword_arguments(call).get("retry")
+        scope = ruby.enclosing(call, {"class", "module"})
+        owner = qualified_name(scope) if scope is not None else None
+        if value is None or owner is None or ruby.enclosing(call, ruby.METHOD_TYPES):
             continue
-        for call in calls_named(source, _SIDEKIQ_OPTIONS, receiver=False, arguments=True):
-            value = ruby.keyword_arguments(call).get("retry")
-            scope = ruby.enclosing(call, {"class", "module"})
-            owner = qualified_name(scope) if scope is not None else None
-            if value is None or owner is None or ruby.enclosing(call, ruby.METHOD_TYPES):
-                continue
-            found[owner] = SidekiqRetry(
-                _enabled(value), source.relpath, source.position(call.start_byte).line
-            )
+        found.append((owner, _enabled(value), source.position(call.start_byte).line))
     return found
 
 

@@ -45,14 +45,8 @@ def enqueue_wrappers(app: App) -> dict[str, Wrapper]:
 def _build(app: App) -> dict[str, Wrapper]:
     found: dict[str, Wrapper | None] = {}
     for source in app.model_files:
-        if not source.contains_any(
-            (b"perform_async", b"perform_later", b"perform_in", b"perform_at")
-        ):
-            continue
-        for _, caps in ruby.matches(_DEFS, source.root):
-            wrapper = _wrapper(caps["def"][0])
-            if wrapper is None or wrapper.name in ENQUEUE_METHODS:
-                continue
+        for fields in app.file_fact("enqueue_wrappers", source, _file_wrappers):
+            wrapper = Wrapper(*fields)
             known = found.get(wrapper.name, wrapper)
             same = known is not None and (known.enqueue, known.kept) == (
                 wrapper.enqueue,
@@ -60,6 +54,18 @@ def _build(app: App) -> dict[str, Wrapper]:
             )
             found[wrapper.name] = wrapper if same else None
     return {name: w for name, w in sorted(found.items()) if w is not None}
+
+
+def _file_wrappers(source: SourceFile) -> list[tuple[str, str, str, int]]:
+    """The wrappers one file defines, as plain fields, in the order they appear."""
+    if not source.contains_any((b"perform_async", b"perform_later", b"perform_in", b"perform_at")):
+        return []
+    found = []
+    for _, caps in ruby.matches(_DEFS, source.root):
+        wrapper = _wrapper(caps["def"][0])
+        if wrapper is not None and wrapper.name not in ENQUEUE_METHODS:
+            found.append((wrapper.name, wrapper.owner, wrapper.enqueue, wrapper.kept))
+    return found
 
 
 def _wrapper(method: Node) -> Wrapper | None:
