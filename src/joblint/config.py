@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import rules
 from .files import read_bounded, split_patterns
 from .findings import Severity
@@ -102,6 +100,8 @@ def _read(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: the TOML nests too deeply to read") from None
         data = document.get("tool", {}).get("joblint", {})
     else:
+        import yaml  # only for a YAML configuration file
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:

@@ -441,7 +441,9 @@ def _constants_outside_index(app: App) -> frozenset[str]:
 
 def defines_jobs(app: App) -> bool:
     """Does the class index hold any job? Without one, "not defined" cannot be judged."""
-    return app.fact("defines_jobs", lambda a: bool(a.jobs.job_names()))
+    return app.fact(
+        "defines_jobs", lambda a: any(a.jobs.kind(n) is not None for n in a.classes.names())
+    )
 
 
 def _project_namespaces(app: App) -> frozenset[str]:

@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import yaml
-
 from ..source import SourceFile
 
 if TYPE_CHECKING:
@@ -162,6 +160,9 @@ class _Converter:
 
 def load(source: SourceFile) -> YValue | YamlError:
     """The first YAML document of a file, with ERB neutralised; a YamlError if it is not YAML."""
+    global yaml  # PyYAML is imported (15 ms) by the first run that reads a YAML file
+    import yaml
+
     text = source.data.decode("utf-8", errors="replace")
     neutral = neutralise_erb(text)
     try:
