@@ -99,8 +99,8 @@ def analysed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def run(*args: str) -> str:
-    result = CliRunner().invoke(main, ["check", ".", "--format", "json", "--exit-zero", *args])
+def run(*args: str, path: str = ".") -> str:
+    result = CliRunner().invoke(main, ["check", path, "--format", "json", "--exit-zero", *args])
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -384,12 +384,9 @@ def test_facts_kept_between_runs_are_rebuilt_when_what_they_read_changes(
             "class APISyncJob < ApplicationJob\n  queue_as :default\n\n  def perform; end\nend\n",
     })
     age(app)
-    job = ["check", "app/jobs/api_sync_job.rb", "--format", "json", "--exit-zero"]
 
     def one_file(*extra: str) -> str:
-        result = CliRunner().invoke(main, [*job, *extra])
-        assert result.exit_code == 0, result.output
-        return result.stdout
+        return run(*extra, path="app/jobs/api_sync_job.rb")
 
     run()  # a full run keeps the facts
     built.clear()
@@ -447,12 +444,9 @@ def test_per_file_facts_are_kept_with_the_definitions_and_rebuilt_for_edited_fil
         "app/models/user.rb": "class User < ApplicationRecord\n  has_many :orders\nend\n",
     })
     age(app)
-    controller = ["check", "app/controllers/mails_controller.rb", "--format", "json", "--exit-zero"]
 
     def one_file(*extra: str) -> str:
-        result = CliRunner().invoke(main, [*controller, *extra])
-        assert result.exit_code == 0, result.output
-        return result.stdout
+        return run(*extra, path="app/controllers/mails_controller.rb")
 
     run("-j", workers)
     cold = one_file("--no-cache")
