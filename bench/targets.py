@@ -41,6 +41,7 @@ for line in Path(sys.argv[1]).read_text().splitlines():
 """
 
 
+JOB_DIRS = ("/app/jobs/", "/app/workers/", "/app/sidekiq/")  # where apps keep their job files
 PRE_COMMIT_FILES = 5  # job files edited one at a time for the pre-commit figure
 
 
@@ -89,7 +90,7 @@ def main() -> int:
     size = sum(p.stat().st_size for p in ruby_files)
     listing = Path(tempfile.mkstemp(prefix="joblint-files-", suffix=".txt")[1])
     listing.write_text("\n".join(str(p) for p in ruby_files))
-    jobs = sorted(p for p in ruby_files if "/app/jobs/" in str(p) or "/app/workers/" in str(p))
+    jobs = sorted(p for p in ruby_files if any(d in str(p) for d in JOB_DIRS))
     python = [sys.executable]
     joblint = [sys.executable, "-m", "joblint"]
 
@@ -115,9 +116,11 @@ def main() -> int:
             edited.append((min(r[1] for r in runs), job))
         finally:
             job.write_bytes(original)
-        if single is None:
-            measure(one_file, root)
-            single = best(one_file, root, args.repeat)
+    if jobs:  # nothing changed since: a run records its memo, the next ones replay it
+        time.sleep(2.1)  # files modified within 2 s of a run are not trusted to be unchanged
+        one_file = [*joblint, str(jobs[0]), "--exit-zero", "-q", "--cache-dir", cache_dir]
+        measure(one_file, root)
+        single = best(one_file, root, args.repeat)
     listing.unlink()
     shutil.rmtree(cache_dir, ignore_errors=True)
     if args.synthetic:
