@@ -257,7 +257,7 @@ def test_definitions_survive_the_cache_unchanged() -> None:
     for path in files:
         source = SourceFile(path, path.name, path.read_bytes())
         extracted = extract_definitions(source)
-        encoded = json.loads(json.dumps(encode_definitions(extracted)))
+        encoded = marshal.loads(marshal.dumps(encode_definitions(extracted)))  # as the cache keeps it
         assert decode_definitions(encoded, source) == extracted
         compared += len(extracted)
     assert compared > 30
@@ -286,9 +286,9 @@ def test_deeply_nested_definitions_share_their_scopes() -> None:
     outer = max((d for d in defs if d is not deepest), key=lambda d: len(d.lexical_scope))
     assert deepest.lexical_scope[-1] == "::".join(f"M{i}" for i in range(depth))
     assert all(a is b for a, b in zip(outer.lexical_scope, deepest.lexical_scope))
-    encoded = json.dumps(encode_definitions(defs))
+    encoded = marshal.dumps(encode_definitions(defs))
     assert len(encoded) < 60 * len(text)
-    assert decode_definitions(json.loads(encoded), source) == defs
+    assert decode_definitions(marshal.loads(encoded), source) == defs
 
 
 def test_the_model_directories_are_walked_again_only_when_a_directory_changed(

@@ -42,9 +42,9 @@ from .replay import code_id, content_hash, signed, stamp, user_key, verified
 __all__ = ["code_id", "content_hash", "user_key"]  # shared with the whole-run replay
 
 DIR_NAME = ".joblint_cache"
-# 5: per-file facts kept with the definitions; 4: marshal, not JSON (a third of the time to
-# load); 3: definitions with file times
-FORMAT = 5
+# 6: methods as one marshal string per class; 5: per-file facts kept with the definitions;
+# 4: marshal, not JSON (a third of the time to load); 3: definitions with file times
+FORMAT = 6
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
 KEEP_CONTEXTS = 6  # findings files of other settings or versions kept beside the current one
 KEEP_MEMOS = 32  # run memos (one per command line) kept

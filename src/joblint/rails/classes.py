@@ -6,6 +6,7 @@ outlive the trees they came from.
 
 from __future__ import annotations
 
+import marshal
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -131,14 +132,14 @@ class ClassDef:
     _methods: dict[str, MethodDef] = field(default_factory=dict, repr=False)
     # methods read from the cache, decoded when first asked for: a run on one file never asks
     # for most of them
-    pending: tuple[list, SourceFile] | None = field(default=None, repr=False)  # type: ignore[type-arg]
+    pending: tuple[bytes, SourceFile] | None = field(default=None, repr=False)
 
     @property
     def methods(self) -> dict[str, MethodDef]:
         if self.pending is not None:
             encoded, source = self.pending
             self.pending = None
-            for m_name, m_line, visibility, signature, m_start, m_end in encoded:
+            for m_name, m_line, visibility, signature, m_start, m_end in marshal.loads(encoded):
                 self._methods[m_name] = MethodDef(
                     m_name, self.path, m_line, visibility, _decode_signature(signature), m_start,
                     m_end, source,
@@ -311,13 +312,15 @@ def extract_definitions(source: SourceFile) -> list[ClassDef]:
 
 
 def encode_definitions(defs: list[ClassDef]) -> list[object]:
-    """A file's definitions as JSON-ready lists, for the persistent cache."""
+    """A file's definitions as plain lists, for the persistent cache; each class's methods as
+    one marshal string, decoded when they are first asked for (loading the cache then makes
+    one object per class rather than a dozen per method)."""
     return [
         [
             d.name, d.is_module, d.line, d.name_start, d.name_end, _segments(d.lexical_scope),
             d.superclass, d.includes,
-            [[m.name, m.line, m.visibility, _encode_signature(m.signature), m.start_byte, m.end_byte]
-             for m in d.methods.values()],
+            marshal.dumps([[m.name, m.line, m.visibility, _encode_signature(m.signature),
+                            m.start_byte, m.end_byte] for m in d.methods.values()]),
             [[h.method, list(h.exceptions), h.line, h.start_byte, h.end_byte, h.with_method,
               h.has_block] for h in d.handlers],
         ]
