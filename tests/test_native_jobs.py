@@ -611,3 +611,37 @@ def test_jl601_checks_native_queues_against_the_visible_workers(tmp_path):
     }, "JL601")
     assert found == [("JL601", 2, (
         "Queue `reports` is not processed by any configured worker (Procfile: critical)"))]
+
+
+def test_class_level_declarations_are_read_from_the_files_of_the_classes_asked_about(
+    tmp_path, monkeypatch
+):
+    """The declarations of a class that no enqueue, `@queue` or `handle_asynchronously` makes a
+    job are never asked for, and its file is not parsed for them; a class reopened in two files
+    takes its declarations in the model files' order (the later `def self.queue` wins)."""
+    from joblint.rails import native_jobs as module
+
+    read: list[str] = []
+    original = module._Builder._class_level_parts
+    monkeypatch.setattr(
+        module._Builder, "_class_level_parts",
+        lambda self, source: read.append(source.relpath) or original(self, source),
+    )
+    jobs = native(tmp_path, {
+        **RESQUE_APP,
+        "app/jobs/export_job.rb": (
+            "class ExportJob\n  def self.queue\n    :slow\n  end\n\n  def self.perform(id); end\nend\n"
+        ),
+        "lib/export_job_queue.rb": "class ExportJob\n  def self.queue\n    :exports\n  end\nend\n",
+        "app/models/report.rb": (
+            "class Report < ApplicationRecord\n  extend Reporting\n\n  def self.perform; end\nend\n"
+        ),
+        "app/controllers/exports_controller.rb": (
+            "class ExportsController < ApplicationController\n"
+            "  def create\n    Resque.enqueue(ExportJob, 1)\n  end\nend\n"
+        ),
+    })
+    assert jobs["ExportJob"].queues == ("exports",)
+    assert "Report" not in jobs
+    assert "app/models/report.rb" not in read
+    assert {"app/jobs/export_job.rb", "lib/export_job_queue.rb"} <= set(read)

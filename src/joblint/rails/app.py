@@ -351,6 +351,14 @@ class App:
             cache.record_file_fact(source.relpath, digest, name, found)
         return found  # type: ignore[return-value]
 
+    def mentions(self, source: SourceFile, words: tuple[bytes, ...]) -> bool:
+        """Does the file hold one of `words`? For a model file, kept with its definitions: an
+        unchanged file is not even read to answer."""
+        return self.file_fact(
+            "mentions:" + ",".join(w.decode("latin-1") for w in words), source,
+            lambda s: s.contains_any(words),
+        )
+
     def _kept(self, name: str) -> bool:
         """Take the fact from the cache if it kept it and it still holds."""
         if self.kept_facts is None or name not in PLAIN_FACTS:

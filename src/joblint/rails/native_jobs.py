@@ -340,7 +340,7 @@ def constant_classes(app: App) -> list[ClassDef]:
     are constants rather than `class` definitions, so the class index does not hold them."""
     found: list[ClassDef] = []
     for source in app.model_files:
-        if not source.contains_any((b"Struct.new", b"Class.new")):
+        if not app.mentions(source, (b"Struct.new", b"Class.new")):
             continue
         try:
             found.extend(_constant_classes(source))
@@ -527,6 +527,78 @@ class _ClassLevel:
     async_calls: list[tuple[_Found, bool]] = field(default_factory=list)
 
 
+class _ClassLevels:
+    """The class-level declarations (`_ClassLevel`) of each class, module or Struct constant,
+    read from the files that define it when it is first asked about, in the model files' order:
+    the declarations of most classes are never needed, and their files need not be parsed.
+    `declaring(word)` gives the classes with a declaration in a file holding `word`, in the
+    order a sweep through every model file would first meet each."""
+
+    def __init__(self, builder: _Builder):
+        self.builder = builder
+        self.order: dict[str, int] = {}  # relpath → position among the model files
+        self.sources: dict[str, SourceFile] = {}
+        for position, source in enumerate(builder.app.model_files):
+            self.order.setdefault(source.relpath, position)
+            self.sources.setdefault(source.relpath, source)
+        self.parts: dict[str, list[tuple[str, str, str, object]]] = {}
+        self.known: dict[str, _ClassLevel | None] = {}
+
+    def _parts(self, relpath: str) -> list[tuple[str, str, str, object]]:
+        found = self.parts.get(relpath)
+        if found is None:
+            source = self.sources[relpath]
+            found = self.parts[relpath] = (
+                self.builder._class_level_parts(source)
+                if self.builder.app.mentions(source, CLASS_WORDS) else []
+            )
+        return found
+
+    def _files(self, owner: str) -> list[str]:
+        """The model files defining `owner` (a declaration's owner is a class of its file)."""
+        paths = {d.path for d in self.builder.index.definitions.get(owner, ()) if d.path in self.order}
+        return sorted(paths, key=self.order.__getitem__)
+
+    def get(self, owner: str, default: _ClassLevel | None = None) -> _ClassLevel | None:
+        if owner not in self.known:
+            self.known[owner] = self._assemble(owner)
+        found = self.known[owner]
+        return default if found is None else found
+
+    def _assemble(self, owner: str) -> _ClassLevel | None:
+        facts = None
+        for relpath in self._files(owner):
+            for record_owner, kind, name, what in self._parts(relpath):
+                if record_owner != owner:
+                    continue
+                facts = facts or _ClassLevel()
+                if kind == "concern_def":
+                    facts.concern_methods[name] = what  # type: ignore[assignment]
+                elif kind == "def":
+                    facts.methods[name] = what  # type: ignore[assignment]
+                elif kind == "ivar":
+                    facts.ivars[name] = what  # type: ignore[assignment]
+                elif kind == "extend":
+                    facts.extends.extend(what)  # type: ignore[arg-type]
+                elif kind == "async":
+                    facts.async_calls.append(what)  # type: ignore[arg-type]
+        return facts
+
+    def declaring(self, word: bytes) -> list[tuple[str, _ClassLevel]]:
+        owners: set[str] = set()
+        for relpath, source in self.sources.items():
+            if self.builder.app.mentions(source, (word,)):
+                owners.update(record[0] for record in self._parts(relpath))
+        first: list[tuple[tuple[int, int], str]] = []
+        for owner in owners:
+            met = min(((self.order[p], i) for p in self._files(owner)
+                       for i, record in enumerate(self._parts(p)) if record[0] == owner), default=None)
+            if met is not None:
+                first.append((met, owner))
+        return [(owner, facts) for _, owner in sorted(first)
+                if (facts := self.get(owner)) is not None]
+
+
 @dataclass(frozen=True)
 class _Site:
     """One enqueue of a native job, and the queue it names there."""
@@ -557,7 +629,7 @@ class _Builder:
         self.resque = uses_resque(app)
         definitions = [d for defs in app.classes.definitions.values() for d in defs]
         self.index = ClassIndex([*definitions, *constant_classes(app)])
-        self.class_level: dict[str, _ClassLevel] = {}
+        self.class_level = _ClassLevels(self)
         self.dj_roots: dict[str, list[_Site]] = {}  # class whose instances are enqueued → sites
         self.wrappers: list[tuple[_Wrapper, Node]] = []  # and the enqueue inside each
         self.wrapper_sites: dict[str, list[_Site]] = {}  # job → calls of its wrappers
@@ -572,9 +644,6 @@ class _Builder:
         self.default_queue = retries.delayed_job_default_queue(app)
 
     def build(self) -> NativeFacts:
-        for source in self.app.model_files:
-            if source.contains_any(CLASS_WORDS):
-                self._guarded(self._read_class_level, source)
         for source in self._code_files(CALL_WORDS):
             self._guarded(self._read_calls, source)
         self._read_wrapper_calls()
@@ -616,27 +685,39 @@ class _Builder:
                 self._code = [s for s in map(self.app.source, paths) if s is not None]
         return (s for s in self._code if s.contains_any(words))
 
-    def _read_class_level(self, source: SourceFile) -> None:
-        for _, caps in ruby.matches(_CLASS_LEVEL, source.root):
-            anchor = next(caps[c][0] for c in ("def", "concern_def", "assign", "call") if c in caps)
-            context = _context(anchor)
-            if context.owner is None:
-                continue
-            facts = self.class_level.setdefault(context.owner, _ClassLevel())
-            if "concern_def" in caps:
-                facts.concern_methods[ruby.text(caps["name"][0])] = _Found.at(anchor, source)
-            elif "def" in caps:
-                facts.methods[ruby.text(caps["name"][0])] = _Found.at(anchor, source)
-            elif context.method is not None:
-                continue  # `@queue =` or `extend` inside a method declares nothing
-            elif "assign" in caps:
-                facts.ivars[ruby.text(caps["ivar"][0])] = _Found.at(caps["value"][0], source)
-            elif ruby.text(caps["declaration"][0]) == "extend":
-                scope = self.app.lexical_scope(anchor)
-                written = (ruby.constant_path(a) for a in ruby.call_arguments(anchor))
-                facts.extends.extend(self.index.resolve(w, scope) for w in written if w is not None)
-            elif self.delayed_job:
-                facts.async_calls.append((_Found.at(anchor, source), context.class_methods_scope))
+    def _class_level_parts(self, source: SourceFile) -> list[tuple[str, str, str, object]]:
+        """One file's class-level declarations, in match order, as (owner, kind, name, what):
+        kind "" marks a declaration that declares nothing (`@queue =` inside a method) but still
+        makes its owner known where a sweep meets it. A file nested too deep to analyse gives
+        what was read before the limit."""
+        parts: list[tuple[str, str, str, object]] = []
+        try:
+            for _, caps in ruby.matches(_CLASS_LEVEL, source.root):
+                anchor = next(caps[c][0] for c in ("def", "concern_def", "assign", "call") if c in caps)
+                context = _context(anchor)
+                owner = context.owner
+                if owner is None:
+                    continue
+                if "concern_def" in caps:
+                    parts.append((owner, "concern_def", ruby.text(caps["name"][0]), _Found.at(anchor, source)))
+                elif "def" in caps:
+                    parts.append((owner, "def", ruby.text(caps["name"][0]), _Found.at(anchor, source)))
+                elif context.method is not None:
+                    parts.append((owner, "", "", None))  # `@queue =` or `extend` inside a method
+                elif "assign" in caps:
+                    parts.append((owner, "ivar", ruby.text(caps["ivar"][0]), _Found.at(caps["value"][0], source)))
+                elif ruby.text(caps["declaration"][0]) == "extend":
+                    scope = self.app.lexical_scope(anchor)
+                    written = (ruby.constant_path(a) for a in ruby.call_arguments(anchor))
+                    resolved = [self.index.resolve(w, scope) for w in written if w is not None]
+                    parts.append((owner, "extend", "", resolved))
+                elif self.delayed_job:
+                    parts.append((owner, "async", "", (_Found.at(anchor, source), context.class_methods_scope)))
+                else:
+                    parts.append((owner, "", "", None))
+        except ruby.TooDeep:
+            pass  # code nested that deep is analysed nowhere
+        return parts
 
     def _read_calls(self, source: SourceFile) -> None:
         for _, caps in ruby.matches(_CALLS, source.root):
@@ -847,7 +928,7 @@ class _Builder:
         for wrapper, _ in self.wrappers:
             key = (wrapper.method, wrapper.class_method)
             targets.setdefault(key, []).append((wrapper.owner, wrapper))
-        for owner, facts in self.class_level.items():
+        for owner, facts in self.class_level.declaring(b"handle_asynchronously"):
             for found, class_method in facts.async_calls:
                 method = _async_method(found.node)
                 if method:
@@ -956,7 +1037,7 @@ class _Builder:
                 add(_returned_node(defined.node()), defined.path, job.kind, "queue_name", name)
             elif not job.dynamic_queue and self._named_nowhere(job):
                 falls_back = True
-        for owner, facts in self.class_level.items():
+        for owner, facts in self.class_level.declaring(b"handle_asynchronously"):
             for declared, _ in facts.async_calls:
                 add(ruby.keyword_arguments(declared.node).get("queue"), declared.path,
                     JobKind.DELAYED_JOB, "handle_asynchronously", owner)
@@ -1139,7 +1220,7 @@ class _Builder:
         payload (`Delayed::PerformableMethod`) answers `queue_name`, `max_attempts` and the hooks
         with the instance's own methods."""
         declared: dict[str, _Found] = {}
-        for owner, facts in self.class_level.items():
+        for owner, facts in self.class_level.declaring(b"handle_asynchronously"):
             for found, class_method in facts.async_calls:
                 method = _async_method(found.node)
                 if method:
@@ -1231,7 +1312,7 @@ class _Builder:
             if self._class_method(name, "perform") is not None:
                 members.setdefault(name, "resque-scheduler")
         if self.resque:
-            for name, facts in sorted(self.class_level.items()):
+            for name, facts in sorted(self.class_level.declaring(b"@queue")):
                 if "@queue" in facts.ivars and self._class_method(name, "perform") is not None:
                     members.setdefault(name, "@queue")
         for name, why in sorted(members.items()):
