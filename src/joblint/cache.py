@@ -292,6 +292,10 @@ class DefinitionCache:
         self.used[relpath] = [digest, too_deep, encoded, trusted, facts]
         self.changed = True
 
+    def holds(self, relpath: str) -> bool:
+        """Is there an entry for the file (this run's or the last one's)?"""
+        return relpath in self.used or relpath in self._load()
+
     def file_fact(self, relpath: str, digest: str, name: str) -> object | None:
         """The per-file fact `name` kept for these bytes of the file, or None."""
         entry = self.used.get(relpath) or self._load().get(relpath)

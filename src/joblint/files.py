@@ -326,9 +326,12 @@ def walk_files(
     accept: Callable[[str], bool] = is_lintable,
     excludes: Excludes | None = None,
     visited: list[str] | None = None,
+    skip: tuple[str, ...] = (),
 ) -> Iterator[Path]:
     """Files below `top` whose path relative to `base` is accepted, in sorted order; the
-    directories walked are appended to `visited` when given.
+    directories walked are appended to `visited` when given. Directories whose relative path
+    (with a trailing `/`) starts with one of `skip` are not walked: for a caller whose `accept`
+    rejects every file below them (`spec/`, `db/`…).
 
     Symbolic links to directories are not followed (no loops); ignored directories are
     pruned before they are read. A link to a file outside `base` is not read (on a CI runner a
@@ -348,12 +351,13 @@ def walk_files(
         absolute = os.path.abspath(dirpath)
         if visited is not None:
             visited.append(absolute)
+        prefix = _walk_prefix(dirpath, base_text)
         dirnames[:] = sorted(
             d
             for d in dirnames
             if d not in SKIPPED_DIRS and not excludes.excluded_entry(absolute, d, is_dir=True)
+            and not (skip and f"{prefix}{d}/".startswith(skip))
         )
-        prefix = _walk_prefix(dirpath, base_text)
         for name in sorted(filenames):
             if accept(prefix + name) and not excludes.excluded_entry(absolute, name, is_dir=False):
                 path = os.path.join(dirpath, name)

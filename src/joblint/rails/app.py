@@ -354,6 +354,8 @@ class App:
     def mentions(self, source: SourceFile, words: tuple[bytes, ...]) -> bool:
         """Does the file hold one of `words`? For a model file, kept with its definitions: an
         unchanged file is not even read to answer."""
+        if self.definition_cache is None or not self.definition_cache.holds(source.relpath):
+            return source.contains_any(words)  # no entry to keep the answer with
         return self.file_fact(
             "mentions:" + ",".join(w.decode("latin-1") for w in words), source,
             lambda s: s.contains_any(words),

@@ -681,9 +681,9 @@ class _Builder:
             if self.app.root is None:
                 self._code = list(self.app.model_files)
             else:
-                paths = walk_files(self.app.root, self.app.root, _code_path)
+                paths = walk_files(self.app.root, self.app.root, _code_path, skip=SKIPPED_TOP_DIRS)
                 self._code = [s for s in map(self.app.source, paths) if s is not None]
-        return (s for s in self._code if s.contains_any(words))
+        return (s for s in self._code if self.app.mentions(s, words))
 
     def _class_level_parts(self, source: SourceFile) -> list[tuple[str, str, str, object]]:
         """One file's class-level declarations, in match order, as (owner, kind, name, what):

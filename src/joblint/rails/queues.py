@@ -762,9 +762,9 @@ def _each_enqueue_call(app: App) -> Iterator[tuple[str, Node]]:
         return
     accept = lambda p: p.endswith((".rb", ".rake")) and not p.startswith(SKIPPED_TOP_DIRS)
     words = tuple(m.encode() for m in ENQUEUE_METHODS)
-    for path in walk_files(app.root, app.root, accept):
+    for path in walk_files(app.root, app.root, accept, skip=SKIPPED_TOP_DIRS):
         source = app.source(path)
-        if source is None or not source.contains_any(words):
+        if source is None or not app.mentions(source, words):
             continue
         for receiver, written in enqueued_constants(source):
             call = receiver.parent
