@@ -470,3 +470,27 @@ def test_per_file_facts_are_kept_with_the_definitions_and_rebuilt_for_edited_fil
     assert "_file_wrappers:app/models/user.rb" not in built
     assert warm == one_file("--no-cache")
     assert "JL101" not in {code for _, _, code in codes(warm)}
+
+
+def test_a_small_run_on_a_file_just_edited_keeps_nothing_and_prints_the_cold_output(
+    app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-commit path right after an edit: a run on a few files of a large cache keeps its
+    shares for the whole-run replay only, and a file changed within the racy margin cannot be
+    replayed — so the run keeps nothing. Once the file's time can be trusted, it keeps them."""
+    write_tree(app, {f"app/models/thing{i}.rb": f"class Thing{i} < ApplicationRecord\nend\n"
+                     for i in range(30)})
+    age(app)
+    kept: list[int] = []
+    original = engine._keep
+    monkeypatch.setattr(engine, "_keep", lambda *a: kept.append(1) or original(*a))
+    run()
+    assert kept
+    job = app / "app/jobs/notify_job.rb"
+    job.write_text(job.read_text().replace("touch", "touch(:seen_at)"))
+    kept.clear()
+    assert run(path="app/jobs/notify_job.rb") == run("--no-cache", path="app/jobs/notify_job.rb")
+    assert kept == []
+    age(app)
+    run(path="app/jobs/notify_job.rb")
+    assert kept == [1]

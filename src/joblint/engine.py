@@ -271,14 +271,37 @@ def _lint_group(
             key=lambda p: (p.path, p.reason),
         )
     report.problems.extend(model_problems)
-    if store is not None and shares is not None and root is not None:
+    small = shares is not None and len(sources) * SMALL_RUN_SHARE < len(shares.entries)
+    if store is not None and shares is not None and root is not None and not (
+            small and _changed_just_before(sources, started)):
         plain_facts = app.plain_facts(worker_facts)  # before the reads are gathered
         facts = {**app.fact_reads, **worker_facts}
         _keep(app, store, shares, sources, parts, reads, by_source, facts, worker_digests, extras,
-              started, cwd, targets, plain_facts)
+              started, cwd, targets, plain_facts, small)
         _rests_on(report, store, shares, files, targets)
     else:
+        # a small run keeps its shares for the replay only, and a file it analysed changed too
+        # recently for a replay to trust: nothing to keep (the pre-commit path, just edited)
+        if small:
+            _save_definitions(app, small)
         report.inputs = None
+
+
+def _changed_just_before(sources: list[SourceFile], started: int) -> bool:
+    """Was one of the files modified so shortly before the run that its times cannot tell a
+    later change (`cache.RACY_NS`)?"""
+    for source in sources:
+        found = cache.stamp(os.path.abspath(source.path))
+        if found is None or found[1] >= started - cache.RACY_NS:
+            return True
+    return False
+
+
+def _save_definitions(app: App, small: bool) -> None:
+    """The class definitions are kept by full runs, and by any run that walked the model
+    directories again."""
+    if app.definition_cache is not None and not (small and not app.definition_cache.walked):
+        app.definition_cache.save()
 
 
 def _rests_on(
@@ -376,16 +399,15 @@ def _keep(
     cwd: Path,
     targets: dict[str, Path],
     plain_facts: dict[str, object],
+    small: bool,
 ) -> None:
     """Write this run's shares to the cache, each under the state of what its analysis read.
 
-    A run that analysed a few files of a large cache (the pre-commit path) keeps its shares in
-    memory only, for the whole-run replay: rewriting megabytes of cache to save the next full
-    run the analysis of those few files costs more than it saves."""
+    A `small` run, one that analysed a few files of a large cache (the pre-commit path), keeps
+    its shares in memory only, for the whole-run replay: rewriting megabytes of cache to save
+    the next full run the analysis of those few files costs more than it saves."""
     assert app.root is not None
-    small = len(sources) * SMALL_RUN_SHARE < len(shares.entries)
-    if app.definition_cache is not None and not (small and not app.definition_cache.walked):
-        app.definition_cache.save()
+    _save_definitions(app, small)
     digests = app.digests()
     digests.update(worker_digests)
     files = {path: cache.file_record(path, digest) for path, digest in digests.items()}

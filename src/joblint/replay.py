@@ -375,16 +375,19 @@ class Recorder:
             return
         base = os.path.commonpath(sorted(self.paths)) if self.paths else "/"
         trusted = self.started - RACY_NS
+        taken = {path: stamp(path) for path in self.paths}
+        if any(found is not None and found[1] >= trusted for found in taken.values()):
+            return  # changed during or just before the run (or in the same clock tick)
         by_directory: dict[str, list[str]] = {}
+        stamps: dict[str, list[list[int] | None]] = {}
         for path in sorted(self.paths):
             directory, name = os.path.split(path)
             by_directory.setdefault(directory, []).append(name)
-        paths: dict[str, list[object]] = {}
-        for directory, names in by_directory.items():
-            stamps = [stamp(os.path.join(directory, name)) for name in names]
-            if any(found is not None and found[1] >= trusted for found in stamps):
-                return  # changed during or just before the run (or in the same clock tick)
-            paths[os.path.relpath(directory, base)] = [names, _digest(stamps)]
+            stamps.setdefault(directory, []).append(taken[path])
+        paths: dict[str, list[object]] = {
+            os.path.relpath(directory, base): [names, _digest(stamps[directory])]
+            for directory, names in by_directory.items()
+        }
         import marshal
 
         body = marshal.dumps({
