@@ -130,3 +130,33 @@ def test_children_in_fields_walks_in_document_order_to_the_depth_limit():
     assert list(ruby.children_in_fields(deep.root, {"method"})) == []
     shallow = source_of(nested("a.b", ruby.MAX_ASCENT - 1))
     assert len(list(ruby.children_in_fields(shallow.root, {"method"}))) == 1
+
+
+DEFINITIONS = """
+module Billing
+  class Invoice < ApplicationRecord
+    class << self; end
+    class Line; end
+    def klass = self.class
+  end
+  module Reports; class Monthly::Sheet; end; end
+end
+class ::Top; end
+x = "class Fake; end" # module Comment
+Class.new { class Inner; end }
+"""
+DEFINITION_CASES = [DEFINITIONS] + [
+    nested(DEFINITIONS.replace("\n", "; ").replace("#", ""), depth) for depth in range(250, 258)
+]
+
+
+@pytest.mark.parametrize("text", DEFINITION_CASES)
+def test_definition_nodes_are_the_query_captures_in_document_order(text):
+    """The same nodes as the query (whose own order is not the document's for nested ones)."""
+    source = source_of(text)
+    expected = ruby.captures(ruby.compile_query("[(class) (module)] @def"), source.root).get("def", [])
+    got = ruby.definition_nodes(source.root, source.data)
+    assert spans(got) == sorted(spans(expected), key=lambda s: s[1])
+    assert text is not DEFINITIONS or [ruby.text(n.child_by_field_name("name")) for n in got] == [
+        "Billing", "Invoice", "Line", "Reports", "Monthly::Sheet", "::Top", "Inner"
+    ]

@@ -431,6 +431,25 @@ def identifiers_named(root: Node, data: bytes, names: Collection[str]) -> list[t
     return named
 
 
+def definition_nodes(root: Node, data: bytes) -> list[Node]:
+    """The `class` and `module` nodes below `root`, as `captures("[(class) (module)] @def")`
+    finds them (in document order, none deeper than MAX_ASCENT): from where the keywords are
+    written in `data`, the text `root` was parsed from — a walk of the whole tree costs what
+    parsing it costs, and most files hold a definition or two."""
+    found: dict[int, Node] = {}
+    for word in (b"class", b"module"):
+        kind = word.decode()
+        at = data.find(word)
+        while at != -1:
+            leaf = root.descendant_for_byte_range(at, at + len(word))
+            if leaf is not None and leaf.type == kind and not leaf.is_named and leaf.start_byte == at:
+                path = _path_down(root, leaf, MAX_ASCENT + 2)
+                if path is not None and path[-1].type == kind and len(path) - 1 <= MAX_ASCENT:
+                    found[at] = path[-1]
+            at = data.find(word, at + 1)
+    return [found[at] for at in sorted(found)]
+
+
 def is_child(parent: Node, field: str, node: Node) -> bool:
     """Is `node` the child of `parent` in `field`?"""
     child = parent.child_by_field_name(field)

@@ -188,9 +188,6 @@ def scopes_of(names: list[str]) -> tuple[str, ...]:
     return tuple(scopes)
 
 
-_DEFS = ruby.compile_query("[(class) (module)] @def")
-
-
 def _body_statements(body: Node | None) -> Iterator[Node]:
     if body is None:
         return
@@ -297,11 +294,12 @@ def _class_level_calls(body: Node | None) -> Iterator[Node]:
 
 
 def extract_definitions(source: SourceFile) -> list[ClassDef]:
-    """Every class/module definition in a parsed file, with its methods and declarations."""
+    """Every class/module definition in a parsed file, with its methods and declarations, in
+    the order they are written."""
     defs: list[ClassDef] = []
     scopes: dict[tuple[str, ...], tuple[str, ...]] = {}  # shared by nested definitions
     try:
-        for node in ruby.captures(_DEFS, source.root).get("def", []):
+        for node in ruby.definition_nodes(source.root, source.data):
             definition = _definition(node, source, scopes)
             if definition is not None:
                 defs.append(definition)

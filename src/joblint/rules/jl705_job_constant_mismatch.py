@@ -14,7 +14,6 @@ from . import Examples, Rule, register
 
 MAILER_DIRS = ("app/mailers",)
 CHECKED_DIRS = JOB_DIRS + MAILER_DIRS
-_DEFINITIONS = ruby.compile_query("[(class) (module)] @def")
 _CONSTANT_ASSIGNMENTS = ruby.compile_query(
     "(assignment left: [(constant) (scope_resolution)] @constant)"
 )
@@ -306,7 +305,7 @@ def _defined_constants(source: SourceFile) -> dict[int, list[str]]:
     `A::B`, as Ruby resolves `A`; `class ::Foo` is the top-level `Foo`)."""
     names: dict[int, list[str]] = {}
     known: dict[int, list[str]] = {}  # by node id: nested definitions share their outer names
-    for node in ruby.captures(_DEFINITIONS, source.root).get("def", []):
+    for node in ruby.definition_nodes(source.root, source.data):
         name_node = node.child_by_field_name("name")
         candidates = _names_of(node, known)
         if name_node is not None and candidates:
