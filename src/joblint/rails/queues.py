@@ -26,6 +26,7 @@ from . import mailers, schedules, yaml_config
 from .app import PLAIN_FACTS, App
 from .config import active_lines
 from .jobs import ENQUEUE_METHODS, JobKind
+from .named_calls import calls_named
 
 SIDEKIQ_FILES = ("config/sidekiq.yml",)
 SOLID_QUEUE_FILES = ("config/queue.yml", "config/solid_queue.yml")
@@ -728,13 +729,6 @@ def _class_owner(node: Node, app: App) -> str | None:
     return app.enclosing_class(node)
 
 
-_ENQUEUE = ruby.compile_query(
-    "(call receiver: (_) @receiver method: (identifier) @method (#any-of? @method {})) @call".format(
-        " ".join(f'"{m}"' for m in ENQUEUE_METHODS)
-    )
-)
-
-
 SKIPPED_TOP_DIRS = ("spec/", "test/", "features/", "db/", "vendor/", "node_modules/", "tmp/")
 
 
@@ -777,8 +771,10 @@ def _each_enqueue_call(app: App) -> Iterator[tuple[str, Node]]:
 def enqueued_constants(source: SourceFile) -> Iterator[tuple[Node, str]]:
     """The class constant of every enqueue call (`Foo.perform_later`, `Foo.set(…).perform_async`),
     as its node and as written."""
-    for _, caps in ruby.matches(_ENQUEUE, source.root):
-        receiver = caps["receiver"][0]
+    # the calls `(call receiver: (_) method: (identifier) @m (#any-of? @m ENQUEUE_METHODS))`
+    # matches, in its order, without compiling it
+    for call in calls_named(source, ENQUEUE_METHODS, receiver=True):
+        receiver = call.child_by_field_name("receiver")
         if receiver.type == "call" and ruby.call_method(receiver) == "set":
             receiver = ruby.call_receiver(receiver) or receiver
         written = ruby.constant_path(receiver)
