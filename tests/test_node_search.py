@@ -160,3 +160,39 @@ def test_definition_nodes_are_the_query_captures_in_document_order(text):
     assert text is not DEFINITIONS or [ruby.text(n.child_by_field_name("name")) for n in got] == [
         "Billing", "Invoice", "Line", "Reports", "Monthly::Sheet", "::Top", "Inner"
     ]
+
+
+KEYWORDS = """
+class Sync
+  def self.run(*args) = new.run(*args)
+  def run
+    begin
+      call rescue nil
+    rescue Timeout::Error, IOError => e
+      retry
+    rescue
+      "rescue me"
+    end
+  end
+  class << self
+    def other; end
+  end
+  def obj.def_on_object; end
+  def done = "def self.fake"
+rescue => e
+  raise
+end
+"""
+KEYWORD_CASES = [KEYWORDS] + [nested(KEYWORDS.replace("\n", "; "), depth) for depth in range(250, 258)]
+
+
+@pytest.mark.parametrize("text", KEYWORD_CASES)
+@pytest.mark.parametrize(("query", "kinds"), [
+    ("(rescue) @node", {"rescue": "rescue"}),
+    ("(singleton_method) @node", {"def": "singleton_method"}),
+])
+def test_keyword_nodes_are_the_query_matches(text, query, kinds):
+    source = source_of(text)
+    got = ruby.keyword_nodes(source.root, source.data, kinds)
+    assert [spans([node]) for node in got] == query_matches(query, text, "node")
+    assert text is not KEYWORDS or len(got) == (3 if "rescue" in kinds else 2)

@@ -433,16 +433,23 @@ def identifiers_named(root: Node, data: bytes, names: Collection[str]) -> list[t
 
 def definition_nodes(root: Node, data: bytes) -> list[Node]:
     """The `class` and `module` nodes below `root`, as `captures("[(class) (module)] @def")`
-    finds them (in document order, none deeper than MAX_ASCENT): from where the keywords are
-    written in `data`, the text `root` was parsed from — a walk of the whole tree costs what
-    parsing it costs, and most files hold a definition or two."""
+    finds them — in document order (the query's own is not, for nested ones)."""
+    return keyword_nodes(root, data, {"class": "class", "module": "module"})
+
+
+def keyword_nodes(root: Node, data: bytes, kinds: dict[str, str]) -> list[Node]:
+    """The nodes below `root` whose keyword is written first — `{"rescue": "rescue"}`: each
+    `rescue` clause; `{"def": "singleton_method"}`: each `def self.x` — in document order, none
+    deeper than MAX_ASCENT (no match of a query starts deeper), as a one-node query would find
+    them: from where the keywords are written in `data`, the text `root` was parsed from. A
+    query walks the whole tree, which costs what parsing it costs; most files hold a few."""
     found: dict[int, Node] = {}
-    for word in (b"class", b"module"):
-        kind = word.decode()
+    for keyword, kind in kinds.items():
+        word = keyword.encode()
         at = data.find(word)
         while at != -1:
             leaf = root.descendant_for_byte_range(at, at + len(word))
-            if leaf is not None and leaf.type == kind and not leaf.is_named and leaf.start_byte == at:
+            if leaf is not None and leaf.type == keyword and not leaf.is_named and leaf.start_byte == at:
                 path = _path_down(root, leaf, MAX_ASCENT + 2)
                 if path is not None and path[-1].type == kind and len(path) - 1 <= MAX_ASCENT:
                     found[at] = path[-1]

@@ -26,9 +26,6 @@ from .jobs import ENQUEUE_METHODS, SCHEDULED_ENQUEUE
 if TYPE_CHECKING:
     from .app import App
 
-_DEFS = ruby.compile_query("(singleton_method) @def")
-
-
 @dataclass(frozen=True)
 class Wrapper:
     name: str
@@ -61,8 +58,8 @@ def _file_wrappers(source: SourceFile) -> list[tuple[str, str, str, int]]:
     if not source.contains_any((b"perform_async", b"perform_later", b"perform_in", b"perform_at")):
         return []
     found = []
-    for _, caps in ruby.matches(_DEFS, source.root):
-        wrapper = _wrapper(caps["def"][0])
+    for method in ruby.keyword_nodes(source.root, source.data, {"def": "singleton_method"}):
+        wrapper = _wrapper(method)
         if wrapper is not None and wrapper.name not in ENQUEUE_METHODS:
             found.append((wrapper.name, wrapper.owner, wrapper.enqueue, wrapper.kept))
     return found

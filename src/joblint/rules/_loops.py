@@ -15,6 +15,7 @@ from ..rails.classes import contains_reraise
 from ..rails.models import associations
 from ..rails.models import scopes as declared_scopes
 from ..ruby import Node
+from ..source import SourceFile
 
 # -- iteration blocks ----------------------------------------------------------------------
 
@@ -285,7 +286,10 @@ def inert(node: Node) -> bool:
     return False
 
 
-RESCUES = ruby.compile_query("(rescue) @rescue")
+def rescues(source: SourceFile) -> list[Node]:
+    """The file's `rescue` clauses (not `x rescue y` modifiers), in document order, as the
+    query `(rescue) @rescue` finds them, without compiling it."""
+    return ruby.keyword_nodes(source.root, source.data, {"rescue": "rescue"})
 
 
 def rescued_classes(rescue: Node) -> list[str] | None:

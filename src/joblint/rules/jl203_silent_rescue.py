@@ -15,7 +15,6 @@ from ..source import SourceFile
 from . import Examples, Option, Rule, register
 from ._loops import (
     LOG_CALLS,
-    RESCUES,
     call_path,
     only_logs,
     path_matches,
@@ -23,6 +22,7 @@ from ._loops import (
     rescue_body,
     rescue_hit,
     rescued_classes,
+    rescues,
 )
 
 BROAD = frozenset({"StandardError"})
@@ -360,8 +360,7 @@ class SilentRescue(Rule):
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
         reporters = list(self.settings["reporters"])  # type: ignore[call-overload]
-        for _, caps in ruby.matches(RESCUES, source.root):
-            rescue = caps["rescue"][0]
+        for rescue in rescues(source):
             classes = rescued_classes(rescue)
             if classes is None or "Exception" in classes or (classes and not set(classes) & BROAD):
                 continue  # specific classes are deliberate; `Exception` is JL204's

@@ -9,7 +9,7 @@ from ..rails.jobs import JobKind
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
-from ._loops import RESCUES, reraises, rescue_body, rescue_hit, rescued_classes
+from ._loops import reraises, rescue_body, rescue_hit, rescued_classes, rescues
 
 
 @register
@@ -229,8 +229,7 @@ class RescueException(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(RESCUES, source.root):
-            rescue = caps["rescue"][0]
+        for rescue in rescues(source):
             classes = rescued_classes(rescue)
             if not classes or "Exception" not in classes:
                 continue
