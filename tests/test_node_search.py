@@ -196,3 +196,38 @@ def test_keyword_nodes_are_the_query_matches(text, query, kinds):
     got = ruby.keyword_nodes(source.root, source.data, kinds)
     assert [spans([node]) for node in got] == query_matches(query, text, "node")
     assert text is not KEYWORDS or len(got) == (3 if "rescue" in kinds else 2)
+
+
+MACROS = """
+class Order < ApplicationRecord
+  has_many :lines, dependent: :destroy
+  belongs_to("customer")
+  has_one self.class_name_for(:x)
+  scope :open, -> { where(open: true) }
+  scope(
+    # the closed ones
+    :closed, -> { where(open: false) })
+  Other.has_many :not_mine
+  has_and_belongs_to_many :tags
+  after_save :sync
+  before_destroy { cleanup }
+  self.after_create :not_a_macro_call
+  def build = has_one(:inside)
+end
+"""
+MACRO_CASES = [MACROS] + [nested(MACROS.replace("\n", "; "), depth) for depth in range(250, 258)]
+
+
+@pytest.mark.parametrize("text", MACRO_CASES)
+def test_model_macros_are_the_query_matches(text):
+    from joblint.rails import models
+
+    query = """(call !receiver method: (identifier) @macro
+      (#any-of? @macro "has_many" "has_one" "belongs_to" "has_and_belongs_to_many" "scope")
+      arguments: (argument_list . [(simple_symbol) (string)] @name)) @call"""
+    got = list(models._macro_calls(source_of(text)))
+    assert [spans([call, name]) for call, name in got] == query_matches(query, text, "call", "name")
+    callbacks = ('(call !receiver method: (identifier) @macro (#any-of? @macro "after_save" '
+                 '"before_destroy" "after_create")) @call')
+    assert [spans([c.call]) for c in models._save_callbacks(source_of(text))] == query_matches(
+        callbacks, text, "call")

@@ -3,6 +3,7 @@ the callbacks that run inside the save transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from .. import ruby
 from ..ruby import Node
 from ..source import SourceFile
 from .classes import ClassIndex, is_model, qualified_name
+from .named_calls import calls_named
 
 if TYPE_CHECKING:
     from .app import App
@@ -20,20 +22,6 @@ SAVE_CALLBACKS = (
     "after_create", "after_save", "after_update", "after_destroy",
     "before_create", "before_save", "before_update", "before_destroy", "before_validation",
 )  # fmt: skip
-_MACROS = ruby.compile_query(
-    """
-    (call
-      !receiver
-      method: (identifier) @macro
-      (#any-of? @macro {})
-      arguments: (argument_list . [(simple_symbol) (string)] @name)) @call
-    """.replace("{}", " ".join(f'"{m}"' for m in (*ASSOCIATION_MACROS, "scope")))
-)
-_CALLBACKS = ruby.compile_query(
-    "(call !receiver method: (identifier) @macro (#any-of? @macro {})) @call".replace(
-        "{}", " ".join(f'"{m}"' for m in SAVE_CALLBACKS)
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -93,8 +81,7 @@ def _save_callbacks(source: SourceFile) -> list[Callback]:
     if not source.contains_any(_CALLBACK_WORDS):
         return []
     found = []
-    for _, caps in ruby.matches(_CALLBACKS, source.root):
-        call = caps["call"][0]
+    for call in calls_named(source, SAVE_CALLBACKS, receiver=False):
         owner = _class_level_owner(call)
         if owner is None:
             continue
@@ -110,7 +97,8 @@ def _save_callbacks(source: SourceFile) -> list[Callback]:
 
 
 _CALLBACK_WORDS = tuple(m.encode() for m in SAVE_CALLBACKS)
-_MACRO_WORDS = tuple(m.encode() for m in (*ASSOCIATION_MACROS, "scope"))
+_MACRO_NAMES = (*ASSOCIATION_MACROS, "scope")
+_MACRO_WORDS = tuple(m.encode() for m in _MACRO_NAMES)
 
 
 def model_facts(app: App) -> ModelFacts:
@@ -142,10 +130,9 @@ def _file_model_facts(source: SourceFile) -> tuple[list[tuple[object, ...]], lis
     is a model is asked of the class index when the files are put together."""
     macros: list[tuple[object, ...]] = []
     if source.contains_any(_MACRO_WORDS):
-        for _, caps in ruby.matches(_MACROS, source.root):
-            call = caps["call"][0]
+        for call, first in _macro_calls(source):
             owner = _class_level_owner(call)
-            name = ruby.string_value(caps["name"][0])
+            name = ruby.string_value(first)
             if owner is None or name is None:
                 continue
             macro = ruby.call_method(call)
@@ -161,6 +148,17 @@ def _file_model_facts(source: SourceFile) -> tuple[list[tuple[object, ...]], lis
                 ruby.string_value(class_name) if class_name is not None else None,
             ))
     return macros, [(c.owner, c.methods) for c in _save_callbacks(source)]
+
+
+def _macro_calls(source: SourceFile) -> Iterator[tuple[Node, Node]]:
+    """The association and scope macros a model declares by name, with that name's node, as
+    `(call !receiver method: (identifier) @macro (#any-of? @macro …) arguments: (argument_list
+    . [(simple_symbol) (string)] @name)) @call` matches them, without compiling it."""
+    for call in calls_named(source, _MACRO_NAMES, receiver=False, arguments=True):
+        arguments = call.child_by_field_name("arguments")
+        first = arguments.named_children[0] if arguments is not None and arguments.named_children else None
+        if first is not None and first.type in ("simple_symbol", "string"):
+            yield call, first
 
 
 def associations(app: App, model: str) -> dict[str, Association]:

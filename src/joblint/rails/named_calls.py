@@ -22,6 +22,12 @@ FAMILIES = (
     frozenset(
         {"retry_on", "rescue_from", "sidekiq_options", "mount", "bounce_with", "bounce_now_with"}
     ),
+    # the model macros of `models.py`: associations, scopes and save callbacks
+    frozenset(
+        {"has_many", "has_one", "belongs_to", "has_and_belongs_to_many", "scope",
+         "after_create", "after_save", "after_update", "after_destroy", "before_create",
+         "before_save", "before_update", "before_destroy", "before_validation"}
+    ),
 )  # fmt: skip
 
 
