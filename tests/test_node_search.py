@@ -231,3 +231,44 @@ def test_model_macros_are_the_query_matches(text):
                  '"before_destroy" "after_create")) @call')
     assert [spans([c.call]) for c in models._save_callbacks(source_of(text))] == query_matches(
         callbacks, text, "call")
+
+
+ASSIGNMENTS = """
+def perform(user)
+  user.count += 1
+  user.total -= amount; x ||= 2
+  @seen += [1] if a != b && c <= d
+  s = "x += 1" # y -= 2
+  list[i] += list[i -= 1]
+end
+"""
+ASSIGNMENT_CASES = [ASSIGNMENTS] + [nested(ASSIGNMENTS.replace("\n", "; ").replace("#", ""), depth)
+                                    for depth in range(250, 258)]
+
+
+@pytest.mark.parametrize("text", ASSIGNMENT_CASES)
+def test_operator_assignments_are_the_query_matches(text):
+    source = source_of(text)
+    got = ruby.operator_assignments(source.root, source.data, ("+=", "-="))
+    everything = ruby.matches(ruby.compile_query("(operator_assignment) @node"), source.root)
+    expected = sorted((caps["node"][0] for _, caps in everything
+                       if ruby.text(caps["node"][0].child_by_field_name("operator")) in ("+=", "-=")),
+                      key=lambda node: node.start_byte)
+    assert spans(got) == spans(expected)
+    assert text is not ASSIGNMENTS or len(got) == 5
+
+
+@pytest.mark.parametrize("text", KEYWORD_CASES)
+def test_reraises_are_the_query_captures_below_any_node(text):
+    """CallSites reads `raise`/`fail`/`retry_job` from the text below the node it is given
+    (a file, a method, a rescue clause), as the query does."""
+    from joblint.rails.classes import RERAISE_CALLS, CallSites
+
+    text = text.replace("retry", "retry_job; fail 'x'; raise")
+    source = source_of(text)
+    query = ruby.compile_query(
+        "((identifier) @name (#any-of? @name {}))".format(" ".join(f'"{m}"' for m in RERAISE_CALLS)))
+    for node in [source.root, *ruby.descendants(source.root, {"method", "rescue"})]:
+        expected = sorted(n.start_byte for n in ruby.captures(query, node).get("name", []))
+        assert CallSites(node).reraises == expected
+    assert text is not KEYWORDS or CallSites(source.root).reraises

@@ -407,18 +407,22 @@ def children_in_fields(root: Node, fields: Collection[str]) -> Iterator[tuple[No
                 return
 
 
-def identifiers_named(root: Node, data: bytes, names: Collection[str]) -> list[tuple[Node, list[Node]]]:
+def identifiers_named(
+    root: Node, data: bytes, names: Collection[str], offset: int = 0
+) -> list[tuple[Node, list[Node]]]:
     """The identifiers spelled as one of `names`, in document order, each with its ancestors
-    (root first; as many as its depth); those deeper than MAX_ASCENT + 2 (no match of a pattern
-    rooted two levels up starts there) left out. `data` is the text `root` was parsed from: the
-    words are looked up in it, so a file costs what it mentions, not its size."""
+    (root first; as many as its depth below `root`); those deeper than MAX_ASCENT + 2 (no match
+    of a pattern rooted two levels up starts there) left out. `data` is the text `root` was
+    parsed from, or the part of it from byte `offset` on: the words are looked up in it, so a
+    file costs what it mentions, not its size."""
     found: dict[int, Node] = {}
     for name in names:
         word = name.encode()
         at = data.find(word)
         while at != -1:
-            leaf = root.descendant_for_byte_range(at, at + 1)
-            if leaf is not None and leaf.start_byte == at and leaf.end_byte == at + len(word) and (
+            start = at + offset
+            leaf = root.descendant_for_byte_range(start, start + 1)
+            if leaf is not None and leaf.start_byte == start and leaf.end_byte == start + len(word) and (
                 leaf.type == "identifier"
             ):
                 found[at] = leaf
@@ -455,6 +459,25 @@ def keyword_nodes(root: Node, data: bytes, kinds: dict[str, str]) -> list[Node]:
                     found[at] = path[-1]
             at = data.find(word, at + 1)
     return [found[at] for at in sorted(found)]
+
+
+def operator_assignments(root: Node, data: bytes, operators: Collection[str]) -> list[Node]:
+    """The `operator_assignment` nodes below `root` whose operator is one of `operators`
+    (`+=`…), in document order, none deeper than MAX_ASCENT: from where the operators are
+    written in `data`, the text `root` was parsed from."""
+    found: dict[int, Node] = {}
+    for operator in operators:
+        word = operator.encode()
+        at = data.find(word)
+        while at != -1:
+            leaf = root.descendant_for_byte_range(at, at + len(word))
+            if leaf is not None and leaf.type == operator and leaf.start_byte == at:
+                path = _path_down(root, leaf, MAX_ASCENT + 2)
+                if (path is not None and path[-1].type == "operator_assignment"
+                        and len(path) - 1 <= MAX_ASCENT):
+                    found[path[-1].start_byte] = path[-1]
+            at = data.find(word, at + 1)
+    return [found[start] for start in sorted(found)]
 
 
 def is_child(parent: Node, field: str, node: Node) -> bool:

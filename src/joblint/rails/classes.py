@@ -195,9 +195,6 @@ def _body_statements(body: Node | None) -> Iterator[Node]:
         yield child
 
 
-_RERAISES = ruby.compile_query(
-    "((identifier) @name (#any-of? @name {}))".format(" ".join(f'"{m}"' for m in RERAISE_CALLS))
-)
 # calls without a receiver: `notify(e)`, and bare statements such as `cleanup`
 _RECEIVERLESS = ruby.compile_query(
     """
@@ -215,7 +212,13 @@ class CallSites:
     query each, so that per-method questions do not walk the tree from Python."""
 
     def __init__(self, root: Node):
-        self.reraises = sorted(n.start_byte for n in ruby.captures(_RERAISES, root).get("name", []))
+        # the identifiers `raise`, `fail`, `retry_job`, as the query `((identifier) @name
+        # (#any-of? @name …))` finds them (none deeper than MAX_ASCENT below `root`)
+        self.reraises = sorted(
+            node.start_byte
+            for node, path in ruby.identifiers_named(root, root.text or b"", RERAISE_CALLS, root.start_byte)
+            if len(path) <= ruby.MAX_ASCENT
+        )
         self.calls = sorted(
             (n.start_byte, ruby.text(n)) for n in ruby.captures(_RECEIVERLESS, root).get("name", [])
         )

@@ -28,6 +28,14 @@ FAMILIES = (
          "after_create", "after_save", "after_update", "after_destroy", "before_create",
          "before_save", "before_update", "before_destroy", "before_validation"}
     ),
+    # the record updates of JL301
+    frozenset(
+        {"increment!", "decrement!", "increment_counter", "decrement_counter", "update_counters",
+         "update", "update!", "update_columns", "update_attributes", "update_column",
+         "update_attribute", "update_all"}
+    ),
+    # the whole-file loads of JL503
+    frozenset({"read", "table", "readlines", "parse", "to_a", "load"}),
 )  # fmt: skip
 
 

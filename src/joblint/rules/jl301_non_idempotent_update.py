@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -18,17 +19,18 @@ UPDATE_PAIRS = frozenset({"update", "update!", "update_columns", "update_attribu
 UPDATE_ONE = frozenset({"update_column", "update_attribute"})
 SAVES = frozenset({"save", "save!"})
 _SELF_REFERENCE = re.compile(r"\b(\w+)\s*=\s*\1\s*[-+]")
-_CANDIDATES = ruby.compile_query(
-    """
-    (call method: (identifier) @method (#any-of? @method {})) @call
-    (operator_assignment) @assign
-    """.replace(
-        "{}",
-        " ".join(
-            f'"{m}"' for m in sorted(COUNTER_METHODS | UPDATE_PAIRS | UPDATE_ONE | {"update_all"})
-        ),
-    )
-)
+_UPDATE_CALLS = COUNTER_METHODS | UPDATE_PAIRS | UPDATE_ONE | {"update_all"}
+
+
+def _candidates(source: SourceFile) -> list[Node]:
+    """The calls of `_UPDATE_CALLS` and the `+=`/`-=` assignments, in document order: what the
+    query `(call method: (identifier) @method (#any-of? @method …)) @call
+    (operator_assignment) @assign` finds that this rule reads (the other operators are
+    never a non-idempotent update), without compiling it."""
+    found = [(call.start_byte, call) for call in calls_named(source, _UPDATE_CALLS)]
+    found.extend((n.start_byte, n) for n in ruby.operator_assignments(source.root, source.data, ("+=", "-=")))
+    found.sort(key=lambda pair: pair[0])
+    return [node for _, node in found]
 
 
 @register
@@ -195,12 +197,10 @@ class NonIdempotentUpdate(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_CANDIDATES, source.root):
-            if "assign" in caps:
-                node = caps["assign"][0]
+        for node in _candidates(source):
+            if node.type == "operator_assignment":
                 hit = self._compound_assignment(node)
             else:
-                node = caps["call"][0]
                 hit = self._call(node)
             if hit is None:
                 continue

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from .. import ruby
 from ..findings import Hit, Severity, normalise
 from ..rails.app import App
+from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -19,12 +20,7 @@ WHOLE_FILE_CALLS = {
     "IO.readlines": "File.foreach",
 }
 FILE_READS = frozenset({"File.read", "IO.read", "File.binread", "IO.binread"})
-_CANDIDATES = ruby.compile_query(
-    """
-    (call receiver: (_) method: (identifier) @method
-      (#any-of? @method "read" "table" "readlines" "parse" "to_a" "load")) @call
-    """
-)
+_LOADS = ("read", "table", "readlines", "parse", "to_a", "load")
 
 
 @register
@@ -144,8 +140,7 @@ class WholeFileLoad(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(_CANDIDATES, source.root):
-            call = caps["call"][0]
+        for call in calls_named(source, _LOADS, receiver=True):
             found = self._whole_load(call, app)
             if found is None or app.job_kind_at(source, call) is None:
                 continue
