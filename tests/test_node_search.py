@@ -272,3 +272,43 @@ def test_reraises_are_the_query_captures_below_any_node(text):
         expected = sorted(n.start_byte for n in ruby.captures(query, node).get("name", []))
         assert CallSites(node).reraises == expected
     assert text is not KEYWORDS or CallSites(source.root).reraises
+
+
+MAILER_CALLS = """
+class SignupsController < ApplicationController
+  def create
+    UserMailer.welcome(user).deliver_later
+    Admin::UserMailer.with(user: user).notice.deliver_now
+    ::UserMailer.welcome(user)
+    UserMailer::Templates.fetch(:x)
+    AdminUserMailer.welcome(user)
+    mailer = UserMailer
+    mailer.welcome(user)
+    UserMailer.with(a: 1).with(b: 2).welcome
+    "UserMailer.welcome"
+  end
+end
+"""
+
+
+@pytest.mark.parametrize("depth", [0, *range(250, 258)])
+def test_mailer_action_calls_are_the_query_matches_a_mailer_can_answer(tmp_path, depth):
+    from joblint.rails import mailers
+    from joblint.rails.app import App
+
+    from .conftest import write_tree
+
+    write_tree(tmp_path, {
+        "app/mailers/user_mailer.rb": "class UserMailer < ActionMailer::Base\n  def welcome(u); end\nend\n",
+        "app/mailers/admin/user_mailer.rb": (
+            "module Admin\n  class UserMailer < ActionMailer::Base\n    def notice; end\n  end\nend\n"),
+    })
+    app = App(tmp_path)
+    text = MAILER_CALLS if depth == 0 else nested(MAILER_CALLS.replace("\n", "; "), depth)
+    source = source_of(text)
+    calls = [caps["call"][0] for _, caps in ruby.matches(mailers.ACTION_CALLS, source.root)]
+    expected = sorted(spans(c for c in calls if mailers.action_call(c, app) is not None),
+                      key=lambda s: (s[1], s[2]))
+    got = [c for c in mailers.mailer_action_calls(source, app) if mailers.action_call(c, app) is not None]
+    assert spans(got) == expected
+    assert depth or [ruby.call_method(c) for c in got] == ["welcome", "notice", "welcome"]

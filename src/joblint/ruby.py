@@ -359,6 +359,12 @@ def _path_down(root: Node, node: Node, limit: int = MAX_ASCENT + 1) -> list[Node
     return path if current is not None else None
 
 
+def path_to(root: Node, node: Node) -> list[Node]:
+    """The nodes from `root` down to the parent of `node`, for a node at most MAX_ASCENT + 3
+    deep (a query may start a match three levels up); [] for one deeper, or `root` itself."""
+    return _path_down(root, node, MAX_ASCENT + 4) or []
+
+
 def walk(node: Node) -> Iterator[Node]:
     """Every named node below (and including) `node`, in document order."""
     cursor = node.walk()

@@ -6,7 +6,7 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.calls import arity_problem, call_shape, parameter_text
-from ..rails.mailers import ACTION_CALLS, judgeable_action_call
+from ..rails.mailers import judgeable_action_call, mailer_action_calls
 from ..source import SourceFile
 from . import Examples, Rule, register
 
@@ -147,8 +147,7 @@ class MailerArityMismatch(Rule):
     )
 
     def check(self, source: SourceFile, app: App) -> Iterator[Hit]:
-        for _, caps in ruby.matches(ACTION_CALLS, source.root):
-            call = caps["call"][0]
+        for call in mailer_action_calls(source, app):
             judged = judgeable_action_call(call, app, strict=False)
             if judged is None or judged.method is None:
                 continue
