@@ -676,14 +676,23 @@ class _Dispatch:
 
     def __init__(self, active: list[type[Rule]]):
         self.active = active
-        self.words = sorted({w for rule in active for w in rule.trigger_bytes})
+        words = sorted({w for rule in active for w in rule.trigger_bytes}, key=lambda w: (len(w), w))
+        # each word after the longest other word it contains: a file without that one cannot
+        # hold it either (no `perform` in a file, no `perform_later`), so it is not looked up
+        self.words = [
+            (word, max((w for w in words[:index] if w in word), key=len, default=None))
+            for index, word in enumerate(words)
+        ]
         self.custom = {r for r in active if r.wants.__func__ is not Rule.wants.__func__}  # type: ignore[attr-defined]
         # rules reading Ruby files, as `Rule.applies_to` says: asked once per file, not per rule
         self.ruby_only = {r for r in active if r.applies_to.__func__ is Rule.applies_to.__func__}  # type: ignore[attr-defined]
 
     def rules_for(self, source: SourceFile) -> list[type[Rule]]:
         data = source.data
-        present = {word for word in self.words if word in data}
+        present: set[bytes] = set()
+        for word, within in self.words:
+            if (within is None or within in present) and word in data:
+                present.add(word)
         is_ruby = source.is_ruby
         return [
             rule
