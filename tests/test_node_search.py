@@ -312,3 +312,16 @@ def test_mailer_action_calls_are_the_query_matches_a_mailer_can_answer(tmp_path,
     got = [c for c in mailers.mailer_action_calls(source, app) if mailers.action_call(c, app) is not None]
     assert spans(got) == expected
     assert depth or [ruby.call_method(c) for c in got] == ["welcome", "notice", "welcome"]
+
+
+@pytest.mark.parametrize("text", CASES)
+@pytest.mark.parametrize("receiver", [None, True, False])
+def test_calls_below_a_node_are_the_query_matches_on_it(text, receiver):
+    source = source_of(text)
+    names = ("set", "new", "perform_later", "send")
+    constraint = {None: "", True: "receiver: (_) ", False: "!receiver "}[receiver]
+    quoted = " ".join(f'"{name}"' for name in names)
+    query = ruby.compile_query(f"(call {constraint}method: (identifier) @method (#any-of? @method {quoted})) @call")
+    for node in [source.root, *ruby.descendants(source.root, {"method", "assignment"})]:
+        expected = [spans([caps["call"][0]]) for _, caps in ruby.matches(query, node)]
+        assert [spans([call]) for call in ruby.calls_below(node, names, receiver)] == expected

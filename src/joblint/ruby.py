@@ -359,6 +359,21 @@ def _path_down(root: Node, node: Node, limit: int = MAX_ASCENT + 1) -> list[Node
     return path if current is not None else None
 
 
+def calls_below(node: Node, methods: Collection[str], receiver: bool | None = None) -> list[Node]:
+    """The calls of `methods` below `node`, in the order `matches` finds them with
+    `(call method: (identifier) @method (#any-of? @method …)) @call` run on `node` (plus
+    `receiver: (_)` when `receiver` is True, `!receiver` when it is False): from where the
+    names are written in the node's text."""
+    found = []
+    for name, path in identifiers_named(node, node.text or b"", methods, node.start_byte):
+        call = path[-1] if path else None
+        if (call is not None and len(path) - 1 <= MAX_ASCENT and call.type == "call"
+                and is_child(call, "method", name)
+                and (receiver is None or (call.child_by_field_name("receiver") is not None) is receiver)):
+            found.append(call)
+    return found
+
+
 def path_to(root: Node, node: Node) -> list[Node]:
     """The nodes from `root` down to the parent of `node`, for a node at most MAX_ASCENT + 3
     deep (a query may start a match three levels up); [] for one deeper, or `root` itself."""

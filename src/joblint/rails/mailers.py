@@ -97,7 +97,6 @@ ACTION_CALLS = ruby.compile_query(
     (call receiver: (call method: (identifier) @with (#eq? @with "with")) method: (identifier)) @call
     """
 )
-_MAIL_CALLS = ruby.compile_query('(call !receiver method: (identifier) @m (#eq? @m "mail")) @call')
 _DEFAULT_CALLS = ruby.compile_query(
     '(call !receiver method: (identifier) @m (#eq? @m "default") arguments: (argument_list)) @call'
 )
@@ -149,7 +148,7 @@ def _strings(node: Node | None) -> tuple[str, ...] | None:
 
 def mail_calls(method: Node) -> list[MailCall]:
     """The receiver-less `mail(...)` calls inside a method."""
-    return [mail_call(caps["call"][0]) for _, caps in ruby.matches(_MAIL_CALLS, method)]
+    return [mail_call(call) for call in ruby.calls_below(method, ("mail",), receiver=False)]
 
 
 def mailer_path(name: str) -> str:
