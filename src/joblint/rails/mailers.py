@@ -91,6 +91,7 @@ CLASS_METHODS = frozenset(
     }
 )  # fmt: skip
 # `SomeMailer.action(..)` and `SomeMailer.with(..).action(..)`: calls that may be mailer actions
+# (what `mailer_action_calls` finds of them without compiling this; kept as its reference)
 ACTION_CALLS = ruby.compile_query(
     """
     (call receiver: [(constant) (scope_resolution)] method: (identifier)) @call

@@ -6,7 +6,7 @@ from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
 from ..rails.mailboxes import BOUNCE_METHODS
-from ..rails.mailers import ACTION_CALLS, DELIVERY_METHODS, is_preview, judgeable_action_call
+from ..rails.mailers import DELIVERY_METHODS, is_preview, judgeable_action_call, mailer_action_calls
 from ..rails.named_calls import calls_named
 from ..ruby import Node
 from ..source import SourceFile
@@ -264,8 +264,7 @@ def _candidates(source: SourceFile, app: App) -> Iterator[tuple[Node, str]]:
                 yield args[0], "when the mailbox bounces the email (in the routing job)"
     previews = {d.name for d in app.definitions_in(source) if is_preview(app, d)}
     if previews:
-        for _, caps in ruby.matches(ACTION_CALLS, source.root):
-            call = caps["call"][0]
+        for call in mailer_action_calls(source, app):  # the calls a mailer's action can be
             if call.id not in seen and app.enclosing_class(call) in previews:
                 seen.add(call.id)
                 yield call, "when the preview is opened"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from .. import ruby
 from ..findings import Hit, Severity
 from ..rails.app import App
-from ..rails.mailers import is_mailer
+from ..rails.mailers import is_mailer, mailer_action_calls
 from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
@@ -26,17 +26,6 @@ _HEADER_USES = ruby.compile_query(
       right: (_) @value) @assign
     """
 )
-_MAILER_CALLS = ruby.compile_query(
-    """
-    (call receiver: [(constant) (scope_resolution)] @mailer method: (identifier) @action) @call
-    (call
-      receiver: (call
-        receiver: [(constant) (scope_resolution)] @mailer
-        method: (identifier) @with (#eq? @with "with")) @with_call
-      method: (identifier) @action) @call
-    """
-)
-
 Slot = tuple[str, object]  # ("position", 0) | ("keyword", "email") | ("with", "email")
 
 
@@ -341,20 +330,21 @@ def request_mailer_fills(app: App) -> list[RequestFill]:
             continue
         if b"params" not in data and b"request" not in data:
             continue  # no request data to pass on
-        for _, caps in ruby.matches(_MAILER_CALLS, source.root):
-            call = caps["call"][0]
+        for call in mailer_action_calls(source, app):
             action = ruby.call_method(call)
             if action in DELIVERIES:
                 continue
-            written = ruby.constant_path(caps["mailer"][0])
+            receiver = ruby.call_receiver(call)
+            with_call = receiver if receiver is not None and receiver.type == "call" else None
+            written = ruby.constant_path(ruby.call_receiver(with_call) if with_call else receiver)
             if written is None:
                 continue
             mailer = app.classes.resolve(written, app.lexical_scope(call))
             if mailer not in app.classes or not is_mailer(app.classes, mailer):
                 continue
             slots = list(_call_slots(call))
-            if "with_call" in caps:
-                with_args = _call_slots(caps["with_call"][0])
+            if with_call is not None:
+                with_args = _call_slots(with_call)
                 slots += [(("with", key), v) for (kind, key), v in with_args if kind == "keyword"]
             for slot, value in slots:
                 if contains_request_value(value) and not _membership_checked(value, call):
