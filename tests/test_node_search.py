@@ -325,3 +325,35 @@ def test_calls_below_a_node_are_the_query_matches_on_it(text, receiver):
     for node in [source.root, *ruby.descendants(source.root, {"method", "assignment"})]:
         expected = [spans([caps["call"][0]]) for _, caps in ruby.matches(query, node)]
         assert [spans([call]) for call in ruby.calls_below(node, names, receiver)] == expected
+
+
+IVARS = """
+class Report
+  @@count = 0
+  def initialize(kind, user: nil)
+    @kind = kind
+    @user ||= user; @seen += 1
+    @kind = "default" if kind.nil?
+    log("@kind = #{@kind}")
+    a = @other = 2
+  end
+end
+"""
+
+
+@pytest.mark.parametrize("text", [IVARS] + [nested(IVARS.replace("\n", "; "), d) for d in range(250, 258)])
+def test_ivar_values_are_the_query_matches(text):
+    from joblint.rules import _records
+
+    source = source_of(text)
+    query = ruby.compile_query("""
+        (assignment left: (instance_variable) @ivar right: (_) @value)
+        (operator_assignment left: (instance_variable) @ivar right: (_) @value)""")
+    for owner in ruby.descendants(source.root, {"class"}):
+        expected: dict[str, list[tuple[str, int, int]]] = {}
+        for _, caps in ruby.matches(query, owner):
+            expected.setdefault(ruby.text(caps["ivar"][0]), []).extend(spans(caps["value"]))
+        _records._last_owner = None
+        got = {name: spans(values) for name, values in _records._ivar_values(owner).items()}
+        assert got == {name: sorted(v, key=lambda s: s[1]) for name, v in expected.items()}
+        assert text is not IVARS or sorted(got) == ["@kind", "@other", "@seen", "@user"]

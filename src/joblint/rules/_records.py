@@ -360,25 +360,39 @@ def _data_constant(value: Node) -> bool:
     return False
 
 
-_IVAR_ASSIGNMENTS = ruby.compile_query(
-    """
-    (assignment left: (instance_variable) @ivar right: (_) @value)
-    (operator_assignment left: (instance_variable) @ivar right: (_) @value)
-    """
-)
 _last_owner: tuple[int, dict[str, list[Node]]] | None = None  # one class at a time
 
 
 def _ivar_values(owner: Node) -> dict[str, list[Node]]:
-    """Every value assigned to each instance variable in a class, by one query (cached for
-    the class being checked: rules look at one file's classes in turn)."""
+    """Every value assigned to each instance variable in a class (`@x = v`, `@x ||= v`), in
+    document order (cached for the class being checked: rules look at one file's classes in
+    turn): what `(assignment left: (instance_variable) @ivar right: (_) @value)` and its
+    `operator_assignment` twin find below the class, found from where `@` is written."""
     global _last_owner
     if _last_owner is None or _last_owner[0] != owner.id:
         table: dict[str, list[Node]] = {}
-        for _, caps in ruby.matches(_IVAR_ASSIGNMENTS, owner):
-            table.setdefault(ruby.text(caps["ivar"][0]), []).append(caps["value"][0])
+        for assignment, ivar in _ivar_assignments(owner):
+            value = assignment.child_by_field_name("right")
+            if value is not None:
+                table.setdefault(ruby.text(ivar), []).append(value)
         _last_owner = (owner.id, table)
     return _last_owner[1]
+
+
+def _ivar_assignments(owner: Node) -> list[tuple[Node, Node]]:
+    data, offset = owner.text or b"", owner.start_byte
+    found = []
+    at = data.find(b"@")
+    while at != -1:
+        leaf = owner.descendant_for_byte_range(at + offset, at + offset + 1)
+        if leaf is not None and leaf.type == "instance_variable" and leaf.start_byte == at + offset:
+            path = ruby.path_to(owner, leaf)
+            parent = path[-1] if path else None
+            if (parent is not None and parent.type in ("assignment", "operator_assignment")
+                    and len(path) - 1 <= ruby.MAX_ASCENT and ruby.is_child(parent, "left", leaf)):
+                found.append((parent, leaf))
+        at = data.find(b"@", at + 1)
+    return found
 
 
 def _stored_data(ivar: str, node: Node) -> bool:
