@@ -116,7 +116,7 @@ def main() -> None:
               help="Record today's findings in FILE (then exit 0).")
 @click.option("--statistics", is_flag=True, help="Counts per rule instead of the findings.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: several for apps over 300 analysed files).")
+              help="Worker processes (default: 1).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default="warning",
               show_default=True, help="Lowest severity that makes the exit code 1.")
