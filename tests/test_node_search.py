@@ -357,3 +357,34 @@ def test_ivar_values_are_the_query_matches(text):
         got = {name: spans(values) for name, values in _records._ivar_values(owner).items()}
         assert got == {name: sorted(v, key=lambda s: s[1]) for name, v in expected.items()}
         assert text is not IVARS or sorted(got) == ["@kind", "@other", "@seen", "@user"]
+
+
+NATIVE_CALLS = """
+class Signup
+  def create(user)
+    Delayed::Job.enqueue(WelcomeJob.new(user.id), queue: "mail")
+    Resque.enqueue_to(:low, ExportJob, user.id)
+    Resque::Job.create(:low, ExportJob, 1)
+    user.delay(run_at: 1.hour.from_now).notify(:x)
+    delay.ping; delay().pong
+    Foo.create(a: 1).delay.bar
+    enqueue(self); "Resque.enqueue(X)"
+  end
+end
+"""
+
+
+@pytest.mark.parametrize("text", [NATIVE_CALLS] + [nested(NATIVE_CALLS.replace("\n", "; "), d)
+                                                   for d in range(250, 258)])
+def test_native_calls_are_the_query_matches(text):
+    from joblint.rails import native_jobs
+
+    source = source_of(text)
+    expected = [
+        spans([caps["enqueue"][0]]) if "enqueue" in caps else spans([caps["delayed_call"][0], caps["proxy"][0]])
+        for _, caps in ruby.matches(native_jobs._CALLS, source.root)
+    ]
+    got = [spans([call] if proxy is None else [call, proxy])
+           for call, proxy in native_jobs._native_calls(source)]
+    assert got == expected
+    assert text is not NATIVE_CALLS or len(got) == 8

@@ -127,6 +127,7 @@ _CLASS_LEVEL = ruby.compile_query(
     """
 )
 # `Delayed::Job.enqueue`, `Resque.enqueue*`, `Resque::Job.create`, and `x.delay(..).m` / `delay.m`
+# (what `_native_calls` finds without compiling this; kept as its reference)
 _CALLS = ruby.compile_query(
     f"""
     (call receiver: [(constant) (scope_resolution)] @receiver method: (identifier) @method
@@ -145,6 +146,38 @@ _CONSTANT_CLASS = ruby.compile_query(
     """
 )
 CALL_WORDS = (b"Delayed::", b"Resque", b"delay")
+_ENQUEUE_NAMES = frozenset({"enqueue", "create", *RESQUE_ENQUEUE})
+
+
+def _native_calls(source: SourceFile) -> list[tuple[Node, Node | None]]:
+    """What `_CALLS` matches, without compiling it, in its order (by start, then end):
+    (call, None) for an enqueue-named call on a constant, and (call, the proxy) for
+    `x.delay(..).m` (the proxy is the `delay` call) and `delay.m` (the `delay` identifier) —
+    found from where the names are written."""
+    found: dict[tuple[int, int], tuple[Node, Node | None]] = {}
+    for name, path in ruby.identifiers_named(source.root, source.data, (*_ENQUEUE_NAMES, "delay")):
+        call = path[-1] if path else None
+        if call is None or call.type != "call":
+            continue
+        if ruby.text(name) != "delay":
+            receiver = call.child_by_field_name("receiver")
+            if (ruby.is_child(call, "method", name) and len(path) - 1 <= ruby.MAX_ASCENT
+                    and receiver is not None and receiver.type in ("constant", "scope_resolution")):
+                found[(call.start_byte, call.end_byte)] = (call, None)
+        elif ruby.is_child(call, "method", name):  # `x.delay(..)`: the call around it, if on it
+            outer = path[-2] if len(path) >= 2 else None
+            if (outer is not None and outer.type == "call" and len(path) - 2 <= ruby.MAX_ASCENT
+                    and ruby.is_child(outer, "receiver", call) and _named_method(outer)):
+                found[(outer.start_byte, outer.end_byte)] = (outer, call)
+        elif (ruby.is_child(call, "receiver", name) and len(path) - 1 <= ruby.MAX_ASCENT
+              and _named_method(call)):  # `delay.m`
+            found[(call.start_byte, call.end_byte)] = (call, name)
+    return [found[key] for key in sorted(found)]
+
+
+def _named_method(call: Node) -> bool:
+    method = call.child_by_field_name("method")
+    return method is not None and method.type == "identifier"
 CLASS_WORDS = (b"@queue", b"@retry_limit", b"@backoff_strategy", b"def self.", b"class << self",
                b"class_methods", b"handle_asynchronously", b"extend ")
 
@@ -720,15 +753,14 @@ class _Builder:
         return parts
 
     def _read_calls(self, source: SourceFile) -> None:
-        for _, caps in ruby.matches(_CALLS, source.root):
-            if "enqueue" not in caps:
+        for call, proxy in _native_calls(source):
+            if proxy is not None:
                 if self.delayed_job:
-                    method = ruby.text(caps["delayed"][0])
-                    self._read_delay(caps["delayed_call"][0], caps["proxy"][0], method, source)
+                    method = ruby.call_method(call)
+                    self._read_delay(call, proxy, method, source)
                 continue
-            call = caps["enqueue"][0]
-            receiver = ruby.constant_path(caps["receiver"][0])
-            method = ruby.text(caps["method"][0])
+            receiver = ruby.constant_path(call.child_by_field_name("receiver"))
+            method = ruby.call_method(call)
             if receiver in DJ_RECEIVERS and method == "enqueue":
                 self._read_dj_enqueue(call, source)
             elif receiver == "Resque" and method in RESQUE_ENQUEUE:
