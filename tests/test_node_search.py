@@ -388,3 +388,50 @@ def test_native_calls_are_the_query_matches(text):
            for call, proxy in native_jobs._native_calls(source)]
     assert got == expected
     assert text is not NATIVE_CALLS or len(got) == 8
+
+
+HEADERS = """
+class UserMailer < ApplicationMailer
+  def welcome(user)
+    headers["X-Tag"] = user.tag
+    headers[:reply_to] ||= "x@y"
+    other[:a] = 1
+    mail(to: user.email, subject: "Hi", **opts)
+    mail({to: user.email})
+    self.mail(to: "a")
+  end
+end
+"""
+
+
+@pytest.mark.parametrize("text", [HEADERS] + [nested(HEADERS.replace("\n", "; "), d) for d in range(250, 258)])
+def test_header_uses_are_the_query_matches(text):
+    from joblint.rules import jl406_user_controlled_mail_header as jl406
+
+    source = source_of(text)
+    query = ruby.compile_query("""
+        (call !receiver method: (identifier) @method (#eq? @method "mail")
+          arguments: (argument_list (pair) @pair))
+        (assignment
+          left: (element_reference object: (identifier) @headers (#eq? @headers "headers")) @target
+          right: (_) @value) @assign""")
+    expected = sorted(
+        [tuple(spans([caps["pair"][0]])) if "pair" in caps else tuple(spans([caps["assign"][0], caps["target"][0], caps["value"][0]]))
+         for _, caps in ruby.matches(query, source.root)], key=lambda t: t[0][1])
+    got = sorted([tuple(spans([n])) if target is None else tuple(spans([n, target, value]))
+                  for n, target, value in jl406._header_uses(source)], key=lambda t: t[0][1])
+    assert got == expected
+    assert text is not HEADERS or len(got) == 3
+
+
+@pytest.mark.parametrize("text", KEYWORD_CASES)
+def test_class_method_names_are_the_query_captures(text):
+    from joblint.rails import schedules
+
+    source = source_of(text)
+    query = ruby.compile_query("""
+        (singleton_method name: (identifier) @name)
+        (singleton_class body: (body_statement (method name: (identifier) @name)))""")
+    expected = {ruby.text(n) for n in ruby.captures(query, source.root).get("name", [])}
+    assert schedules._class_method_names(source.root, source.data) == expected
+    assert text is not KEYWORDS or expected == {"run", "other", "def_on_object"}

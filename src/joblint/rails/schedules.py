@@ -352,12 +352,26 @@ RUBY_CONSTANTS = frozenset(
 # class-level methods a scheduler may call instead of a job's: `perform` (Resque runs
 # `klass.perform`), `perform_later`, `perform_async`, `set`
 SCHEDULER_ENTRY_POINTS = frozenset({"perform", "perform_later", "perform_async", "perform_in", "set"})
-_CLASS_METHODS = ruby.compile_query(
-    """
-    (singleton_method name: (identifier) @name)
-    (singleton_class body: (body_statement (method name: (identifier) @name)))
-    """
-)
+
+
+def _class_method_names(root: Node, data: bytes) -> set[str]:
+    """The names of `def self.x` methods and of the `def x` written directly in a `class << self`
+    body: what `(singleton_method name: (identifier) @name)` and `(singleton_class body:
+    (body_statement (method name: (identifier) @name)))` capture, without compiling them."""
+    names = set()
+    for node in ruby.keyword_nodes(root, data, {"def": "singleton_method", "class": "singleton_class"}):
+        if node.type == "singleton_method":
+            methods = [node]
+        else:
+            body = node.child_by_field_name("body")
+            methods = [m for m in body.named_children if m.type == "method"] if (
+                body is not None and body.type == "body_statement") else []
+        for method in methods:
+            name = method.child_by_field_name("name")
+            if name is not None and name.type == "identifier":
+                names.add(ruby.text(name))
+    return names
+
 # a module extending the class, or methods defined at run time: it may answer after all
 _OPEN_CLASS = re.compile(
     rb"define_singleton_method|^[^\S\n]*extend\s+(?!self\b|Forwardable\b|ActiveSupport::Concern\b)[A-Z]",
@@ -385,7 +399,7 @@ def plain_class(name: str, app: App) -> bool:
         for source in _defining_sources(app, owner):
             if _OPEN_CLASS.search(source.data):
                 return False
-            methods = {ruby.text(n) for n in ruby.captures(_CLASS_METHODS, source.root).get("name", [])}
+            methods = _class_method_names(source.root, source.data)
             if _SELF_EXTENDED.search(source.data):
                 methods.update(m for d in classes.definitions[owner] for m in d.methods)
             if methods & SCHEDULER_ENTRY_POINTS:

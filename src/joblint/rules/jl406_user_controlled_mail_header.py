@@ -17,15 +17,30 @@ DELIVERIES = frozenset(
     {"deliver_later", "deliver_now", "deliver_later!", "deliver_now!", "deliver", "deliver!",
      "with", "new", "method", "respond_to?", "send", "public_send", "default", "name"}
 )
-_HEADER_USES = ruby.compile_query(
-    """
-    (call !receiver method: (identifier) @method (#eq? @method "mail")
-      arguments: (argument_list (pair) @pair))
-    (assignment
-      left: (element_reference object: (identifier) @headers (#eq? @headers "headers")) @target
-      right: (_) @value) @assign
-    """
-)
+
+
+def _header_uses(source: SourceFile) -> Iterator[tuple[Node, Node | None, Node | None]]:
+    """(pair, None, None) for each `key: value` of a receiver-less `mail(...)` call, and
+    (assignment, target, value) for each `headers[...] = value`: what the query
+    `(call !receiver method: (identifier) @method (#eq? @method "mail") arguments:
+    (argument_list (pair) @pair))` and `(assignment left: (element_reference object:
+    (identifier) @headers (#eq? @headers "headers")) @target right: (_) @value) @assign`
+    find, without compiling it."""
+    for call in ruby.calls_below(source.root, ("mail",), receiver=False):
+        arguments = call.child_by_field_name("arguments")
+        if arguments is not None and arguments.type == "argument_list":
+            for pair in arguments.named_children:
+                if pair.type == "pair":
+                    yield pair, None, None
+    for name, path in ruby.identifiers_named(source.root, source.data, ("headers",)):
+        if len(path) < 2 or len(path) - 2 > ruby.MAX_ASCENT:
+            continue
+        target, assignment = path[-1], path[-2]
+        value = assignment.child_by_field_name("right")
+        if (target.type == "element_reference" and ruby.is_child(target, "object", name)
+                and assignment.type == "assignment" and ruby.is_child(assignment, "left", target)
+                and value is not None):
+            yield assignment, target, value
 Slot = tuple[str, object]  # ("position", 0) | ("keyword", "email") | ("with", "email")
 
 
@@ -234,17 +249,16 @@ class UserControlledMailHeader(Rule):
         fills = app.fact("request_mailer_fills", request_mailer_fills)
         if not fills:
             return
-        for _, caps in ruby.matches(_HEADER_USES, source.root):
-            if "pair" in caps:
-                pair = caps["pair"][0]
-                header = ruby.pair_key(pair)
+        for node, target, assigned in _header_uses(source):
+            if target is None:
+                header = ruby.pair_key(node)
                 if header not in HEADER_KEYS:
                     continue
-                node, value = pair, pair.child_by_field_name("value")
+                value = node.child_by_field_name("value")
                 header_text = f"{header}:"
             else:
-                node, value = caps["assign"][0], caps["value"][0]
-                header_text = ruby.text(caps["target"][0])
+                value = assigned
+                header_text = ruby.text(target)
             if value is None:
                 continue
             method = ruby.enclosing(node, ruby.METHOD_TYPES)
