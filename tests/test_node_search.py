@@ -435,3 +435,28 @@ def test_class_method_names_are_the_query_captures(text):
     expected = {ruby.text(n) for n in ruby.captures(query, source.root).get("name", [])}
     assert schedules._class_method_names(source.root, source.data) == expected
     assert text is not KEYWORDS or expected == {"run", "other", "def_on_object"}
+
+
+SETTINGS = """
+Rails.application.configure do
+  config.action_mailer.delivery_method = :smtp
+  if ENV["X"]
+    config.action_mailer.perform_deliveries = false
+  end
+  action_mailer.raise_delivery_errors = true
+  config.action_mailer.smtp_settings[:port] = 25
+  config.action_mailer.default_url_options ||= {}
+end
+"""
+
+
+@pytest.mark.parametrize("text", [SETTINGS] + [nested(SETTINGS.replace("\n", "; "), d) for d in range(250, 258)])
+def test_mail_settings_are_the_query_matches(text):
+    from joblint.rails import mailers
+
+    source = source_of(text)
+    expected = [(ruby.text(caps["name"][0]), spans(caps["value"]))
+                for _, caps in ruby.matches(mailers._SETTINGS, source.root)]
+    got = [(s.name, spans([s.value])) for s in mailers.mail_settings(source.root)]
+    assert got == expected
+    assert text is not SETTINGS or [name for name, _ in got] == ["delivery_method", "perform_deliveries"]

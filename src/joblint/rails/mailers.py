@@ -407,6 +407,7 @@ def judgeable_action_call(call: Node, app: App, strict: bool) -> ActionCall | No
 # -- delivery settings -------------------------------------------------------------------------
 
 PRODUCTION_CONFIG = "config/environments/production.rb"
+# (what `mail_settings` finds without compiling this; kept as its reference)
 _SETTINGS = ruby.compile_query(
     """
     (assignment
@@ -431,11 +432,30 @@ class MailSetting:
 
 
 def mail_settings(root: Node) -> list[MailSetting]:
+    """The `config.action_mailer.<name> = <value>` assignments below `root`, in document order:
+    what `_SETTINGS` matches, found from where `action_mailer` is written."""
     settings = []
-    for _, caps in ruby.matches(_SETTINGS, root):
-        assignment = caps["assignment"][0]
-        unconditional = all(a.type in _UNCONDITIONAL_PARENTS for a in ruby.ancestors(assignment))
-        settings.append(MailSetting(ruby.text(caps["name"][0]), caps["value"][0], unconditional))
+    data, offset = root.text or b"", root.start_byte
+    at = data.find(b"action_mailer")
+    while at != -1:
+        start, at = at + offset, data.find(b"action_mailer", at + 1)
+        word = root.descendant_for_byte_range(start, start + len("action_mailer"))
+        if word is None or word.type != "identifier" or word.start_byte != start or (
+                word.end_byte != start + len("action_mailer")):
+            continue
+        path = ruby.path_to(root, word)  # three levels up is where the match starts
+        if len(path) < 3 or len(path) - 3 > ruby.MAX_ASCENT:
+            continue
+        inner, outer, assignment = path[-1], path[-2], path[-3]
+        name = outer.child_by_field_name("method")
+        value = assignment.child_by_field_name("right")
+        if (inner.type == "call" and ruby.is_child(inner, "method", word)
+                and outer.type == "call" and ruby.is_child(outer, "receiver", inner)
+                and name is not None and name.type == "identifier"
+                and assignment.type == "assignment" and ruby.is_child(assignment, "left", outer)
+                and value is not None):
+            unconditional = all(a.type in _UNCONDITIONAL_PARENTS for a in ruby.ancestors(assignment))
+            settings.append(MailSetting(ruby.text(name), value, unconditional))
     return settings
 
 
