@@ -575,8 +575,8 @@ def _worker_count(options: Options) -> int:
     """`-j N` processes where the system can fork; one by default. The project model is built
     before the workers fork, and each worker builds the facts its files need again: since a
     file's analysis got cheap, more processes cost CPU and save little or no time (2,563 files:
-    2.2-2.6 s wall with one or two, 0.6-0.8 s more CPU with two; 10,000 files: 0.1-0.6 s less
-    wall, 2 s more CPU)."""
+    2.1-2.6 s wall with one or two, 0.6-0.8 s more CPU with two; 10,000 files: 0.1-0.7 s less
+    wall, 1.3-2 s more CPU)."""
     requested = options.jobs if options.jobs is not None else 1
     if requested <= 1:
         return 1
