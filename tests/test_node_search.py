@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 
 from joblint import ruby
-from joblint.rails import named_calls, queues, zeitwerk
-from joblint.rules import _arguments
+from joblint.rails import mailers, models, named_calls, native_jobs, queues, schedules, zeitwerk
+from joblint.rails.app import App
+from joblint.rails.classes import RERAISE_CALLS, CallSites
+from joblint.rules import _arguments, _records
+from joblint.rules import jl406_user_controlled_mail_header as jl406
 from joblint.source import SourceFile
+
+from .conftest import write_tree
 
 SAMPLE = """
 class ReportJob < ApplicationJob
@@ -48,6 +53,13 @@ def query_matches(query: str, text: str, *names: str) -> list[list[tuple[str, in
 
 def nested(text: str, depth: int) -> str:
     return "[" * depth + text + "]" * depth
+
+
+def and_nested(text: str) -> list[str]:
+    """A sample, and the sample on one line (comments dropped) nested 250 to 257 deep: across
+    the depth past which no match starts."""
+    flat = text.replace("\n", "; ").replace("#", "")
+    return [text] + [nested(flat, depth) for depth in range(250, 258)]
 
 
 CASES = [SAMPLE] + [nested(SAMPLE.replace("\n", "; "), depth) for depth in range(250, 258)]
@@ -145,9 +157,7 @@ class ::Top; end
 x = "class Fake; end" # module Comment
 Class.new { class Inner; end }
 """
-DEFINITION_CASES = [DEFINITIONS] + [
-    nested(DEFINITIONS.replace("\n", "; ").replace("#", ""), depth) for depth in range(250, 258)
-]
+DEFINITION_CASES = and_nested(DEFINITIONS)
 
 
 @pytest.mark.parametrize("text", DEFINITION_CASES)
@@ -183,7 +193,7 @@ rescue => e
   raise
 end
 """
-KEYWORD_CASES = [KEYWORDS] + [nested(KEYWORDS.replace("\n", "; "), depth) for depth in range(250, 258)]
+KEYWORD_CASES = and_nested(KEYWORDS)
 
 
 @pytest.mark.parametrize("text", KEYWORD_CASES)
@@ -215,13 +225,11 @@ class Order < ApplicationRecord
   def build = has_one(:inside)
 end
 """
-MACRO_CASES = [MACROS] + [nested(MACROS.replace("\n", "; "), depth) for depth in range(250, 258)]
+MACRO_CASES = and_nested(MACROS)
 
 
 @pytest.mark.parametrize("text", MACRO_CASES)
 def test_model_macros_are_the_query_matches(text):
-    from joblint.rails import models
-
     query = """(call !receiver method: (identifier) @macro
       (#any-of? @macro "has_many" "has_one" "belongs_to" "has_and_belongs_to_many" "scope")
       arguments: (argument_list . [(simple_symbol) (string)] @name)) @call"""
@@ -229,8 +237,9 @@ def test_model_macros_are_the_query_matches(text):
     assert [spans([call, name]) for call, name in got] == query_matches(query, text, "call", "name")
     callbacks = ('(call !receiver method: (identifier) @macro (#any-of? @macro "after_save" '
                  '"before_destroy" "after_create")) @call')
-    assert [spans([c.call]) for c in models._save_callbacks(source_of(text))] == query_matches(
-        callbacks, text, "call")
+    found = named_calls.calls_named(source_of(text), ("after_save", "before_destroy", "after_create"),
+                                    receiver=False)
+    assert [spans([call]) for call in found] == query_matches(callbacks, text, "call")
 
 
 ASSIGNMENTS = """
@@ -242,8 +251,7 @@ def perform(user)
   list[i] += list[i -= 1]
 end
 """
-ASSIGNMENT_CASES = [ASSIGNMENTS] + [nested(ASSIGNMENTS.replace("\n", "; ").replace("#", ""), depth)
-                                    for depth in range(250, 258)]
+ASSIGNMENT_CASES = and_nested(ASSIGNMENTS)
 
 
 @pytest.mark.parametrize("text", ASSIGNMENT_CASES)
@@ -262,8 +270,6 @@ def test_operator_assignments_are_the_query_matches(text):
 def test_reraises_are_the_query_captures_below_any_node(text):
     """CallSites reads `raise`/`fail`/`retry_job` from the text below the node it is given
     (a file, a method, a rescue clause), as the query does."""
-    from joblint.rails.classes import RERAISE_CALLS, CallSites
-
     text = text.replace("retry", "retry_job; fail 'x'; raise")
     source = source_of(text)
     query = ruby.compile_query(
@@ -293,11 +299,6 @@ end
 
 @pytest.mark.parametrize("depth", [0, *range(250, 258)])
 def test_mailer_action_calls_are_the_query_matches_a_mailer_can_answer(tmp_path, depth):
-    from joblint.rails import mailers
-    from joblint.rails.app import App
-
-    from .conftest import write_tree
-
     write_tree(tmp_path, {
         "app/mailers/user_mailer.rb": "class UserMailer < ActionMailer::Base\n  def welcome(u); end\nend\n",
         "app/mailers/admin/user_mailer.rb": (
@@ -341,10 +342,8 @@ end
 """
 
 
-@pytest.mark.parametrize("text", [IVARS] + [nested(IVARS.replace("\n", "; "), d) for d in range(250, 258)])
+@pytest.mark.parametrize("text", and_nested(IVARS))
 def test_ivar_values_are_the_query_matches(text):
-    from joblint.rules import _records
-
     source = source_of(text)
     query = ruby.compile_query("""
         (assignment left: (instance_variable) @ivar right: (_) @value)
@@ -374,11 +373,8 @@ end
 """
 
 
-@pytest.mark.parametrize("text", [NATIVE_CALLS] + [nested(NATIVE_CALLS.replace("\n", "; "), d)
-                                                   for d in range(250, 258)])
+@pytest.mark.parametrize("text", and_nested(NATIVE_CALLS))
 def test_native_calls_are_the_query_matches(text):
-    from joblint.rails import native_jobs
-
     source = source_of(text)
     expected = [
         spans([caps["enqueue"][0]]) if "enqueue" in caps else spans([caps["delayed_call"][0], caps["proxy"][0]])
@@ -404,10 +400,8 @@ end
 """
 
 
-@pytest.mark.parametrize("text", [HEADERS] + [nested(HEADERS.replace("\n", "; "), d) for d in range(250, 258)])
+@pytest.mark.parametrize("text", and_nested(HEADERS))
 def test_header_uses_are_the_query_matches(text):
-    from joblint.rules import jl406_user_controlled_mail_header as jl406
-
     source = source_of(text)
     query = ruby.compile_query("""
         (call !receiver method: (identifier) @method (#eq? @method "mail")
@@ -426,8 +420,6 @@ def test_header_uses_are_the_query_matches(text):
 
 @pytest.mark.parametrize("text", KEYWORD_CASES)
 def test_class_method_names_are_the_query_captures(text):
-    from joblint.rails import schedules
-
     source = source_of(text)
     query = ruby.compile_query("""
         (singleton_method name: (identifier) @name)
@@ -450,10 +442,8 @@ end
 """
 
 
-@pytest.mark.parametrize("text", [SETTINGS] + [nested(SETTINGS.replace("\n", "; "), d) for d in range(250, 258)])
+@pytest.mark.parametrize("text", and_nested(SETTINGS))
 def test_mail_settings_are_the_query_matches(text):
-    from joblint.rails import mailers
-
     source = source_of(text)
     expected = [(ruby.text(caps["name"][0]), spans(caps["value"]))
                 for _, caps in ruby.matches(mailers._SETTINGS, source.root)]
