@@ -580,7 +580,7 @@ def _worker_count(options: Options) -> int:
     requested = options.jobs if options.jobs is not None else 1
     if requested <= 1:
         return 1
-    import multiprocessing  # only for runs large enough to be worth more processes
+    import multiprocessing  # only when more processes are asked for
 
     fork_available = "fork" in multiprocessing.get_all_start_methods()
     return max(1, requested) if fork_available else 1
