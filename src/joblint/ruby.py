@@ -428,31 +428,38 @@ def children_in_fields(root: Node, fields: Collection[str]) -> Iterator[tuple[No
                 return
 
 
+def written_at(root: Node, data: bytes, word: bytes, offset: int = 0) -> Iterator[Node]:
+    """For each place `word` is written in `data` — the text `root` was parsed from, or the part
+    of it from byte `offset` on — the smallest node covering it, when that node starts there
+    (the token spelled so, or one spelled longer: callers check its type and end). Searching the
+    text costs what a file mentions; a query walks the whole tree."""
+    at = data.find(word)
+    while at != -1:
+        start = at + offset
+        node = root.descendant_for_byte_range(start, start + len(word))
+        if node is not None and node.start_byte == start:
+            yield node
+        at = data.find(word, at + 1)
+
+
 def identifiers_named(
     root: Node, data: bytes, names: Collection[str], offset: int = 0
 ) -> list[tuple[Node, list[Node]]]:
     """The identifiers spelled as one of `names`, in document order, each with its ancestors
     (root first; as many as its depth below `root`); those deeper than MAX_ASCENT + 2 (no match
-    of a pattern rooted two levels up starts there) left out. `data` is the text `root` was
-    parsed from, or the part of it from byte `offset` on: the words are looked up in it, so a
-    file costs what it mentions, not its size."""
+    of a pattern rooted two levels up starts there) left out. `data` and `offset` as for
+    `written_at`."""
     found: dict[int, Node] = {}
     for name in names:
         word = name.encode()
-        at = data.find(word)
-        while at != -1:
-            start = at + offset
-            leaf = root.descendant_for_byte_range(start, start + 1)
-            if leaf is not None and leaf.start_byte == start and leaf.end_byte == start + len(word) and (
-                leaf.type == "identifier"
-            ):
-                found[at] = leaf
-            at = data.find(word, at + 1)
+        for leaf in written_at(root, data, word, offset):
+            if leaf.type == "identifier" and leaf.end_byte == leaf.start_byte + len(word):
+                found[leaf.start_byte] = leaf
     named = []
-    for at in sorted(found):
-        path = _path_down(root, found[at], MAX_ASCENT + 2)
+    for start in sorted(found):
+        path = _path_down(root, found[start], MAX_ASCENT + 2)
         if path is not None:
-            named.append((found[at], path))
+            named.append((found[start], path))
     return named
 
 
@@ -466,38 +473,30 @@ def keyword_nodes(root: Node, data: bytes, kinds: dict[str, str]) -> list[Node]:
     """The nodes below `root` whose keyword is written first — `{"rescue": "rescue"}`: each
     `rescue` clause; `{"def": "singleton_method"}`: each `def self.x` — in document order, none
     deeper than MAX_ASCENT (no match of a query starts deeper), as a one-node query would find
-    them: from where the keywords are written in `data`, the text `root` was parsed from. A
-    query walks the whole tree, which costs what parsing it costs; most files hold a few."""
-    found: dict[int, Node] = {}
-    for keyword, kind in kinds.items():
-        word = keyword.encode()
-        at = data.find(word)
-        while at != -1:
-            leaf = root.descendant_for_byte_range(at, at + len(word))
-            if leaf is not None and leaf.type == keyword and not leaf.is_named and leaf.start_byte == at:
-                path = _path_down(root, leaf, MAX_ASCENT + 2)
-                if path is not None and path[-1].type == kind and len(path) - 1 <= MAX_ASCENT:
-                    found[at] = path[-1]
-            at = data.find(word, at + 1)
-    return [found[at] for at in sorted(found)]
+    them; from where the keywords are written (`written_at`)."""
+    return _parents_of_tokens(root, data, kinds.items(), named=False)
 
 
 def operator_assignments(root: Node, data: bytes, operators: Collection[str]) -> list[Node]:
     """The `operator_assignment` nodes below `root` whose operator is one of `operators`
-    (`+=`…), in document order, none deeper than MAX_ASCENT: from where the operators are
-    written in `data`, the text `root` was parsed from."""
+    (`+=`…), in document order, none deeper than MAX_ASCENT; from where the operators are
+    written (`written_at`)."""
+    return _parents_of_tokens(root, data, ((o, "operator_assignment") for o in operators), named=None)
+
+
+def _parents_of_tokens(
+    root: Node, data: bytes, kinds: Iterable[tuple[str, str]], named: bool | None
+) -> list[Node]:
+    """The parents of type `kind` of the tokens written as `token`, for each (token, kind), by
+    where they start; `named`: what the token must be (None: either)."""
     found: dict[int, Node] = {}
-    for operator in operators:
-        word = operator.encode()
-        at = data.find(word)
-        while at != -1:
-            leaf = root.descendant_for_byte_range(at, at + len(word))
-            if leaf is not None and leaf.type == operator and leaf.start_byte == at:
-                path = _path_down(root, leaf, MAX_ASCENT + 2)
-                if (path is not None and path[-1].type == "operator_assignment"
-                        and len(path) - 1 <= MAX_ASCENT):
-                    found[path[-1].start_byte] = path[-1]
-            at = data.find(word, at + 1)
+    for token, kind in kinds:
+        for leaf in written_at(root, data, token.encode()):
+            if leaf.type != token or (named is not None and leaf.is_named != named):
+                continue
+            path = _path_down(root, leaf, MAX_ASCENT + 2)
+            if path is not None and path[-1].type == kind and len(path) - 1 <= MAX_ASCENT:
+                found[path[-1].start_byte] = path[-1]
     return [found[start] for start in sorted(found)]
 
 

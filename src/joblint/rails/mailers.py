@@ -335,29 +335,24 @@ def mailer_action_calls(source: SourceFile, app: App) -> list[Node]:
     ending in a mailer's name, directly or through `.with(..)` — in document order: found from
     where the mailers' names are written, which costs what the file mentions, where the query
     walks the whole tree (and costs 30 ms to compile)."""
-    root, data = source.root, source.data
+    root = source.root
     found: dict[int, Node] = {}
     for tail in _mailer_tails(app):
-        word = tail.encode()
-        at = data.find(word)
-        while at != -1:
-            leaf = root.descendant_for_byte_range(at, at + len(word))
-            if leaf is not None and leaf.type == "constant" and leaf.start_byte == at and (
-                leaf.end_byte == at + len(word)
-            ):
-                path = ruby.path_to(root, leaf)
-                receiver = leaf
-                if path and path[-1].type == "scope_resolution" and ruby.is_child(path[-1], "name", leaf):
-                    receiver = path.pop()
-                call = path.pop() if path else None
-                if call is not None and _calls_on(call, receiver):
-                    if len(path) <= ruby.MAX_ASCENT:  # no match starts deeper
-                        found[call.id] = call
-                    outer = path.pop() if path else None
-                    if (ruby.call_method(call) == "with" and outer is not None
-                            and _calls_on(outer, call) and len(path) <= ruby.MAX_ASCENT):
-                        found[outer.id] = outer
-            at = data.find(word, at + 1)
+        for leaf in ruby.written_at(root, source.data, tail.encode()):
+            if leaf.type != "constant" or leaf.end_byte != leaf.start_byte + len(tail.encode()):
+                continue
+            path = ruby.path_to(root, leaf)
+            receiver = leaf
+            if path and path[-1].type == "scope_resolution" and ruby.is_child(path[-1], "name", leaf):
+                receiver = path.pop()
+            call = path.pop() if path else None
+            if call is not None and _calls_on(call, receiver):
+                if len(path) <= ruby.MAX_ASCENT:  # no match starts deeper
+                    found[call.id] = call
+                outer = path.pop() if path else None
+                if (ruby.call_method(call) == "with" and outer is not None
+                        and _calls_on(outer, call) and len(path) <= ruby.MAX_ASCENT):
+                    found[outer.id] = outer
     return sorted(found.values(), key=lambda n: (n.start_byte, n.end_byte))
 
 
@@ -435,13 +430,8 @@ def mail_settings(root: Node) -> list[MailSetting]:
     """The `config.action_mailer.<name> = <value>` assignments below `root`, in document order:
     what `_SETTINGS` matches, found from where `action_mailer` is written."""
     settings = []
-    data, offset = root.text or b"", root.start_byte
-    at = data.find(b"action_mailer")
-    while at != -1:
-        start, at = at + offset, data.find(b"action_mailer", at + 1)
-        word = root.descendant_for_byte_range(start, start + len("action_mailer"))
-        if word is None or word.type != "identifier" or word.start_byte != start or (
-                word.end_byte != start + len("action_mailer")):
+    for word in ruby.written_at(root, root.text or b"", b"action_mailer", root.start_byte):
+        if word.type != "identifier" or word.end_byte != word.start_byte + len("action_mailer"):
             continue
         path = ruby.path_to(root, word)  # three levels up is where the match starts
         if len(path) < 3 or len(path) - 3 > ruby.MAX_ASCENT:

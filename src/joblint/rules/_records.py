@@ -380,18 +380,14 @@ def _ivar_values(owner: Node) -> dict[str, list[Node]]:
 
 
 def _ivar_assignments(owner: Node) -> list[tuple[Node, Node]]:
-    data, offset = owner.text or b"", owner.start_byte
     found = []
-    at = data.find(b"@")
-    while at != -1:
-        leaf = owner.descendant_for_byte_range(at + offset, at + offset + 1)
-        if leaf is not None and leaf.type == "instance_variable" and leaf.start_byte == at + offset:
+    for leaf in ruby.written_at(owner, owner.text or b"", b"@", owner.start_byte):
+        if leaf.type == "instance_variable":
             path = ruby.path_to(owner, leaf)
             parent = path[-1] if path else None
             if (parent is not None and parent.type in ("assignment", "operator_assignment")
                     and len(path) - 1 <= ruby.MAX_ASCENT and ruby.is_child(parent, "left", leaf)):
                 found.append((parent, leaf))
-        at = data.find(b"@", at + 1)
     return found
 
 
