@@ -44,6 +44,7 @@ ADAPTER_FILES = ("config/application.rb", "config/environments/production.rb")
 # may keep between runs: name → (the function that gets it, the dataclasses it is made of). The
 # fact modules register theirs when imported.
 PLAIN_FACTS: dict[str, tuple[Callable[[App], object], tuple[type, ...]]] = {}
+_MENTION_FACTS: dict[tuple[bytes, ...], str] = {}  # words → the name of the file fact answering
 
 
 def _read_later(path: str) -> bytes:
@@ -356,10 +357,10 @@ class App:
         unchanged file is not even read to answer."""
         if self.definition_cache is None or not self.definition_cache.holds(source.relpath):
             return source.contains_any(words)  # no entry to keep the answer with
-        return self.file_fact(
-            "mentions:" + ",".join(w.decode("latin-1") for w in words), source,
-            lambda s: s.contains_any(words),
-        )
+        name = _MENTION_FACTS.get(words)
+        if name is None:  # asked of every model file in turn: the name is made once
+            name = _MENTION_FACTS[words] = "mentions:" + ",".join(w.decode("latin-1") for w in words)
+        return self.file_fact(name, source, lambda s: s.contains_any(words))
 
     def _kept(self, name: str) -> bool:
         """Take the fact from the cache if it kept it and it still holds."""

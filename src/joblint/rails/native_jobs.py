@@ -576,6 +576,7 @@ class _ClassLevels:
             self.sources.setdefault(source.relpath, source)
         self.parts: dict[str, list[tuple[str, str, str, object]]] = {}
         self.known: dict[str, _ClassLevel | None] = {}
+        self._declaring: dict[bytes, list[tuple[str, _ClassLevel]]] = {}  # asked once per word
 
     def _parts(self, relpath: str) -> list[tuple[str, str, str, object]]:
         found = self.parts.get(relpath)
@@ -618,6 +619,11 @@ class _ClassLevels:
         return facts
 
     def declaring(self, word: bytes) -> list[tuple[str, _ClassLevel]]:
+        if word not in self._declaring:
+            self._declaring[word] = self._declaring_now(word)
+        return self._declaring[word]
+
+    def _declaring_now(self, word: bytes) -> list[tuple[str, _ClassLevel]]:
         owners: set[str] = set()
         for relpath, source in self.sources.items():
             if self.builder.app.mentions(source, (word,)):
