@@ -42,9 +42,10 @@ from .replay import code_id, content_hash, signed, stamp, user_key, verified
 __all__ = ["code_id", "content_hash", "user_key"]  # shared with the whole-run replay
 
 DIR_NAME = ".joblint_cache"
-# 6: methods as one marshal string per class; 5: per-file facts kept with the definitions;
+# 7: each findings entry one marshal string, decoded when its file is checked; 6: methods as
+# one marshal string per class; 5: per-file facts kept with the definitions;
 # 4: marshal, not JSON (a third of the time to load); 3: definitions with file times
-FORMAT = 6
+FORMAT = 7
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
 KEEP_CONTEXTS = 6  # findings files of other settings or versions kept beside the current one
 KEEP_MEMOS = 32  # run memos (one per command line) kept
@@ -273,14 +274,19 @@ class DefinitionCache:
             return entry[2], bool(entry[1])  # type: ignore[return-value]
         return None
 
-    def unchanged(self, relpath: str, path: str) -> str | None:
-        """The hash of the file's bytes recorded with its definitions, if its size and times
-        are still those recorded then (so it need not be read to be looked up)."""
-        entry = self._load().get(relpath)
-        if (isinstance(entry, list) and len(entry) == 5 and entry[3] is not None
-                and isinstance(entry[0], str) and stamp(path) == entry[3]):
-            return entry[0]
-        return None
+    def unchanged(self, relpaths: list[str], paths: list[str]) -> list[str | None]:
+        """For each file, the hash of its bytes recorded with its definitions, if its size and
+        times are still those recorded then (so it need not be read to be looked up)."""
+        entries = self._load()
+        found: list[str | None] = []
+        for relpath, path in zip(relpaths, paths):
+            entry = entries.get(relpath)
+            if (type(entry) is list and len(entry) == 5 and entry[3] is not None
+                    and type(entry[0]) is str and stamp(path) == entry[3]):
+                found.append(entry[0])
+            else:
+                found.append(None)
+        return found
 
     def record(self, relpath: str, path: str, digest: str, encoded: list[object], too_deep: bool) -> None:
         """Keep a file's definitions, with its size and times when they were taken before this
@@ -371,7 +377,8 @@ class FindingCache:
     - `states`: what one or more files' analyses read — files and facts of a scan, and
       whether they used the class index (then the files `App.include` added to it, which the
       scan records, must be the same);
-    - `entries`: per analysed file, its hash, size and time, its state and its share.
+    - `entries`: per analysed file, its state, and its hash, size and time and its share as
+      one marshal string: a run that checks one file of thousands decodes that file's alone.
     A share is replayed when the file's bytes match and its state holds: the scan's listings,
     and every file behind the state's files and facts.
     """
@@ -382,7 +389,11 @@ class FindingCache:
         document = store.load(self.name) or {}
         self.scans: dict[str, dict[str, object]] = _mapping(document.get("scans"))
         self.states: dict[str, dict[str, object]] = _mapping(document.get("states"))
-        self.entries: dict[str, dict[str, object]] = _mapping(document.get("entries"))
+        entries = document.get("entries")  # path → [state id, the entry as marshal bytes]
+        self.entries: dict[str, list[object]] = {
+            k: v for k, v in entries.items() if isinstance(v, list) and len(v) == 2
+        } if isinstance(entries, dict) else {}
+        self._decoded: dict[str, dict[str, object]] = {}  # entries decoded, by path
         values = document.get("values")  # fact → [scan id, its value as plain data]
         self.values: dict[str, list[object]] = {
             k: v for k, v in values.items() if isinstance(v, list) and len(v) == 2
@@ -404,8 +415,8 @@ class FindingCache:
         self.seen.add(key)
         if digest is not None:
             self.known[key] = digest
-        entry = self.entries.get(key)
-        if not isinstance(entry, dict) or not isinstance(entry.get("share"), dict):
+        entry = self._entry(key)
+        if entry is None:
             return None
         if digest is None:
             try:
@@ -421,6 +432,18 @@ class FindingCache:
             if isinstance(digest, str):
                 self.known[key] = digest
         return entry if entry.get("hash") == digest else None
+
+    def _entry(self, key: str) -> dict[str, object] | None:
+        if key not in self._decoded:
+            raw = self.entries.get(key)
+            try:
+                entry = marshal.loads(raw[1]) if raw is not None else None  # type: ignore[arg-type]
+            except (ValueError, EOFError, TypeError):
+                entry = None
+            valid = isinstance(entry, dict) and isinstance(entry.get("share"), dict) and (
+                entry.get("state") == raw[0])  # type: ignore[index]
+            self._decoded[key] = entry if valid else None  # type: ignore[assignment]
+        return self._decoded[key]
 
     def valid(self, key: str, entry: dict[str, object], extras: list[str]) -> bool:
         """Does the state the entry was computed in still hold, with these files added to the
@@ -641,17 +664,20 @@ class FindingCache:
 
     def save(self) -> None:
         # files of earlier runs that this one did not look at are kept for the next
-        entries = {k: e for k, e in self.entries.items() if k not in self.seen and isinstance(e, dict)}
-        entries.update(self.kept)
-        entries = {k: e for k, e in entries.items() if e.get("state") in self.states}
+        entries = {k: e for k, e in self.entries.items() if k not in self.seen}
+        for key, entry in self.kept.items():  # a replayed entry keeps the bytes it was read from
+            raw = self.entries.get(key)
+            entries[key] = raw if raw is not None and self._decoded.get(key) is entry else [
+                entry["state"], marshal.dumps(entry)]
+        entries = {k: e for k, e in entries.items() if e[0] in self.states}
         scans_by_age = sorted(
-            {self.states[e["state"]].get("scan") for e in entries.values()} & set(self.scans),  # type: ignore[index]
+            {self.states[e[0]].get("scan") for e in entries.values()} & set(self.scans),  # type: ignore[index]
             key=lambda s: -int(self.scans[s].get("started", 0)),  # type: ignore[arg-type, call-overload]
         )
         scans = {s: self.scans[s] for s in scans_by_age[:MAX_SCANS]}
         states = {s: st for s, st in self.states.items() if st.get("scan") in scans}
-        entries = {k: e for k, e in sorted(entries.items()) if e["state"] in states}
-        states = {s: states[s] for s in sorted({e["state"] for e in entries.values()})}  # type: ignore[misc]
+        entries = {k: e for k, e in sorted(entries.items()) if e[0] in states}
+        states = {s: states[s] for s in sorted({e[0] for e in entries.values()})}  # type: ignore[misc]
         values = {k: v for k, v in self.values.items() if v[0] in scans}
         if (scans, states, entries, values) == self._loaded:
             return  # nothing new: a warm run writes nothing

@@ -22,12 +22,12 @@ class Position:
 class SourceFile:
     """One file of the app. `relpath` is relative to the Rails root, with forward slashes.
 
-    `load`, instead of `data`: the bytes are read when first asked for — a model file whose
-    class definitions come from the cache may never be."""
+    `load`, instead of `data`: reads the bytes from the path when they are first asked for —
+    a model file whose class definitions come from the cache may never be."""
 
     def __init__(
         self, path: Path | str, relpath: str, data: bytes | None = None,
-        load: Callable[[], bytes] | None = None,
+        load: Callable[[str | Path], bytes] | None = None,
     ):
         self._path = path  # made a Path when asked for: most model files never are
         self.relpath = relpath
@@ -51,7 +51,7 @@ class SourceFile:
     @property
     def data(self) -> bytes:
         if self._data is None:
-            self._data = self._load() if self._load is not None else b""
+            self._data = self._load(self._path) if self._load is not None else b""
             self._load = None
         return self._data
 

@@ -47,7 +47,7 @@ PLAIN_FACTS: dict[str, tuple[Callable[[App], object], tuple[type, ...]]] = {}
 _MENTION_FACTS: dict[tuple[bytes, ...], str] = {}  # words → the name of the file fact answering
 
 
-def _read_later(path: str) -> bytes:
+def _read_later(path: str | Path) -> bytes:
     """A model file's bytes read on demand; it was readable when its size and times were
     checked, and a file gone since reads as empty rather than stopping the run."""
     try:
@@ -263,8 +263,7 @@ class App:
         its engines, plus the analysed files found elsewhere."""
         files: dict[int, SourceFile] = {}
         if self.root is not None:
-            for path in self.model_paths():
-                source = self._model_source(path)
+            for source in self._model_sources(self.model_paths()):
                 if source is not None:
                     files[id(source)] = source
         for source in self._extra:
@@ -275,23 +274,32 @@ class App:
                     tracker.files.add(os.path.abspath(source.path))
         return list(files.values())
 
-    def _model_source(self, path: str) -> SourceFile | None:
-        """`source(path)`, but for a file whose definitions the cache holds for its current size
-        and times, the bytes are read only if something asks for them."""
-        prefix = self._root_prefix  # the walk's paths are absolute and normal below the root
-        key = path if path.startswith(prefix) and "/." not in path else os.path.abspath(path)
+    def _model_sources(self, paths: list[str]) -> list[SourceFile | None]:
+        """`source(path)` of each path, but for a file whose definitions the cache holds for
+        its current size and times, the bytes are read only if something asks for them. (One
+        loop for the thousands of files: a call per file cost more than the stat.)"""
         cache = self.definition_cache
-        if cache is None or key in self._sources or key in self.overrides:
-            return self.source(Path(path))
-        relpath = key[len(prefix):] if key.startswith(prefix) else self.relpath(path)
-        digest = cache.unchanged(relpath, key)
-        if digest is None:
-            return self.source(Path(path))
+        if cache is None:
+            return [self.source(Path(path)) for path in paths]
+        prefix = self._root_prefix  # the walk's paths are absolute and normal below the root
+        keys = [path if path.startswith(prefix) and "/." not in path else os.path.abspath(path)
+                for path in paths]
+        relpaths = [key[len(prefix):] if key.startswith(prefix) else self.relpath(key) for key in keys]
+        digests = cache.unchanged(relpaths, keys)
+        found: list[SourceFile | None] = []
+        sources, overrides = self._sources, self.overrides
+        added = []
+        for path, key, relpath, digest in zip(paths, keys, relpaths, digests):
+            if digest is None or key in sources or key in overrides:
+                found.append(self.source(Path(path)))
+                continue
+            source = sources[key] = SourceFile(path, relpath, load=_read_later)
+            source.derived["content_hash"] = digest
+            found.append(source)
+            added.append(key)
         for tracker in self._trackers:
-            tracker.files.add(key)
-        source = self._sources[key] = SourceFile(path, relpath, load=lambda: _read_later(path))
-        source.derived["content_hash"] = digest
-        return source
+            tracker.files.update(added)
+        return found
 
     def model_paths(self) -> list[str]:
         """The Ruby files below the model directories, found once per run without reading
