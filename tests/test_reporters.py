@@ -11,8 +11,9 @@ import pytest
 from rich.console import Console
 
 from joblint import catalogue, rules
-from joblint.console import make_console
+from joblint.console import colour_off, make_console
 from joblint.engine import Report
+from joblint.findings import EXTERNAL, Suppressed
 from joblint.reporters import ReportContext, concise, gitlab, render
 from joblint.reporters import text as text_reporter
 
@@ -148,6 +149,52 @@ def test_colour_underlines_the_file_header_alone_and_changes_no_character(report
     coloured = out.getvalue()
     assert coloured.count("\x1b[1;4m") == len({f.path for f in report.findings})  # the headers
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == as_text(report, summary=False)
+
+
+def plain_text(report: Report, **options) -> str:
+    out = io.StringIO()
+    text_reporter.render_plain(report, out, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_plain_text_is_what_rich_prints_without_colour(tmp_path, report, clean, quiet):
+    wide = tmp_path / "wide"  # a frame whose caret sits after wide characters
+    write_tree(wide, {**TREE, "app/controllers/users_controller.rb": (
+        'class UsersController\n  def create(user)\n    note = "日本語"; HardWorker.perform_async(user)\n'
+        "  end\nend\n"
+    )})
+    wide_report = run_tree(wide)
+    assert [f.code for f in wide_report.findings] == ["JL101"]
+    report.partial, report.baseline_fixed = 2, 3  # every clause of the summary line
+    report.suppressed.append(Suppressed(report.findings[0], EXTERNAL))
+    assert report.baselined == 1
+    for each in (report, clean, wide_report):
+        assert plain_text(each, summary=not quiet) == as_text(each, summary=not quiet)
+    assert "  ^^^^" in plain_text(wide_report) and "日本語" in plain_text(wide_report)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("environment", "stream", "off"), [
+    ({}, io.StringIO(), True),
+    ({}, _Terminal(), False),
+    ({"NO_COLOR": "1"}, _Terminal(), True),
+    ({"FORCE_COLOR": "1"}, io.StringIO(), False),
+    ({"FORCE_COLOR": ""}, io.StringIO(), False),  # rich reads it: left to rich
+    ({"TTY_COMPATIBLE": "1"}, io.StringIO(), False),
+])
+def test_colour_is_known_off_only_where_rich_would_print_none(monkeypatch, environment, stream, off):
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "DATABRICKS_RUNTIME_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert colour_off(stream) is off
+    if off:
+        assert make_console(stream).color_system is None
 
 
 # --- statistics ---------------------------------------------------------------------------

@@ -470,7 +470,12 @@ def _emit(
     from .reporters import text as text_reporter
 
     if output_format == "text" and output is None:
-        text_reporter.render(report, make_console(), summary=summary)
+        from .console import colour_off
+
+        if colour_off(sys.stdout):
+            text_reporter.render_plain(report, sys.stdout, summary=summary)
+        else:
+            text_reporter.render(report, make_console(), summary=summary)
         return
     if output_format == "text":
         with output.open("w", encoding="utf-8") as stream:  # type: ignore[union-attr]

@@ -3,24 +3,25 @@
 A finding with a safe fix is marked `[*]` after its code (as ruff does), and the summary line
 ends with "N fixable with `--fix`." when there are any.
 
-Everything printed is a `rich.text.Text`, never a markup string, so Ruby such as
-`params[:id]` is shown as written.
+Everything printed is a `rich.text.Text` or plain pieces of text, never a markup string, so
+Ruby such as `params[:id]` is shown as written. Without colour (a pipe, a file, `NO_COLOR`) the
+same pieces are written as they are, and rich is not imported (a sixth of a pre-commit run).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from itertools import groupby
-
-from rich.cells import cell_len
-from rich.console import Console
-from rich.style import Style
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from ..engine import Report
 from ..findings import Finding, Severity, printable
 from . import severity_counts
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.style import Style
+    from rich.text import Text
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 TAB = "    "
@@ -36,14 +37,30 @@ Piece = tuple[str, str]
 def render(report: Report, console: Console, *, summary: bool = True) -> None:
     """The findings, then the summary line unless `summary` is false (`--quiet`)."""
     styles: dict[str, Style] = {}
+    for pieces in _files(report):
+        console.file.write("".join(_styled(piece, console, styles) for piece in pieces) + "\n")
+    if summary:
+        console.print(_summary_line(report), soft_wrap=True)
+
+
+def render_plain(report: Report, stream: TextIO, *, summary: bool = True) -> None:
+    """`render` on a console without colour, character for character, without rich."""
+    for pieces in _files(report):
+        stream.write("".join(text for text, _ in pieces) + "\n")
+    if summary:
+        stream.write("".join(text for text, _ in summary_pieces(report)) + "\n")
+
+
+def _files(report: Report) -> list[list[Piece]]:
+    """Each file's findings as pieces: its header, then each finding."""
+    found = []
     for path, group in groupby(report.findings, key=lambda f: f.path):
         pieces: list[Piece] = [(printable(path), "bold underline")]
         for finding in group:
             pieces.append(("\n", ""))
             pieces += _finding(finding)
-        console.file.write("".join(_styled(piece, console, styles) for piece in pieces) + "\n")
-    if summary:
-        console.print(_summary_line(report), soft_wrap=True)
+        found.append(pieces)
+    return found
 
 
 def _styled(piece: Piece, console: Console, styles: dict[str, Style]) -> str:
@@ -66,24 +83,41 @@ def _finding(f: Finding) -> list[Piece]:
     source = lead + printable(shown.replace("\t", TAB))
     prefix = lead + printable(shown[: column - 1].replace("\t", TAB))
     span = printable(shown[column - 1 : end_column - 1].replace("\t", TAB))
-    width = max(1, cell_len(span.rstrip()) if span.strip() else 1)
+    width = max(1, _cells(span.rstrip()) if span.strip() else 1)
     return [
         (f"  {f.line}:{f.column} ", "dim"), (f"{f.severity.label} ", style), (f"{f.code} ", "bold"),
         *([(f"{FIXABLE} ", "bold")] if f.fixable else []),
         (f.name, "bold"), (f"  {printable(f.message)}\n", ""),
         (f"   {pad} │", "dim"), ("\n", ""),
         (f"   {gutter} │ ", "dim"), (f"{source}\n", ""),
-        (f"   {pad} │ ", "dim"), (" " * cell_len(prefix), ""), ("^" * width, style), ("\n", ""),
+        (f"   {pad} │ ", "dim"), (" " * _cells(prefix), ""), ("^" * width, style), ("\n", ""),
         (f"   {pad} = help: ", "dim"), (f"{printable(f.help)}\n", ""),
     ]
 
 
+def _cells(text: str) -> int:
+    """The terminal cells the text takes: one per printable ASCII character (as rich counts
+    them), else rich's count."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
 def summary(report: Report) -> Text:
+    from rich.text import Text
+
+    return Text.assemble(*summary_pieces(report))
+
+
+def summary_pieces(report: Report) -> list[Piece]:
+    """The summary line, as pieces of text with their styles."""
     total = len(report.findings)
     files = report.files
     checked = f"{files} file{'s' if files != 1 else ''} checked"
     if total == 0:
-        text = Text.assemble(("All checks passed!", "bold green"), f" {checked}.")
+        text = [("All checks passed!", "bold green"), (f" {checked}.", "")]
     else:
         counts = severity_counts(report)
         parts = ", ".join(
@@ -92,22 +126,20 @@ def summary(report: Report) -> Text:
             for s in sorted(Severity, reverse=True)
         )
         noun = "finding" if total == 1 else "findings"
-        text = Text.assemble((f"Found {total} {noun}", "bold"), f" ({parts}); {checked}.")
+        text = [(f"Found {total} {noun}", "bold"), (f" ({parts}); {checked}.", "")]
     if report.partial:
         noun = "file was" if report.partial == 1 else "files were"
-        text.append(
+        text.append((
             f" {report.partial} {noun} only partly analysed (the parser could not read"
-            " all of it; --extend-select JL001 shows where)."
-        )
+            " all of it; --extend-select JL001 shows where).", ""
+        ))
     if report.baselined:
-        text.append(f" {report.baselined} hidden by the baseline.")
+        text.append((f" {report.baselined} hidden by the baseline.", ""))
     if report.baseline_fixed:
-        text.append(
-            f" {report.baseline_fixed} fixed — prune with --write-baseline.", style="green"
-        )
+        text.append((f" {report.baseline_fixed} fixed — prune with --write-baseline.", "green"))
     fixable = sum(1 for f in report.findings if f.fixable)
     if fixable:
-        text.append(f" {fixable} fixable with `--fix`.")
+        text.append((f" {fixable} fixable with `--fix`.", ""))
     return text
 
 
@@ -117,6 +149,8 @@ _summary_line = summary  # `render`'s keyword `summary` shadows the function the
 def statistics(report: Report, console: Console) -> None:
     """`--statistics`: one row per rule with findings, most frequent first, then the
     summary line; with no findings only the summary (no empty table)."""
+    from rich.table import Table
+
     rows = statistics_rows(report)
     if not rows:
         console.print(summary(report), soft_wrap=True)
