@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import pkgutil
 import subprocess
 import sys
 
@@ -29,11 +32,12 @@ def test_dash_v_and_python_dash_m_agree_with_click():
 def test_queries_compile_on_first_use_and_all_of_them_compile():
     lazy = ruby.compile_query("(call method: (identifier) @m (#eq? @m \"never_used_here\")) @call")
     assert lazy._query is None
-    import joblint.inventory  # noqa: F401 - declares the queries of every module
-    from joblint import rules
+    import joblint
 
-    rules.all_rules()
-    assert ruby.compile_all() > 40  # 49: six became searches without a query (node_search)
+    for module in pkgutil.walk_packages(joblint.__path__, "joblint."):  # each declares its own
+        if module.name != "joblint.__main__":
+            importlib.import_module(module.name)
+    assert ruby.compile_all() > 30  # 35 declared by joblint's modules, whichever ran first
     assert lazy._query is not None
 
 
@@ -62,3 +66,30 @@ def test_the_generated_rule_index_and_the_format_list_are_current():
         "regenerate with `python -m joblint.catalogue`"
     )
     assert cli.FORMATS == tuple(reporters.FORMATS)
+
+
+def test_findings_printed_to_a_pipe_do_not_import_the_terminal_library(tmp_path):
+    from .conftest import write_tree
+
+    write_tree(tmp_path, {
+        "Gemfile": "",
+        "app/models/user.rb": "class User < ApplicationRecord\nend\n",
+        "app/workers/touch_worker.rb": (
+            "class TouchWorker\n  include Sidekiq::Worker\n\n  def perform(id); end\nend\n"
+        ),
+        "app/controllers/users_controller.rb": (
+            "class UsersController\n  def create(user)\n    TouchWorker.perform_async(user)\n  end\nend\n"
+        ),
+    })
+    probe = (
+        "import atexit, sys; sys.argv = ['joblint', '.', '--no-cache']\n"
+        "atexit.register(lambda: print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'),"
+        " file=sys.stderr))\n"
+        "from joblint._entry import main\n"
+        "main()\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=tmp_path, env=environment)
+    assert "JL101" in done.stdout and "Found 1 finding" in done.stdout, done.stdout + done.stderr
+    assert done.stderr.strip() == "[]"
