@@ -302,13 +302,18 @@ class DefinitionCache:
         """Is there an entry for the file (this run's or the last one's)?"""
         return relpath in self.used or relpath in self._load()
 
-    def file_fact(self, relpath: str, digest: str, name: str) -> object | None:
-        """The per-file fact `name` kept for these bytes of the file, or None."""
-        entry = self.used.get(relpath) or self._load().get(relpath)
-        if isinstance(entry, list) and len(entry) == 5 and entry[0] == digest and isinstance(entry[4], dict):
-            return entry[4].get(name)
-        pending = self._pending.get(relpath)
-        return pending[1].get(name) if pending is not None and pending[0] == digest else None
+    def file_facts(self, name: str, relpaths: list[str], digests: list[str]) -> list[object | None]:
+        """The per-file fact `name` kept for these bytes of each file, or None."""
+        entries, used, pending = self._load(), self.used, self._pending
+        found: list[object | None] = []
+        for relpath, digest in zip(relpaths, digests):
+            entry = used.get(relpath) or entries.get(relpath)
+            if type(entry) is list and len(entry) == 5 and entry[0] == digest and type(entry[4]) is dict:
+                found.append(entry[4].get(name))
+            else:
+                waiting = pending.get(relpath)
+                found.append(waiting[1].get(name) if waiting is not None and waiting[0] == digest else None)
+        return found
 
     def record_file_fact(self, relpath: str, digest: str, name: str, value: object) -> None:
         """Keep a per-file fact with the file's entry (or until its definitions are recorded)."""

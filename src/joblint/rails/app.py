@@ -350,14 +350,20 @@ class App:
         numbers), kept by the cache with the file's definitions while its bytes are the same:
         a fact gathered from every model file then reads and parses only the files that
         changed."""
+        return self.file_facts(name, [source], build)[0]
+
+    def file_facts(self, name: str, sources: list[SourceFile], build: Callable[[SourceFile], T]) -> list[T]:
+        """`file_fact` of each file, asked in one go (of every model file, in turn)."""
         cache = self.definition_cache
         if cache is None:
-            return build(source)
-        digest = source_hash(source)
-        found = cache.file_fact(source.relpath, digest, name)
-        if found is None:
-            found = build(source)
-            cache.record_file_fact(source.relpath, digest, name, found)
+            return [build(source) for source in sources]
+        digests = [source_hash(source) for source in sources]
+        found = cache.file_facts(name, [source.relpath for source in sources], digests)
+        for index, value in enumerate(found):
+            if value is None:
+                source = sources[index]
+                value = found[index] = build(source)
+                cache.record_file_fact(source.relpath, digests[index], name, value)
         return found  # type: ignore[return-value]
 
     def mentions(self, source: SourceFile, words: tuple[bytes, ...]) -> bool:

@@ -336,12 +336,14 @@ def decode_definitions(encoded: list, source: SourceFile) -> list[ClassDef]:  # 
     scopes: dict[tuple[str, ...], tuple[str, ...]] = {}
     for name, is_module, line, start, end, scope, superclass, includes, methods, handlers in encoded:
         definition = ClassDef(name, is_module, path, line, start, end,
-                              shared_scopes(tuple(scope), scopes), superclass, list(includes))
+                              shared_scopes(tuple(scope), scopes) if scope else (), superclass,
+                              list(includes))
         definition.pending = (methods, source)
-        definition.handlers.extend(
-            HandlerDecl(method, tuple(exceptions), path, h_line, h_start, h_end, with_method, block)
-            for method, exceptions, h_line, h_start, h_end, with_method, block in handlers
-        )
+        if handlers:
+            definition.handlers.extend(
+                HandlerDecl(method, tuple(exceptions), path, h_line, h_start, h_end, with_method, block)
+                for method, exceptions, h_line, h_start, h_end, with_method, block in handlers
+            )
         defs.append(definition)
     return defs
 
@@ -456,7 +458,8 @@ class ClassIndex:
         for definition in definitions:
             self.definitions.setdefault(definition.name, []).append(definition)
         for defs in self.definitions.values():
-            defs.sort(key=lambda d: (d.path, d.line))
+            if len(defs) > 1:
+                defs.sort(key=lambda d: (d.path, d.line))
         self._ancestors: dict[str, tuple[str, ...]] = {}
         self._subclasses: dict[str, set[str]] | None = None
 

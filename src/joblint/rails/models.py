@@ -108,8 +108,8 @@ def model_facts(app: App) -> ModelFacts:
 def _build_model_facts(app: App) -> ModelFacts:
     facts = ModelFacts()
     classes = app.classes
-    for source in app.model_files:
-        macros, callbacks = app.file_fact("model_facts", source, _file_model_facts)
+    sources = app.model_files
+    for source, (macros, callbacks) in zip(sources, app.file_facts("model_facts", sources, _file_model_facts)):
         for owner, macro, name, line, dependent, class_name in macros:
             if macro == "scope":
                 facts.scopes.setdefault(owner, set()).add(name)

@@ -72,8 +72,9 @@ def sidekiq_retries(app: App) -> dict[str, SidekiqRetry]:
 
 def _build_sidekiq_retries(app: App) -> dict[str, SidekiqRetry]:
     found: dict[str, SidekiqRetry] = {}
-    for source in app.model_files:
-        for owner, enabled, line in app.file_fact("sidekiq_retries", source, _file_retries):
+    sources = app.model_files
+    for source, part in zip(sources, app.file_facts("sidekiq_retries", sources, _file_retries)):
+        for owner, enabled, line in part:
             found[owner] = SidekiqRetry(enabled, source.relpath, line)
     return found
 

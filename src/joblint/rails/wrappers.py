@@ -41,8 +41,8 @@ def enqueue_wrappers(app: App) -> dict[str, Wrapper]:
 
 def _build(app: App) -> dict[str, Wrapper]:
     found: dict[str, Wrapper | None] = {}
-    for source in app.model_files:
-        for fields in app.file_fact("enqueue_wrappers", source, _file_wrappers):
+    for part in app.file_facts("enqueue_wrappers", app.model_files, _file_wrappers):
+        for fields in part:
             wrapper = Wrapper(*fields)
             known = found.get(wrapper.name, wrapper)
             same = known is not None and (known.enqueue, known.kept) == (
