@@ -6,9 +6,11 @@ output."""
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,18 @@ def test_the_process_leaves_with_its_whole_output_and_its_exit_code(run: Runner)
         assert done.returncode == expected, done.stderr
         findings = json.loads(done.stdout)["findings"]
         assert len(done.stdout) > 65536 and len(findings) >= 300
+
+
+def test_the_memo_lists_the_directory_changed_last_first(run: Runner) -> None:
+    job = run.root / "app" / "jobs" / "report_job.rb"
+    job.write_text("class ReportJob < ApplicationJob\n  def perform; end\nend\n")
+    settled(run, ".")
+    then = time.time() - 50  # after `age`, which set every other file 100 s back
+    os.utime(job, (then, then))
+    assert run(".")[3] == "analysed"  # a new time: the check runs again, and records that
+    store = cache.cache_directory(run.root, Path(os.environ["JOBLINT_CACHE_DIR"]))
+    (memo,) = store.glob("run-*.bin")
+    body = replay.verified(replay_key(run), memo.read_bytes())
+    assert body is not None
+    groups = list(marshal.loads(body)["paths"])
+    assert len(groups) > 3 and os.path.basename(groups[0]) == "jobs", groups

@@ -384,9 +384,12 @@ class Recorder:
             directory, name = os.path.split(path)
             by_directory.setdefault(directory, []).append(name)
             stamps.setdefault(directory, []).append(taken[path])
+        # the directory changed last first: the next edit is likeliest there, and a replay
+        # that no longer holds then learns it from one directory rather than thousands
+        newest = {d: max((s[1] for s in found if s is not None), default=0) for d, found in stamps.items()}
         paths: dict[str, list[object]] = {
-            os.path.relpath(directory, base): [names, _digest(stamps[directory])]
-            for directory, names in by_directory.items()
+            os.path.relpath(directory, base): [by_directory[directory], _digest(stamps[directory])]
+            for directory in sorted(by_directory, key=lambda d: (-newest[d], d))
         }
         import marshal
 
