@@ -263,6 +263,37 @@ def test_definitions_survive_the_cache_unchanged() -> None:
     assert compared > 30
 
 
+def test_entries_sharing_one_loaded_object_stay_apart(tmp_path: Path) -> None:
+    """The saved definitions document writes equal facts and empty lists once; a file fact
+    recorded for one file after loading it reaches that file only."""
+    files = {name: tmp_path / f"{name}.rb" for name in ("a", "b", "c")}
+    store = cache.Store(tmp_path / "cache", b"k" * 32)
+    first = cache.DefinitionCache(store, "code")
+    for name, path in files.items():
+        path.write_text(f"class {name.upper()}\nend\n")
+        source = SourceFile(path, path.name, path.read_bytes())
+        encoded = encode_definitions(extract_definitions(source))
+        first.record(path.name, str(path), cache.source_hash(source), encoded, False)
+        first.record_file_fact(path.name, cache.source_hash(source), "wrappers", [])
+    first.save()
+    digests = [cache.source_hash(SourceFile(p, p.name, p.read_bytes())) for p in files.values()]
+    names = [p.name for p in files.values()]
+    loaded = cache.DefinitionCache(store, "code")
+    assert loaded.file_facts("wrappers", names, digests) == [[], [], []]
+    entries = loaded._load()
+    assert entries["a.rb"][4] is entries["b.rb"][4]  # one object, as marshal wrote it
+    loaded.record_file_fact("a.rb", digests[0], "wrappers", [["perform_soon", "A", "perform_async", 0]])
+    loaded.record_file_fact("b.rb", digests[1], "retries", [])
+    assert loaded.file_facts("wrappers", names, digests) == [[["perform_soon", "A", "perform_async", 0]], [], []]
+    assert loaded.file_facts("retries", names, digests) == [None, [], None]
+    for name, digest in zip(names, digests):
+        found = loaded.lookup(name, digest)
+        assert found is not None
+        decoded = decode_definitions(found[0], SourceFile(files[name[0]], name, b""))
+        decoded[0].includes.append("Mixin")  # a decoded list is the definition's own
+    assert all(d[7] == [] for e in loaded._load().values() for d in e[2])
+
+
 def test_problems_met_by_the_project_model_are_said_on_warm_runs_too(app: Path, analysed: list[str]) -> None:
     (app / "app/models/legacy.rb").write_bytes(b"class Legacy < ApplicationRecord\n  # caf\xe9\nend\n")
     age(app)
