@@ -13,7 +13,7 @@ from joblint.rails import queues, schedules, yaml_config
 from joblint.rails.app import App
 from joblint.source import SourceFile
 
-from .conftest import write_tree
+from .conftest import run_tree, write_tree
 from .test_cli import assert_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,6 +288,18 @@ def test_jobs_defined_outside_indexed_directories_and_old_data_migrations_are_no
         "db/data_migration/20200101_republish.rb": "RemovedWorker.perform_async(1)\n",
     }, "JL606")
     assert [f.code for f in report.findings if f.code == "JL606"] == []
+
+
+def test_a_job_in_a_model_file_the_index_cannot_read_is_not_unknown(tmp_path):
+    write_tree(tmp_path, {
+        "Gemfile": "",
+        "app/jobs/live_job.rb": "class LiveJob < ApplicationJob\n  def perform; end\nend\n",
+        "app/models/order.rb": "class Order\n  def ship\n    LegacyJob.perform_later(1)\n    GoneJob.perform_later(1)\n  end\nend\n",
+    })
+    (tmp_path / "app/jobs/legacy_job.rb").write_bytes(  # Latin-1: the class index skips it
+        b"# caf\xe9\nclass LegacyJob < ApplicationJob\n  def perform(id); end\nend\n")
+    report = run_tree(tmp_path, ("JL606",))
+    assert [(f.code, f.line) for f in report.findings if f.code == "JL606"] == [("JL606", 4)]
 
 
 def test_queues_in_test_code_are_not_checked(app_tree):

@@ -247,6 +247,11 @@ class App:
             ]
         return self.__dict__["_model_prefixes"]  # type: ignore[no-any-return]
 
+    def model_dir_prefixes(self) -> tuple[str, ...]:
+        """The directories the class index walks, relative to the root with a trailing `/`
+        (`app/`, `engines/billing/lib/`…), for `walk_files(skip=)`."""
+        return tuple(p[len(self._root_prefix):].replace(os.sep, "/") for p in self._model_prefixes)
+
     def _model_dirs(self) -> list[Path]:
         assert self.root is not None
         dirs = [self.root / d for d in MODEL_DIRS]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from ..files import walk_files
 from ..findings import Hit, Severity
@@ -28,7 +29,13 @@ def defined_anywhere(app: App) -> frozenset[str]:
         indexed = {source.relpath for source in app.model_files}
         names: set[str] = set()
         accept = lambda p: p.endswith(".rb") and p not in indexed
-        for path in walk_files(app.root, app.root, accept):
+        # the model directories are not walked again: every Ruby file there is indexed, but
+        # for those the index could not read as text (not UTF-8…), which are scanned still
+        paths = app.model_paths()
+        unread = [] if len(indexed) - len(app.extras) >= len(paths) else [
+            Path(p) for p in paths if app.relpath(p) not in indexed]
+        walked = walk_files(app.root, app.root, accept, skip=app.model_dir_prefixes())
+        for path in [*walked, *unread]:
             data = app.read_bytes(path)  # a regular file, at most the size limit
             if data is None:
                 continue
