@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from joblint import __version__, ruby
+from joblint.source import SourceFile
 
 
 def test_version_imports_neither_the_parser_nor_the_terminal_library():
@@ -90,6 +91,63 @@ def test_findings_printed_to_a_pipe_do_not_import_the_terminal_library(tmp_path)
     )
     environment = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          cwd=tmp_path, env=environment)
+                          cwd=tmp_path, env=environment, check=False)
     assert "JL101" in done.stdout and "Found 1 finding" in done.stdout, done.stdout + done.stderr
     assert done.stderr.strip() == "[]"
+
+
+def test_a_check_of_one_job_imports_only_the_rules_its_words_call_for(tmp_path):
+    from .conftest import write_tree
+
+    write_tree(tmp_path, {
+        "Gemfile": "",
+        "app/jobs/touch_job.rb": "class TouchJob < ApplicationJob\n  def perform(id); end\nend\n",
+        "app/mailboxes/inbox_mailbox.rb": "class InboxMailbox < ApplicationMailbox\n  def process; end\nend\n",
+    })
+    probe = (
+        "import atexit, sys; sys.argv = ['joblint', 'app/jobs/touch_job.rb', '--no-cache']\n"
+        "atexit.register(lambda: print(sorted(m.rsplit('.', 1)[1][:5] for m in sys.modules"
+        " if m.startswith('joblint.rules.jl')), file=sys.stderr))\n"
+        "from joblint._entry import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                          check=True)
+    imported = set(eval(done.stderr.strip().splitlines()[-1]))  # our own probe's list
+    from joblint import rules
+
+    wanted = {r.code.lower() for r in rules.select() if r.wants(
+        SourceFile("app/jobs/touch_job.rb", "app/jobs/touch_job.rb",
+                   (tmp_path / "app/jobs/touch_job.rb").read_bytes()))}
+    assert wanted and wanted <= imported
+    assert "jl408" not in imported and len(imported) < len(rules.select()) // 2, imported
+
+
+def test_the_rules_a_run_selects_answer_as_their_classes_do():
+    from joblint import rules
+
+    classes = {r.code: r for r in rules.all_rules()}
+    selected = rules.select(["ALL"])
+    assert [r.code for r in selected] == sorted(classes)
+    for lazy in selected:
+        rule = classes[lazy.code]
+        described = ("name", "severity", "scope", "default_enabled", "fixable", "summary", "triggers",
+                     "trigger_bytes")
+        assert [lazy.__dict__[a] for a in described] == [getattr(rule, a) for a in described]
+        assert rules.own_dispatch(lazy) == rules.own_dispatch(rule)
+        assert lazy.help == rule.help and lazy.loaded() is rule  # the rest, from the class
+        assert rules.lookup(rule.name) is rules.lookup(rule.code) is lazy
+
+
+def test_dispatch_picks_the_same_rules_from_the_index_as_from_the_classes():
+    from joblint import engine, rules
+
+    lazy = engine._Dispatch(rules.select(["ALL"]))
+    loaded = engine._Dispatch(rules.all_rules())
+    compared = 0
+    for _, _, _, tree in rules.iter_examples():
+        for path, text in tree.items():
+            source = SourceFile(path, path, text.encode())
+            assert [r.code for r in lazy.rules_for(source)] == [r.code for r in loaded.rules_for(source)]
+            compared += 1
+    assert compared > 200

@@ -124,15 +124,28 @@ def index_rows() -> list[tuple[str, str, str, str, bool, bool, str, str]]:
     ]
 
 
+def dispatch_rows() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each rule's trigger words and which of `wants` and `applies_to` it defines itself, as
+    `rule_index.DISPATCH` holds them."""
+    from . import rules
+
+    return {r.code: (tuple(r.triggers), rules.own_dispatch(r)) for r in rules.all_rules()}
+
+
 def index_module() -> str:
     """The text of `rule_index.py`: `joblint rules` and `joblint rule` read the rules from it
-    without importing the analyzer."""
+    without importing the analyzer, and a check run learns which rules a file needs before
+    importing them."""
     rows = "".join(f"    {row!r},\n" for row in index_rows())
+    dispatch = "".join(f"    {code!r}: {row!r},\n" for code, row in dispatch_rows().items())
     return (
         '"""Every rule\'s code, name, severity, scope, default, fixability, summary and module:\n'
-        "`joblint rules` and `joblint rule` answer from here without importing the analyzer.\n"
+        "`joblint rules` and `joblint rule` answer from here without importing the analyzer; and\n"
+        "its trigger words and the dispatch methods it defines itself (`wants`, `applies_to`): a\n"
+        "check run imports a rule's module only when a file needs the rule.\n"
         'Written by `python -m joblint.catalogue` from the rule classes; do not edit."""\n\n'
-        "RULES = (\n" + rows + ")\n"
+        "RULES = (\n" + rows + ")\n\n"
+        "DISPATCH = {\n" + dispatch + "}\n"
     )
 
 

@@ -682,9 +682,9 @@ class _Dispatch:
             (word, max((w for w in words[:index] if w in word), key=len, default=None))
             for index, word in enumerate(words)
         ]
-        self.custom = {r for r in active if r.wants.__func__ is not Rule.wants.__func__}  # type: ignore[attr-defined]
+        self.custom = {r for r in active if "wants" in rules.own_dispatch(r)}
         # rules reading Ruby files, as `Rule.applies_to` says: asked once per file, not per rule
-        self.ruby_only = {r for r in active if r.applies_to.__func__ is Rule.applies_to.__func__}  # type: ignore[attr-defined]
+        self.ruby_only = {r for r in active if "applies_to" not in rules.own_dispatch(r)}
 
     def rules_for(self, source: SourceFile) -> list[type[Rule]]:
         data = source.data
@@ -693,11 +693,13 @@ class _Dispatch:
             if (within is None or within in present) and word in data:
                 present.add(word)
         is_ruby = source.is_ruby
+        # the trigger words first: a rule's own `applies_to` is asked (and its module imported)
+        # only for a file holding one
         return [
             rule
             for rule in self.active
-            if (is_ruby if rule in self.ruby_only else rule.applies_to(source))
-            and (rule.wants(source) if rule in self.custom else not present.isdisjoint(rule.trigger_bytes))
+            if (rule.wants(source) if rule in self.custom else not present.isdisjoint(rule.trigger_bytes))
+            and (is_ruby if rule in self.ruby_only else rule.applies_to(source))
         ]
 
 

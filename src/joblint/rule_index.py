@@ -1,5 +1,7 @@
 """Every rule's code, name, severity, scope, default, fixability, summary and module:
-`joblint rules` and `joblint rule` answer from here without importing the analyzer.
+`joblint rules` and `joblint rule` answer from here without importing the analyzer; and
+its trigger words and the dispatch methods it defines itself (`wants`, `applies_to`): a
+check run imports a rule's module only when a file needs the rule.
 Written by `python -m joblint.catalogue` from the rule classes; do not edit."""
 
 RULES = (
@@ -60,3 +62,62 @@ RULES = (
     ('JL704', 'untested-job', 'info', 'project', False, False, 'A job class without a spec or test file of its own', 'jl704_untested_job'),
     ('JL705', 'job-constant-mismatch', 'error', 'project', True, False, 'A job or mailer whose constant does not match its file path under Zeitwerk', 'jl705_job_constant_mismatch'),
 )
+
+DISPATCH = {
+    'JL001': ((), ()),
+    'JL002': ((':',), ('wants', 'applies_to')),
+    'JL003': (('joblint:',), ('applies_to',)),
+    'JL101': (('perform_later', 'perform_async', 'perform_in', 'perform_at', 'perform_bulk', 'Resque'), ()),
+    'JL102': (('perform_async', 'perform_in', 'perform_at', 'Resque'), ()),
+    'JL103': (('perform',), ()),
+    'JL104': (('perform',), ()),
+    'JL105': (('perform_later', 'perform_async', 'perform_in', 'perform_at'), ()),
+    'JL106': (('perform_later', 'perform_now', 'perform_async', 'perform_in', 'perform_at'), ()),
+    'JL107': (('perform_later', 'deliver_later', 'deliver_later!'), ()),
+    'JL108': (('perform_later', 'deliver_later', 'deliver_later!'), ()),
+    'JL201': (('Job',), ('wants',)),
+    'JL202': (('rescue_from',), ()),
+    'JL203': (('rescue',), ()),
+    'JL204': (('Exception',), ()),
+    'JL205': (('retry_on', 'discard_on', 'rescue_from'), ()),
+    'JL206': (('exponentially_longer',), ()),
+    'JL207': (('retry_on',), ()),
+    'JL208': (('retry_on',), ()),
+    'JL209': (('ApplicationJob',), ()),
+    'JL301': (('increment', 'decrement', 'update_counters', 'update_all', 'update', '+=', '-='), ()),
+    'JL302': (('transaction', 'with_lock'), ()),
+    'JL303': (('after_create', 'after_save', 'after_update', 'after_destroy', 'before_create', 'before_save', 'before_update', 'before_destroy', 'before_validation'), ()),
+    'JL401': (('deliver',), ()),
+    'JL402': (('perform',), ()),
+    'JL403': (('mail',), ()),
+    'JL404': (('deliver', 'bounce_', 'Preview'), ()),
+    'JL405': (('Mailer',), ()),
+    'JL406': (('mail', 'headers'), ()),
+    'JL407': (('routing',), ()),
+    'JL408': (('Mailbox',), ()),
+    'JL409': (('bounce_with', 'bounce_now_with'), ()),
+    'JL410': (('deliver_by',), ()),
+    'JL411': (('action_mailer',), ()),
+    'JL412': (('raise_delivery_errors',), ()),
+    'JL501': (('perform_later', 'perform_async', 'deliver_later'), ()),
+    'JL502': (('each', 'each_with_index', 'each_with_object', 'map', 'collect', 'flat_map', 'filter_map', 'select', 'reject'), ()),
+    'JL503': (('CSV', 'readlines', 'to_a', '.load'), ()),
+    'JL504': (('sleep',), ()),
+    'JL505': (('Net::HTTP', 'Faraday', 'HTTParty', 'RestClient'), ()),
+    'JL506': (('each', 'find_each', 'each_with_index', 'each_with_object', 'map', 'flat_map', 'collect', 'select', 'reject', 'filter_map', 'sum', 'group_by', 'index_by', 'sort_by', 'each_slice'), ()),
+    'JL507': (('Thread',), ()),
+    'JL601': (('queue', 'deliver_later', 'command'), ('applies_to',)),
+    'JL602': (('class', 'runner', 'cron'), ('applies_to',)),
+    'JL603': (('schedule', 'cron', 'class', 'command'), ('wants', 'applies_to')),
+    'JL604': (('limits_concurrency', 'good_job_control_concurrency_with'), ()),
+    'JL605': (('mount',), ('applies_to',)),
+    'JL606': (('perform_later', 'perform_async', 'perform_in', 'perform_at', 'perform_bulk'), ()),
+    'JL607': (('good_job_control_concurrency_with',), ()),
+    'JL608': (('queues',), ('applies_to',)),
+    'JL609': (('command',), ('applies_to',)),
+    'JL701': (('Sidekiq::Worker',), ()),
+    'JL702': (('ActiveJob::Base', 'ActionMailer::Base'), ()),
+    'JL703': (('constantize', 'const_get', 'send'), ()),
+    'JL704': (('Job', 'Worker', 'Sidekiq'), ()),
+    'JL705': (('class',), ('wants',)),
+}
