@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
@@ -76,6 +75,8 @@ class Store:
     def save(self, name: str, document: dict) -> None:  # type: ignore[type-arg]
         document = {**document, "format": FORMAT}
         body = marshal.dumps(document)
+        import tempfile  # only a run that writes pays for it
+
         try:
             self._prepare()
             descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")

@@ -15,11 +15,6 @@ from . import rules
 from .files import read_bounded, split_patterns
 from .findings import Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 CONFIG_FILE = ".joblint.yml"
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "request-paths")
 TOP_KEYS = (*LIST_KEYS, "severity", "per-file-ignores")
@@ -92,6 +87,10 @@ def _read(path: Path) -> dict[str, Any]:
         reason = error.strerror if isinstance(error, OSError) else "not valid UTF-8"
         raise ConfigError(f"{path}: cannot read the configuration: {reason}") from None
     if path.suffix == ".toml":
+        if sys.version_info >= (3, 11):  # imported here: most runs read no TOML
+            import tomllib
+        else:  # pragma: no cover - exercised on Python 3.10 only
+            import tomli as tomllib
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:

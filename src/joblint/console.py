@@ -6,7 +6,6 @@ from __future__ import annotations
 import builtins
 import os
 import sys
-
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:

@@ -45,8 +45,7 @@ def render(report: Report, console: Console, *, summary: bool = True) -> None:
 
 def render_plain(report: Report, stream: TextIO, *, summary: bool = True) -> None:
     """`render` on a console without colour, character for character, without rich."""
-    for pieces in _files(report):
-        stream.write("".join(text for text, _ in pieces) + "\n")
+    stream.writelines("".join(text for text, _ in pieces) + "\n" for pieces in _files(report))
     if summary:
         stream.write("".join(text for text, _ in summary_pieces(report)) + "\n")
 
@@ -130,8 +129,8 @@ def summary_pieces(report: Report) -> list[Piece]:
     if report.partial:
         noun = "file was" if report.partial == 1 else "files were"
         text.append((
-            f" {report.partial} {noun} only partly analysed (the parser could not read"
-            " all of it; --extend-select JL001 shows where).", ""
+            (f" {report.partial} {noun} only partly analysed (the parser could not read"
+             " all of it; --extend-select JL001 shows where)."), ""
         ))
     if report.baselined:
         text.append((f" {report.baselined} hidden by the baseline.", ""))
