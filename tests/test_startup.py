@@ -9,6 +9,8 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 from joblint import __version__, ruby
 from joblint.source import SourceFile
 
@@ -151,3 +153,22 @@ def test_dispatch_picks_the_same_rules_from_the_index_as_from_the_classes():
             assert [r.code for r in lazy.rules_for(source)] == [r.code for r in loaded.rules_for(source)]
             compared += 1
     assert compared > 200
+
+
+@pytest.mark.parametrize(("command", "collects"), [
+    (["rules", "--format", "json"], False),
+    (["server"], True),  # a process that lives for hours
+])
+def test_only_long_running_commands_keep_the_cycle_collector(command, collects):
+    probe = (
+        "import atexit, gc, sys\n"
+        "import joblint.lsp; joblint.lsp.serve = lambda: None  # not a real session\n"
+        f"sys.argv = ['joblint', *{command!r}]\n"
+        "atexit.register(lambda: print(gc.isenabled(), gc.get_threshold()[0], file=sys.stderr))\n"
+        "from joblint._entry import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    enabled, threshold = done.stderr.split()[-2:]
+    assert enabled == str(collects)
+    assert not collects or int(threshold) >= 100_000
