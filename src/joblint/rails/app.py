@@ -414,31 +414,34 @@ class App:
     @fact_property
     def classes(self) -> ClassIndex:
         definitions: list[ClassDef] = []
+        by_path: dict[str, list[ClassDef]] = {}  # each file's, for `definitions_in`
         cache = self.definition_cache
         for source in self.model_files:
             if cache is None:
-                definitions.extend(extract_definitions(source))
-                continue
-            digest = source_hash(source)
-            known = cache.lookup(source.relpath, digest)
-            if known is not None:
-                encoded, source.too_deep = known
-                definitions.extend(decode_definitions(encoded, source))
-                continue
-            extracted = extract_definitions(source)
-            cache.record(source.relpath, os.path.abspath(source.path), digest,
-                         encode_definitions(extracted), source.too_deep)
-            definitions.extend(extracted)
+                found = extract_definitions(source)
+            else:
+                digest = source_hash(source)
+                known = cache.lookup(source.relpath, digest)
+                if known is not None:
+                    encoded, source.too_deep = known
+                    found = decode_definitions(encoded, source)
+                else:
+                    found = extract_definitions(source)
+                    cache.record(source.relpath, os.path.abspath(source.path), digest,
+                                 encode_definitions(found), source.too_deep)
+            if found:
+                definitions.extend(found)
+                by_path.setdefault(source.relpath, []).extend(found)
+        self.__dict__["_files_definitions"] = by_path
         return ClassIndex(definitions)
 
     @fact_property
     def _definitions_by_path(self) -> dict[str, list[ClassDef]]:
-        table: dict[str, list[ClassDef]] = {}
-        for defs in self.classes.definitions.values():
-            for definition in defs:
-                table.setdefault(definition.path, []).append(definition)
+        _ = self.classes  # builds the table as it reads each file
+        table: dict[str, list[ClassDef]] = self.__dict__["_files_definitions"]
         for defs in table.values():
-            defs.sort(key=lambda d: d.name_start)
+            if len(defs) > 1:
+                defs.sort(key=lambda d: d.name_start)
         return table
 
     @fact_property
