@@ -36,15 +36,15 @@ from pathlib import Path
 
 from .files import SKIPPED_DIRS, read_bounded
 from .findings import Finding, Severity, Suppressed
-from .replay import code_id, content_hash, signed, stamp, user_key, verified
+from .replay import code_id, content_hash, signed, stamp, stamps, user_key, verified
 
 __all__ = ["code_id", "content_hash", "user_key"]  # shared with the whole-run replay
 
 DIR_NAME = ".joblint_cache"
-# 7: each findings entry one marshal string, decoded when its file is checked; 6: methods as
-# one marshal string per class; 5: per-file facts kept with the definitions;
+# 8: findings entries as lists, equal shares written once; 7: each findings entry one marshal
+# string; 6: methods as one marshal string per class; 5: per-file facts kept with the definitions;
 # 4: marshal, not JSON (a third of the time to load); 3: definitions with file times
-FORMAT = 7
+FORMAT = 8
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
 KEEP_CONTEXTS = 6  # findings files of other settings or versions kept beside the current one
 KEEP_MEMOS = 32  # run memos (one per command line) kept
@@ -280,10 +280,9 @@ class DefinitionCache:
         times are still those recorded then (so it need not be read to be looked up)."""
         entries = self._load()
         found: list[str | None] = []
-        for relpath, path in zip(relpaths, paths):
-            entry = entries.get(relpath)
+        for entry, now in zip([entries.get(r) for r in relpaths], stamps(paths)):
             if (type(entry) is list and len(entry) == 5 and entry[3] is not None
-                    and type(entry[0]) is str and stamp(path) == entry[3]):
+                    and type(entry[0]) is str and now == entry[3]):
                 found.append(entry[0])
             else:
                 found.append(None)
@@ -401,8 +400,9 @@ class FindingCache:
     - `states`: what one or more files' analyses read — files and facts of a scan, and
       whether they used the class index (then the files `App.include` added to it, which the
       scan records, must be the same);
-    - `entries`: per analysed file, its state, and its hash, size and time and its share as
-      one marshal string: a run that checks one file of thousands decodes that file's alone.
+    - `entries`: per analysed file, [its state, its hash, its size and time, its share]; equal
+      shares (most are empty) are one object in the document, which marshal writes once: a
+      run that checks one file of thousands loads a megabyte, not five.
     A share is replayed when the file's bytes match and its state holds: the scan's listings,
     and every file behind the state's files and facts.
     """
@@ -413,9 +413,9 @@ class FindingCache:
         document = store.load(self.name) or {}
         self.scans: dict[str, dict[str, object]] = _mapping(document.get("scans"))
         self.states: dict[str, dict[str, object]] = _mapping(document.get("states"))
-        entries = document.get("entries")  # path → [state id, the entry as marshal bytes]
+        entries = document.get("entries")  # path → [state id, hash, [size, time], share]
         self.entries: dict[str, list[object]] = {
-            k: v for k, v in entries.items() if isinstance(v, list) and len(v) == 2
+            k: v for k, v in entries.items() if isinstance(v, list) and len(v) == 4
         } if isinstance(entries, dict) else {}
         self._decoded: dict[str, dict[str, object]] = {}  # entries decoded, by path
         values = document.get("values")  # fact → [scan id, its value as plain data]
@@ -460,13 +460,10 @@ class FindingCache:
     def _entry(self, key: str) -> dict[str, object] | None:
         if key not in self._decoded:
             raw = self.entries.get(key)
-            try:
-                entry = marshal.loads(raw[1]) if raw is not None else None  # type: ignore[arg-type]
-            except (ValueError, EOFError, TypeError):
-                entry = None
-            valid = isinstance(entry, dict) and isinstance(entry.get("share"), dict) and (
-                entry.get("state") == raw[0])  # type: ignore[index]
-            self._decoded[key] = entry if valid else None  # type: ignore[assignment]
+            entry = None
+            if raw is not None and isinstance(raw[3], dict):
+                entry = {"hash": raw[1], "stat": raw[2], "state": raw[0], "share": raw[3]}
+            self._decoded[key] = entry
         return self._decoded[key]
 
     def valid(self, key: str, entry: dict[str, object], extras: list[str]) -> bool:
@@ -689,10 +686,8 @@ class FindingCache:
     def save(self) -> None:
         # files of earlier runs that this one did not look at are kept for the next
         entries = {k: e for k, e in self.entries.items() if k not in self.seen}
-        for key, entry in self.kept.items():  # a replayed entry keeps the bytes it was read from
-            raw = self.entries.get(key)
-            entries[key] = raw if raw is not None and self._decoded.get(key) is entry else [
-                entry["state"], marshal.dumps(entry)]
+        for key, entry in self.kept.items():
+            entries[key] = [entry["state"], entry["hash"], entry["stat"], entry["share"]]
         entries = {k: e for k, e in entries.items() if e[0] in self.states}
         scans_by_age = sorted(
             {self.states[e[0]].get("scan") for e in entries.values()} & set(self.scans),  # type: ignore[index]
@@ -705,6 +700,10 @@ class FindingCache:
         values = {k: v for k, v in self.values.items() if v[0] in scans}
         if (scans, states, entries, values) == self._loaded:
             return  # nothing new: a warm run writes nothing
+        shared: dict[bytes, object] = {}  # equal states and shares made one object (see FORMAT)
+        for entry in entries.values():
+            entry[0] = shared.setdefault(marshal.dumps(entry[0]), entry[0])
+            entry[3] = shared.setdefault(marshal.dumps(entry[3]), entry[3])
         self.store.save(self.name, {"scans": scans, "states": states, "entries": entries,
                                     "values": values})
         self.store.prune("findings-", KEEP_CONTEXTS)

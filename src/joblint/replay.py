@@ -152,6 +152,25 @@ def stamp(path: str) -> list[int] | None:
     return found
 
 
+def stamps(paths: list[str]) -> list[list[int] | None]:
+    """`stamp` of each path, in one loop: the project model asks for thousands at once."""
+    seen, found = _SEEN, []
+    for path in paths:
+        if seen is not None and path in seen:
+            found.append(seen[path])
+            continue
+        try:
+            taken = os.stat(path)
+        except OSError:
+            value = None
+        else:
+            value = [taken.st_size, taken.st_mtime_ns, taken.st_ctime_ns]
+        if seen is not None:
+            seen[path] = value
+        found.append(value)
+    return found
+
+
 # -- which runs ----------------------------------------------------------------------------
 
 
