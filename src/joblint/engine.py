@@ -525,6 +525,21 @@ class _FileRun:
         self.any_active = any_active
         self.ignores = _PerFileIgnores(options.per_file_ignores)
         self.enabled = {rule.code for rule in options.rules}
+        self.checkers: dict[type[Rule], Rule] = {}
+
+    def _run_rule(self, rule: type[Rule], source: SourceFile, display: str, report: Report) -> list[Hit]:
+        try:
+            checker = self.checkers.get(rule)
+            if checker is None:  # one per run: a rule keeps nothing between files but its settings
+                checker = self.checkers[rule] = rule(self.options.rule_options.get(rule.code))
+            return list(checker.check(source, self.app))
+        except ruby.TooDeep:
+            raise  # the file is not analysed at all
+        except Exception as error:  # a crashing rule must not stop the run
+            report.crashes.append(
+                f"{display}: rule {rule.code} ({rule.name}) crashed: {type(error).__name__}: {error}"
+            )
+            return []
 
     def file(self, source: SourceFile, report: Report) -> Reads:
         """Analyse one file into `report`; what the analysis read is returned, for the cache."""
@@ -534,19 +549,20 @@ class _FileRun:
         return reads
 
     def _file(self, source: SourceFile, report: Report) -> None:
-        app, options = self.app, self.options
+        options = self.options
         display = display_path(source.path, self.cwd)
         report.linted.add(display)
         wanted = self.wanted[id(source)]
         hits: list[tuple[type[Rule], Hit]] = []
+        run = self._run_rule
         try:
             if wanted and source.is_ruby and (source.too_deep or ruby.too_deep(source.root)):
                 raise ruby.TooDeep(f"nested deeper than {ruby.MAX_ASCENT} levels")
             for rule in wanted:
-                hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
+                hits.extend((rule, hit) for hit in run(rule, source, display, report))
             if source.is_ruby and (wanted or not self.any_active):
                 for rule in self.passive:
-                    hits.extend((rule, hit) for hit in _run_rule(rule, source, app, display, report, options))
+                    hits.extend((rule, hit) for hit in run(rule, source, display, report))
         except ruby.TooDeep as error:  # one notice, and no findings from guesses
             report.problems.append(FileProblem(display, f"not analysed: the code is {error}"))
             hits = []
@@ -651,27 +667,11 @@ def _run_batch(
     return shares, digests, facts, file_facts
 
 
-def _run_rule(
-    rule: type[Rule],
-    source: SourceFile,
-    app: App,
-    display: str,
-    report: Report,
-    options: Options,
-) -> list[Hit]:
-    try:
-        return list(rule(options.rule_options.get(rule.code)).check(source, app))
-    except ruby.TooDeep:
-        raise  # the file is not analysed at all
-    except Exception as error:  # a crashing rule must not stop the run
-        report.crashes.append(
-            f"{display}: rule {rule.code} ({rule.name}) crashed: {type(error).__name__}: {error}"
-        )
-        return []
 
 
 class _Dispatch:
-    """Which rules want a file: each distinct trigger word is looked up once per file."""
+    """Which rules want a file: each distinct trigger word is looked up once per file, and the
+    rules are found from the words present (a file holds few of the 60 words)."""
 
     def __init__(self, active: list[type[Rule]]):
         self.active = active
@@ -682,25 +682,40 @@ class _Dispatch:
             (word, max((w for w in words[:index] if w in word), key=len, default=None))
             for index, word in enumerate(words)
         ]
-        self.custom = {r for r in active if "wants" in rules.own_dispatch(r)}
+        own = [rules.own_dispatch(rule) for rule in active]
+        self.custom = [i for i, methods in enumerate(own) if "wants" in methods]  # asked each file
         # rules reading Ruby files, as `Rule.applies_to` says: asked once per file, not per rule
-        self.ruby_only = {r for r in active if "applies_to" not in rules.own_dispatch(r)}
+        self.own_applies = {i for i, methods in enumerate(own) if "applies_to" in methods}
+        self.by_word: dict[bytes, list[int]] = {}
+        for index, rule in enumerate(active):
+            if index not in self.custom:
+                for word in rule.trigger_bytes:
+                    self.by_word.setdefault(word, []).append(index)
+        self.methods: dict[tuple[int, str], Callable[[SourceFile], bool]] = {}
 
     def rules_for(self, source: SourceFile) -> list[type[Rule]]:
         data = source.data
         present: set[bytes] = set()
+        found: set[int] = set()
         for word, within in self.words:
             if (within is None or within in present) and word in data:
                 present.add(word)
+                found.update(self.by_word.get(word, ()))
+        found.update(i for i in self.custom if self._method(i, "wants")(source))
         is_ruby = source.is_ruby
-        # the trigger words first: a rule's own `applies_to` is asked (and its module imported)
-        # only for a file holding one
+        # a rule's own `applies_to` is asked (and its module imported) only for a file it wants
         return [
-            rule
-            for rule in self.active
-            if (rule.wants(source) if rule in self.custom else not present.isdisjoint(rule.trigger_bytes))
-            and (is_ruby if rule in self.ruby_only else rule.applies_to(source))
+            self.active[i]
+            for i in sorted(found)
+            if (self._method(i, "applies_to")(source) if i in self.own_applies else is_ruby)
         ]
+
+    def _method(self, index: int, name: str) -> Callable[[SourceFile], bool]:
+        """A rule's own `wants` or `applies_to`, got once (a rule not imported yet is then)."""
+        key = (index, name)
+        if key not in self.methods:
+            self.methods[key] = getattr(self.active[index], name)
+        return self.methods[key]
 
 
 def _suppress(
