@@ -174,3 +174,21 @@ def test_only_long_running_commands_keep_the_cycle_collector(command, collects):
     enabled, threshold = done.stderr.split()[-2:]
     assert enabled == str(collects)
     assert not collects or int(threshold) >= 100_000
+
+
+def test_a_pattern_declared_at_import_compiles_on_first_use_and_answers_as_re_does():
+    import re
+
+    from joblint.patterns import lazy_pattern
+
+    lazy = lazy_pattern(r"(?P<word>\w+)=(\d+)", re.ASCII)
+    assert "_compiled" not in vars(lazy)
+    compiled = re.compile(r"(?P<word>\w+)=(\d+)", re.ASCII)
+    text = "a=1 bé=2 c=3"
+    assert lazy.search(text).group("word") == compiled.search(text).group("word")
+    assert [m.span() for m in lazy.finditer(text)] == [m.span() for m in compiled.finditer(text)]
+    assert lazy.sub(r"\2", text) == compiled.sub(r"\2", text) and lazy.findall(text) == compiled.findall(text)
+    assert (lazy.pattern, lazy.flags, lazy.groups, lazy.groupindex) == (
+        compiled.pattern, compiled.flags, compiled.groups, compiled.groupindex)
+    assert lazy.scanner(text).search().group() == "a=1"  # what is not bound comes from the pattern
+    assert vars(lazy)["search"].__self__ is vars(lazy)["_compiled"]  # bound once

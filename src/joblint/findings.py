@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 
 from . import ruby
+from .patterns import lazy_pattern
 from .ruby import Node
 
 try:  # the interpreter's own SHA-256: hashlib would load OpenSSL for it
@@ -95,7 +95,7 @@ def enclosing_scope(node: Node) -> str:
     return scope
 
 
-_SPACE = re.compile(r"\s+")
+_SPACE = lazy_pattern(r"\s+")
 
 
 def normalise(source_text: str) -> str:

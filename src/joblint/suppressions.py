@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import rules
+from .patterns import lazy_pattern
 from .source import SourceFile
 
-_DIRECTIVE = re.compile(
+_DIRECTIVE = lazy_pattern(
     rb"#[ \t]*joblint:(disable-file|disable|enable)\b[ \t]*([^\r\n]*)"
 )
 ALL = "all"

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..patterns import lazy_pattern
+
 BACKEND_GEMS = ("sidekiq", "solid_queue", "good_job", "delayed_job", "resque", "que", "sneakers")
-_SPEC_LINE = re.compile(r"^    ([A-Za-z0-9_.\-]+) \(([^)]+)\)\s*$")
-_ADAPTER = re.compile(
+_SPEC_LINE = lazy_pattern(r"^    ([A-Za-z0-9_.\-]+) \(([^)]+)\)\s*$")
+_ADAPTER = lazy_pattern(
     r"^[^\S\n]*(?:config|Rails\.application\.config)\.active_job\.queue_adapter\s*=\s*:?[\"']?(\w+)",
     re.MULTILINE,
 )
-_LOAD_DEFAULTS = re.compile(r"^[^\S\n]*config\.load_defaults\s*\(?\s*[\"']?(\d+(?:\.\d+)?)", re.MULTILINE)
+_LOAD_DEFAULTS = lazy_pattern(r"^[^\S\n]*config\.load_defaults\s*\(?\s*[\"']?(\d+(?:\.\d+)?)", re.MULTILINE)
 
 
 @dataclass(frozen=True)

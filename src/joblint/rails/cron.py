@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from ..patterns import lazy_pattern
+
 SHORTCUTS = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@noon", "@hourly"}
 )
@@ -23,10 +25,10 @@ FULL_DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "
 DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 NAT_MAX_LENGTH = 256  # Fugit::Nat refuses longer input (fugit 1.11.1)
 
-_TZ = re.compile(
+_TZ = lazy_pattern(
     r"^(?:[A-Z][A-Za-z0-9+\-_]*(?:/[A-Za-z0-9+\-_]+){1,2}|UTC|Z|GMT|[+-](?:[01]\d|2[0-4])(?::?(?:00|15|30|45))?)$"
 )
-_RANDOM = re.compile(r"^\d*~\d*(?:/\d+)?$")
+_RANDOM = lazy_pattern(r"^\d*~\d*(?:/\d+)?$")
 
 
 def schedule_problem(text: str) -> str | None:
@@ -187,9 +189,9 @@ _WORDS = {
     "weekday", "noon", "midnight", "midday", "am", "pm", "dark", "oh", "o'clock", "hundred",
     "last", "day", "days", "minute", "hour",
 }
-_TIME = re.compile(r"^(?:2[0-4]|[01]?\d)(?::[0-5]\d)?(?:am|pm|noon|midday|midnight)?$", re.IGNORECASE)
-_ORDINAL = re.compile(r"^(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)$", re.IGNORECASE)
-_INTERVAL = re.compile(r"^\d+(?:s|m|h|d|M|sec|min)$")
+_TIME = lazy_pattern(r"^(?:2[0-4]|[01]?\d)(?::[0-5]\d)?(?:am|pm|noon|midday|midnight)?$", re.IGNORECASE)
+_ORDINAL = lazy_pattern(r"^(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)$", re.IGNORECASE)
+_INTERVAL = lazy_pattern(r"^\d+(?:s|m|h|d|M|sec|min)$")
 
 
 def nat_problem(value: str) -> str | None:

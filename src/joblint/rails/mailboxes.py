@@ -3,11 +3,11 @@ class each route names (`:replies` → `RepliesMailbox`, by ActiveSupport's `cam
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .. import ruby
+from ..patterns import lazy_pattern
 from ..ruby import Node
 from .app import App
 from .classes import ClassIndex
@@ -20,10 +20,10 @@ TEST_DIRS = ("test", "spec", "features")
 # the `bounce_with`-style methods of ActionMailbox::Base: each delivers the message it is given
 BOUNCE_METHODS = ("bounce_with", "bounce_now_with")
 # work a mailbox can do besides `process`: processing callbacks and overrides of the machinery
-_OTHER_WORK = re.compile(
+_OTHER_WORK = lazy_pattern(
     rb"\b(?:before|after|around)_processing\b|def\s+(?:self\.receive|perform_processing)\b"
 )
-_DYNAMIC = re.compile(
+_DYNAMIC = lazy_pattern(
     rb"method_missing|define_method|\balias(?:_method)?\b|instance_eval|class_eval"
 )
 _ROUTING = ruby.compile_query(
@@ -113,7 +113,7 @@ def _pairs(call: Node) -> Iterator[Node]:
             yield from (c for c in arg.named_children if c.type == "pair")
 
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*(?:/[a-z][a-z0-9_]*)*$")
+_NAME = lazy_pattern(r"^[a-z][a-z0-9_]*(?:/[a-z][a-z0-9_]*)*$")
 
 
 def _mailbox_constant(app: App, target: Node, acronyms: dict[str, str]) -> str | None:

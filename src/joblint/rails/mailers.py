@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .. import ruby
+from ..patterns import lazy_pattern
 from ..ruby import Node
 from ..source import SourceFile
 from .app import COMPONENT_DIRS, App, underscore
@@ -249,13 +250,13 @@ def template_folders(app: App, name: str) -> tuple[str, ...] | None:
     return tuple(f"{prefix}/{folder}".strip("/") for prefix in prefixes for folder in folders)
 
 
-_DYNAMIC = re.compile(rb"method_missing|define_method|\balias(?:_method)?\b|class\s*<<\s*self")
-_CLASS_METHOD = re.compile(rb"def\s+self\.(\w+[?!]?)")
-_CUSTOM_VIEWS = re.compile(
+_DYNAMIC = lazy_pattern(rb"method_missing|define_method|\balias(?:_method)?\b|class\s*<<\s*self")
+_CLASS_METHOD = lazy_pattern(rb"def\s+self\.(\w+[?!]?)")
+_CUSTOM_VIEWS = lazy_pattern(
     rb"mailer_name\s*=|def\s+(?:self\.)?mailer_name\b|template_root|view_paths\s*="
 )
-_VIEW_PATH = re.compile(rb"(?:append|prepend)_view_path\b([^\n]*)")
-_STRING = re.compile(rb"[\"']([^\"'#]*)[\"']")
+_VIEW_PATH = lazy_pattern(rb"(?:append|prepend)_view_path\b([^\n]*)")
+_STRING = lazy_pattern(rb"[\"']([^\"'#]*)[\"']")
 
 
 def default_template_path(app: App, name: str) -> tuple[str, ...] | None | bool:

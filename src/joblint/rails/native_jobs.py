@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import ruby
 from ..files import walk_files
+from ..patterns import lazy_pattern
 from ..ruby import Node
 from ..source import SourceFile
 from . import retries, yaml_config
@@ -1428,7 +1429,7 @@ class _Builder:
         return table
 
 
-_QUEUE_LITERAL = re.compile(r"""["']([\w.:-]+)["']|:(\w+)""")
+_QUEUE_LITERAL = lazy_pattern(r"""["']([\w.:-]+)["']|:(\w+)""")
 
 
 def _finds_one(method: str) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .. import ruby
 from ..files import walk_files
+from ..patterns import lazy_pattern
 from ..ruby import Node
 from ..source import SourceFile
 from . import mailers, schedules, yaml_config
@@ -35,16 +36,16 @@ DEFAULT_QUEUE = "default"
 MAILERS_QUEUE = "mailers"  # ActionMailer's `deliver_later_queue_name` before `load_defaults 6.1`
 RECURRING_COMMAND_QUEUE = "solid_queue_recurring"  # `queue_as` of SolidQueue::RecurringJob
 
-_PREFIX = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config)\.active_job\.queue_name_prefix\s*=\s*(.+?)\s*$", re.MULTILINE)
-_DELIMITER = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config)\.active_job\.queue_name_delimiter\s*=\s*(.+?)\s*$", re.MULTILINE)
-_MAILER_QUEUE = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?deliver_later_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
-_MAILER_JOB = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?delivery_job\s*=", re.MULTILINE)
-_DEFAULT_QUEUE_NAME = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config|ActiveJob::Base)\.(?:active_job\.)?default_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
-_RECURRING_JOB_CLASS = re.compile(r"\bRecurringTask\.default_job_class\s*=")
-_GOOD_JOB_QUEUES = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config)\.good_job\.queues\s*=\s*(.+?)\s*$", re.MULTILINE)
-_GOOD_JOB_HASH_QUEUES = re.compile(r"^[^\S\n]*(?:config|Rails\.application\.config)\.good_job\s*=\s*\{", re.MULTILINE)
-_LITERAL = re.compile(r"""^(?:"([^"#\\]*)"|'([^'\\]*)'|:(\w+))(?:\.freeze)?$""")
-_PROCFILE_QUEUE = re.compile(r"(?:^|\s)(?:-q|--queue)[\s=]+([\w.:\-]+)")
+_PREFIX = lazy_pattern(r"^[^\S\n]*(?:config|Rails\.application\.config)\.active_job\.queue_name_prefix\s*=\s*(.+?)\s*$", re.MULTILINE)
+_DELIMITER = lazy_pattern(r"^[^\S\n]*(?:config|Rails\.application\.config)\.active_job\.queue_name_delimiter\s*=\s*(.+?)\s*$", re.MULTILINE)
+_MAILER_QUEUE = lazy_pattern(r"^[^\S\n]*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?deliver_later_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
+_MAILER_JOB = lazy_pattern(r"^[^\S\n]*(?:config|Rails\.application\.config|ActionMailer::Base)\.(?:action_mailer\.)?delivery_job\s*=", re.MULTILINE)
+_DEFAULT_QUEUE_NAME = lazy_pattern(r"^[^\S\n]*(?:config|Rails\.application\.config|ActiveJob::Base)\.(?:active_job\.)?default_queue_name\s*=\s*(.+?)\s*$", re.MULTILINE)
+_RECURRING_JOB_CLASS = lazy_pattern(r"\bRecurringTask\.default_job_class\s*=")
+_GOOD_JOB_QUEUES = lazy_pattern(r"^[^\S\n]*(?:config|Rails\.application\.config)\.good_job\.queues\s*=\s*(.+?)\s*$", re.MULTILINE)
+_GOOD_JOB_HASH_QUEUES = lazy_pattern(r"^[^\S\n]*(?:config|Rails\.application\.config)\.good_job\s*=\s*\{", re.MULTILINE)
+_LITERAL = lazy_pattern(r"""^(?:"([^"#\\]*)"|'([^'\\]*)'|:(\w+))(?:\.freeze)?$""")
+_PROCFILE_QUEUE = lazy_pattern(r"(?:^|\s)(?:-q|--queue)[\s=]+([\w.:\-]+)")
 
 
 @dataclass(frozen=True)
@@ -263,9 +264,9 @@ def _sidekiq_list(queues: yaml_config.YValue) -> set[str] | None:
 
 
 LAUNCH_GLOBS = ("Procfile*", "bin/*", "Dockerfile*", "docker-compose*.yml", "docker-compose*.yaml")
-_RUBY_QUEUES = re.compile(r"^[^\S\n]*(?:\w+\.queues|\w+\[:queues\])\s*=\s*(.+)$", re.MULTILINE)
-_WORD_LIST = re.compile(r"^%[wi][\[(]([^\])]*)[\])]")
-_STRING_LIST = re.compile(r"^\[([^\]]*)\]")
+_RUBY_QUEUES = lazy_pattern(r"^[^\S\n]*(?:\w+\.queues|\w+\[:queues\])\s*=\s*(.+)$", re.MULTILINE)
+_WORD_LIST = lazy_pattern(r"^%[wi][\[(]([^\])]*)[\])]")
+_STRING_LIST = lazy_pattern(r"^\[([^\]]*)\]")
 
 
 def _launched_queues(app: App) -> set[str] | None:
@@ -322,18 +323,18 @@ def _ruby_list(value: str) -> set[str] | None:
 # `--pool=a,b:2`, `QUEUE=a,b rake resque:work`. A Delayed Job worker without a list works every
 # queue (and jobs without one); a Resque worker without one reads it from the environment.
 
-_DJ_LAUNCH = re.compile(r"\bjobs:work(?:off)?\b|(?:^|[\s/\"'])(?:bin|script)/delayed_job\b")
-_RESQUE_LAUNCH = re.compile(r"\bresque:work(?:ers)?\b")
-_ENV_QUEUES = re.compile(r"(?:^|[\s;&(\"'])QUEUES?=(\"[^\"]*\"|'[^']*'|[^\s;&|)]*)")
-_DJ_QUEUE_FLAG = re.compile(r"--queues?[=\s]+(\"[^\"]*\"|'[^']*'|[^\s;&|)]+)")
-_DJ_POOL_FLAG = re.compile(r"--pool[=\s]+(\"[^\"]*\"|'[^']*'|[^\s;&|)]+)")
+_DJ_LAUNCH = lazy_pattern(r"\bjobs:work(?:off)?\b|(?:^|[\s/\"'])(?:bin|script)/delayed_job\b")
+_RESQUE_LAUNCH = lazy_pattern(r"\bresque:work(?:ers)?\b")
+_ENV_QUEUES = lazy_pattern(r"(?:^|[\s;&(\"'])QUEUES?=(\"[^\"]*\"|'[^']*'|[^\s;&|)]*)")
+_DJ_QUEUE_FLAG = lazy_pattern(r"--queues?[=\s]+(\"[^\"]*\"|'[^']*'|[^\s;&|)]+)")
+_DJ_POOL_FLAG = lazy_pattern(r"--pool[=\s]+(\"[^\"]*\"|'[^']*'|[^\s;&|)]+)")
 # the queue list set in Ruby, where it wins over (or stands in for) the command line's
 _RUBY_WORKER_QUEUES = {
-    "delayed_job": re.compile(r"Delayed::Worker\.queues\s*=|ENV\[[\"']QUEUES?[\"']\]\s*(?:\|\|)?=(?!=)"),
-    "resque": re.compile(r"ENV\[[\"']QUEUES?[\"']\]\s*(?:\|\|)?=(?!=)|Resque::Worker\.new"),
+    "delayed_job": lazy_pattern(r"Delayed::Worker\.queues\s*=|ENV\[[\"']QUEUES?[\"']\]\s*(?:\|\|)?=(?!=)"),
+    "resque": lazy_pattern(r"ENV\[[\"']QUEUES?[\"']\]\s*(?:\|\|)?=(?!=)|Resque::Worker\.new"),
 }
 DEPLOY_FILES = ("config/deploy.rb", "config/deploy/*.rb")
-_DEPLOY_MENTION = {"delayed_job": re.compile(r"delayed_job"), "resque": re.compile(r"resque")}
+_DEPLOY_MENTION = {"delayed_job": lazy_pattern(r"delayed_job"), "resque": lazy_pattern(r"resque")}
 RESQUE_POOL_FILES = ("config/resque-pool.yml", "resque-pool.yml")
 ALL = frozenset({"*"})
 
@@ -656,7 +657,7 @@ def _queue_names(source: SourceFile, app: App) -> Iterator[QueueName]:
 
 # -- queues used without being named ---------------------------------------------------------
 
-MAIL_QUEUE_OVERRIDE = re.compile(rb"\b(?:deliver_later_queue_name|delivery_job)\b")
+MAIL_QUEUE_OVERRIDE = lazy_pattern(rb"\b(?:deliver_later_queue_name|delivery_job)\b")
 _DELIVER_LATER = ruby.compile_query(
     """
     (call receiver: (call) @message method: (identifier) @method
@@ -821,7 +822,7 @@ def job_queue(app: App, job: str) -> tuple[str | None, QueueName | None]:
     return DEFAULT_QUEUE, None
 
 
-_QUEUE_DECLARATION = re.compile(rb"^[^\S\n]*(queue_as|self\.queue_name\s*=|sidekiq_options\b.*queue:)", re.MULTILINE)
+_QUEUE_DECLARATION = lazy_pattern(rb"^[^\S\n]*(queue_as|self\.queue_name\s*=|sidekiq_options\b.*queue:)", re.MULTILINE)
 
 
 def _declares_dynamic_queue(app: App, name: str) -> bool:

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from .. import ruby
+from ..patterns import lazy_pattern
 from ..source import SourceFile
 from . import yaml_config
 from .app import App
@@ -27,17 +28,17 @@ from .named_calls import calls_named
 
 _SIDEKIQ_OPTIONS = frozenset({"sidekiq_options"})
 RUBY_CONFIG_GLOBS = ("config/application.rb", "config/environments/*.rb", "config/initializers/*.rb")
-_DJ_MAX_ATTEMPTS = re.compile(r"^[^\S\n]*Delayed::Worker\.max_attempts\s*=\s*(\S+)", re.MULTILINE)
-_DJ_DEFAULT_QUEUE = re.compile(r"^[^\S\n]*Delayed::Worker\.default_queue_name\s*=\s*(\S+)", re.MULTILINE)
-_GOOD_JOB_RETRY = re.compile(
+_DJ_MAX_ATTEMPTS = lazy_pattern(r"^[^\S\n]*Delayed::Worker\.max_attempts\s*=\s*(\S+)", re.MULTILINE)
+_DJ_DEFAULT_QUEUE = lazy_pattern(r"^[^\S\n]*Delayed::Worker\.default_queue_name\s*=\s*(\S+)", re.MULTILINE)
+_GOOD_JOB_RETRY = lazy_pattern(
     r"^[^\S\n]*(?:(?:config|Rails\.application\.config)\.good_job\.retry_on_unhandled_error|"
     r"GoodJob\.retry_on_unhandled_error|retry_on_unhandled_error:?)\s*=?\s*(\w+)",
     re.MULTILINE,
 )
-_SIDEKIQ_DEFAULT_RETRY = re.compile(
+_SIDEKIQ_DEFAULT_RETRY = lazy_pattern(
     r"default_job_options\s*=\s*\{[^}]*?[\"':]retry[\"']?\s*(?:=>|:)\s*(\w+)", re.DOTALL
 )
-_SIDEKIQ_MAX_RETRIES = re.compile(r"\[:max_retries\]\s*=\s*(\w+)|max_retries\s*=\s*(\w+)")
+_SIDEKIQ_MAX_RETRIES = lazy_pattern(r"\[:max_retries\]\s*=\s*(\w+)|max_retries\s*=\s*(\w+)")
 
 FINAL_ADAPTERS = {
     "solid_queue": "Solid Queue",
@@ -152,7 +153,7 @@ def _build_app_policy(app: App) -> FailurePolicy:
     return FailurePolicy(None, "")  # que retries; other or unknown adapters: unknown
 
 
-_RESQUE_REQUEUE = re.compile(rb"Resque::Failure\.(?:requeue|all|each)|\.requeue_all\b")
+_RESQUE_REQUEUE = lazy_pattern(rb"Resque::Failure\.(?:requeue|all|each)|\.requeue_all\b")
 
 
 def requeues_resque_failures(app: App) -> bool:

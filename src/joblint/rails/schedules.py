@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from .. import ruby
 from ..files import JOB_CONFIG_FILES
+from ..patterns import lazy_pattern
 from ..ruby import Node
 from ..source import SourceFile
 from . import yaml_config
@@ -244,7 +245,7 @@ def _good_job_entry(source: SourceFile, key: Node, task: Node) -> ScheduleEntry:
 _RUNNER = ruby.compile_query(
     '(call !receiver method: (identifier) @method (#eq? @method "runner") arguments: (argument_list . (string) @code)) @call'
 )
-_RUNNER_CLASS = re.compile(r"^\s*(?:::)?([A-Z]\w*(?:::[A-Z]\w*)*)\.(\w+)")
+_RUNNER_CLASS = lazy_pattern(r"^\s*(?:::)?([A-Z]\w*(?:::[A-Z]\w*)*)\.(\w+)")
 
 
 def _whenever_entries(app: App) -> Iterator[ScheduleEntry]:
@@ -373,12 +374,12 @@ def _class_method_names(root: Node, data: bytes) -> set[str]:
     return names
 
 # a module extending the class, or methods defined at run time: it may answer after all
-_OPEN_CLASS = re.compile(
+_OPEN_CLASS = lazy_pattern(
     rb"define_singleton_method|^[^\S\n]*extend\s+(?!self\b|Forwardable\b|ActiveSupport::Concern\b)[A-Z]",
     re.MULTILINE,
 )
 # instance methods that are also the module's own: `extend self`, `module_function`
-_SELF_EXTENDED = re.compile(rb"^[^\S\n]*(?:extend\s+self\b|module_function\b)", re.MULTILINE)
+_SELF_EXTENDED = lazy_pattern(rb"^[^\S\n]*(?:extend\s+self\b|module_function\b)", re.MULTILINE)
 
 
 def plain_class(name: str, app: App) -> bool:
@@ -419,7 +420,7 @@ def _defining_sources(app: App, name: str) -> Iterator[SourceFile]:
             yield source
 
 
-_CONSTANT_ASSIGNMENT = re.compile(rb"^[^\S\n]*([A-Z]\w*)\s*=[^=~]", re.MULTILINE)
+_CONSTANT_ASSIGNMENT = lazy_pattern(rb"^[^\S\n]*([A-Z]\w*)\s*=[^=~]", re.MULTILINE)
 
 
 def runner_constant_known(name: str, app: App) -> bool:

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from .. import ruby
+from ..patterns import lazy_pattern
 from ..ruby import Node
 from .app import App
 from .classes import qualified_name
@@ -35,7 +36,7 @@ from .jobs import ACTIVE_JOB_ENQUEUE, SIDEKIQ_ENQUEUE, enqueued_class
 
 DEFERRING_ADAPTERS = frozenset({"sidekiq", "solid_queue", "resque"})
 SETTING = "enqueue_after_transaction_commit"
-_GLOBAL = re.compile(
+_GLOBAL = lazy_pattern(
     r"^[^\S\n]*(?:(?:Rails\.application\.)?config\.active_job|ActiveJob::Base)"
     r"\.enqueue_after_transaction_commit\s*=\s*(\S+)",
     re.MULTILINE,
@@ -48,7 +49,7 @@ _PER_CLASS = ruby.compile_query(
     """
 )
 # inside `ActiveSupport.on_load(:active_job) do … end`, `self` is ActiveJob::Base: global too
-_ON_LOAD_SELF = re.compile(r"^[^\S\n]*self\.enqueue_after_transaction_commit\s*=\s*(\S+)", re.MULTILINE)
+_ON_LOAD_SELF = lazy_pattern(r"^[^\S\n]*self\.enqueue_after_transaction_commit\s*=\s*(\S+)", re.MULTILINE)
 CONFIG_FILES = ("config/application.rb", "config/environments/production.rb")
 
 # a setting as written: True, False, "default" (adapter decides, 7.2), or None (not readable)
@@ -101,15 +102,15 @@ class TransactionFacts:
         return bool(setting)
 
 
-_SOLID_QUEUE_CONNECTS = re.compile(
+_SOLID_QUEUE_CONNECTS = lazy_pattern(
     r"^[^\S\n]*(?:Rails\.application\.)?config\.solid_queue\.connects_to\b", re.MULTILINE
 )
-_GOOD_JOB_PARENT = re.compile(
+_GOOD_JOB_PARENT = lazy_pattern(
     r"^[^\S\n]*(?:GoodJob|(?:Rails\.application\.)?config\.good_job)\.active_record_parent_class\s*=\s*[\"':]?([\w:]+)",
     re.MULTILINE,
 )
-_DATABASE_KEY = re.compile(r"^ {2,4}(\w+):\s*(?:#.*)?$", re.MULTILINE)
-_CONNECTS_TO = re.compile(rb"^[^\S\n]*connects_to\b", re.MULTILINE)
+_DATABASE_KEY = lazy_pattern(r"^ {2,4}(\w+):\s*(?:#.*)?$", re.MULTILINE)
+_CONNECTS_TO = lazy_pattern(rb"^[^\S\n]*connects_to\b", re.MULTILINE)
 PRIMARY_CLASSES = frozenset({"ApplicationRecord", "ActiveRecord::Base"})
 
 

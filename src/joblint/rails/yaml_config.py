@@ -13,13 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..patterns import lazy_pattern
 from ..source import SourceFile
 
 if TYPE_CHECKING:
     from .app import App
 
 ERB = "_ERB_"
-_ERB_TAG = re.compile(r"<%(?P<kind>[=#-]?)(?P<body>.*?)-?%>", re.DOTALL)
+_ERB_TAG = lazy_pattern(r"<%(?P<kind>[=#-]?)(?P<body>.*?)-?%>", re.DOTALL)
 # Top-level keys that are per-environment sections in Rails-style YAML files.
 ENVIRONMENTS = frozenset(
     {"default", "defaults", "shared", "common", "base", "development", "test", "production",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import ruby
 from ..files import walk_files
+from ..patterns import lazy_pattern
 from ..ruby import Node
 from ..source import SourceFile
 from .app import PLAIN_FACTS, App
@@ -30,10 +31,10 @@ CONFIG_WORDS = (
     b"autoload", b"eager_load_paths", b"collapse", b"ignore", b"acronym", b"inflect",
     b"push_dir", b"autoloader", b"loader",
 )  # fmt: skip
-_CLASSIC = re.compile(r"^[^\S\n]*config\.autoloader\s*=\s*:classic\b", re.MULTILINE)
-_ZEITWERK = re.compile(r"^[^\S\n]*config\.autoloader\s*=\s*:zeitwerk\b", re.MULTILINE)
-_PATH_LISTS = re.compile(r"(?:^|\.)(autoload_paths|eager_load_paths|autoload_once_paths)$")
-_LOADER = re.compile(r"(?:^|\.)(?:autoloaders\.(?:main|once)|autoloader|loader|main_autoloader)$")
+_CLASSIC = lazy_pattern(r"^[^\S\n]*config\.autoloader\s*=\s*:classic\b", re.MULTILINE)
+_ZEITWERK = lazy_pattern(r"^[^\S\n]*config\.autoloader\s*=\s*:zeitwerk\b", re.MULTILINE)
+_PATH_LISTS = lazy_pattern(r"(?:^|\.)(autoload_paths|eager_load_paths|autoload_once_paths)$")
+_LOADER = lazy_pattern(r"(?:^|\.)(?:autoloaders\.(?:main|once)|autoloader|loader|main_autoloader)$")
 _ROOT_EXPRESSIONS = frozenset(
     {"Rails.root", "Rails.application.root", "Rails.application.config.root"}
 )
@@ -41,7 +42,7 @@ _COMPONENT_ROOTS = frozenset({"root", "config.root", "Engine.root", "self.root",
 _READ_ONLY_LIST_METHODS = frozenset(
     {"each", "map", "include?", "to_a", "dup", "freeze", "uniq", "uniq!"}
 )
-_CONSTANT = re.compile(r"^[A-Z][A-Za-z0-9_]*$")
+_CONSTANT = lazy_pattern(r"^[A-Z][A-Za-z0-9_]*$")
 _ROOT = "\0root\0"  # stands for the Rails root inside a path being read
 _HERE = "\0here\0"  # the directory of the config file being read
 

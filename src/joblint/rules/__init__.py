@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..source import SourceFile
 
 if TYPE_CHECKING:
@@ -136,8 +137,8 @@ class Rule:
 
 
 _REGISTRY: dict[str, type[Rule]] = {}
-_CODE = re.compile(r"^JL\d{3}$")
-_NAME = re.compile(r"^[a-z]+(-[a-z0-9]+)*$")
+_CODE = lazy_pattern(r"^JL\d{3}$")
+_NAME = lazy_pattern(r"^[a-z]+(-[a-z0-9]+)*$")
 
 
 def parse_doc(doc: str) -> dict[str, str]:

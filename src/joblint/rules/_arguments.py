@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 from .. import ruby
+from ..patterns import lazy_pattern
 from ..rails.app import App
 from ..rails.jobs import JobKind, enqueued_class
 from ..rails.mailers import is_mailer, mailer_constant
@@ -60,7 +61,7 @@ def is_job_class(written: str, node: Node, app: App) -> bool:
     return app.jobs.kind(name) is not None or written.endswith(JOB_CLASS_SUFFIXES)
 
 
-_DELIBERATE = re.compile(
+_DELIBERATE = lazy_pattern(
     r"\b(?:synchronous(?:ly)?|immediately|right away|on purpose|intentional(?:ly)?"
     r"|deliberate(?:ly)?)\b",
     re.IGNORECASE,

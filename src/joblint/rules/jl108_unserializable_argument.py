@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails.app import App
 from ..rails.classes import is_model
 from ..rails.named_calls import calls_named
@@ -27,7 +27,7 @@ PLAIN_ANCESTORS = frozenset(
         "ApplicationService", "Callable",
     }
 )  # fmt: skip
-_SERIALIZER = re.compile(rb"ActiveJob::Serializers|GlobalID::Identification|def to_global_id")
+_SERIALIZER = lazy_pattern(rb"ActiveJob::Serializers|GlobalID::Identification|def to_global_id")
 
 
 @register

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails import native_jobs
 from ..rails.app import COMPONENT_DIRS, JOB_DIRS, App
 from ..rails.jobs import JobKind
@@ -444,7 +444,7 @@ NATIVE_POLICY = {
     JobKind.RESQUE: "retry plugin (`extend Resque::Plugins::Retry`) or `on_failure` hook",
     JobKind.DELAYED_JOB: "`max_attempts`, `reschedule_at`, `error` or `failure` hook",
 }
-_ON_FAILURE = re.compile(rb"def\s+(?:self\.)?on_failure")
+_ON_FAILURE = lazy_pattern(rb"def\s+(?:self\.)?on_failure")
 
 
 def _native_final(job: native_jobs.NativeJob, app: App) -> str | None:

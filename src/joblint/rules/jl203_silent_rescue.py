@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails import native_jobs
 from ..rails.app import MAILBOX_BASE, App
 from ..rails.jobs import JobKind
@@ -42,7 +43,7 @@ DEFAULT_REPORTERS = (
 )
 # Names that hand an error to some tracker or person: `ErrorNotifier.notify(e)`,
 # `ExceptionReporter.call(e)`, `report_error(e)`, `create_failed_notification(e)`.
-_REPORTING_NAME = re.compile(
+_REPORTING_NAME = lazy_pattern(
     r"report|notif|notice_error|capture_(?:exception|message)|track_(?:error|exception)",
     re.IGNORECASE,
 )

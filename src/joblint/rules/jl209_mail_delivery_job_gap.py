@@ -4,6 +4,7 @@ import re
 from collections.abc import Iterator
 
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails.app import App
 from ..rails.retries import app_failure_policy
 from ..rails.transactions import app_config_texts
@@ -11,15 +12,15 @@ from ..source import SourceFile
 from . import Examples, Rule, register
 
 # ways an app gives the mail delivery job its own error handling
-_CONFIGURED = re.compile(
+_CONFIGURED = lazy_pattern(
     rb"delivery_job\s*=|MailDeliveryJob\s*\.\s*(?:class_eval|class_exec|include|prepend|retry_on"
     rb"|discard_on|rescue_from)|ActiveJob::Base\s*\.\s*(?:include|prepend|retry_on|discard_on"
     rb"|rescue_from|class_eval)"
 )
-_ON_LOAD = re.compile(
+_ON_LOAD = lazy_pattern(
     rb"on_load\(?\s*:active_job\b.*?\bend\b|on_load\(?\s*:active_job\b[^\n]*\}", re.DOTALL
 )
-_HANDLER = re.compile(rb"\b(?:retry_on|discard_on|rescue_from|include|prepend)\b")
+_HANDLER = lazy_pattern(rb"\b(?:retry_on|discard_on|rescue_from|include|prepend)\b")
 DELIVERY_JOBS = ("ActionMailer::MailDeliveryJob", "MailDeliveryJob", "ActionMailer::DeliveryJob")
 
 

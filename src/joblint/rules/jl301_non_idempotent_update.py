@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails.app import App
 from ..rails.named_calls import calls_named
 from ..ruby import Node
@@ -18,7 +18,7 @@ CLASS_COUNTER_METHODS = frozenset({"increment_counter", "decrement_counter", "up
 UPDATE_PAIRS = frozenset({"update", "update!", "update_columns", "update_attributes"})
 UPDATE_ONE = frozenset({"update_column", "update_attribute"})
 SAVES = frozenset({"save", "save!"})
-_SELF_REFERENCE = re.compile(r"\b(\w+)\s*=\s*\1\s*[-+]")
+_SELF_REFERENCE = lazy_pattern(r"\b(\w+)\s*=\s*\1\s*[-+]")
 _UPDATE_CALLS = COUNTER_METHODS | UPDATE_PAIRS | UPDATE_ONE | {"update_all"}
 
 

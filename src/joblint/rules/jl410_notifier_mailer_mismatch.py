@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails.app import App, underscore
 from ..rails.calls import CallShape, arity_problem, parameter_text
 from ..rails.mailers import (
@@ -19,7 +19,7 @@ from ..ruby import Node
 from ..source import SourceFile
 from . import Examples, Rule, register
 
-_CONSTANT = re.compile(r"^[A-Z]\w*(?:::[A-Z]\w*)*$")
+_CONSTANT = lazy_pattern(r"^[A-Z]\w*(?:::[A-Z]\w*)*$")
 # modules a notifier may include that add no methods an option could name
 _KNOWN_MIXINS = (
     "Noticed::",

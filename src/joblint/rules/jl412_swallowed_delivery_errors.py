@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails.app import App
 from ..rails.mailers import (
     PRODUCTION_CONFIG,
@@ -15,7 +15,7 @@ from ..source import SourceFile
 from . import Examples, Rule, register
 
 # `deliver_later`, not `deliver_later!` (whose job uses `deliver_now!`, which always raises)
-_DELIVER_LATER = re.compile(rb"\.deliver_later\b(?!!)")
+_DELIVER_LATER = lazy_pattern(rb"\.deliver_later\b(?!!)")
 
 
 @register

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails.app import App
 from ..rails.named_calls import calls_named
 from ..ruby import Node
@@ -19,24 +20,24 @@ DASHBOARDS = {
 }
 # Settings anywhere under config/ that put authentication in front of each dashboard.
 AUTH_SETTINGS = {
-    "sidekiq": re.compile(r"^[^\S\n]*Sidekiq::Web\.use\b", re.MULTILINE),
-    "resque": re.compile(r"^[^\S\n]*Resque::Server\.use\b", re.MULTILINE),
-    "good_job": re.compile(
+    "sidekiq": lazy_pattern(r"^[^\S\n]*Sidekiq::Web\.use\b", re.MULTILINE),
+    "resque": lazy_pattern(r"^[^\S\n]*Resque::Server\.use\b", re.MULTILINE),
+    "good_job": lazy_pattern(
         r"^[^\S\n]*GoodJob::Engine\.middleware\.use\b|good_job_application_controller", re.MULTILINE
     ),
-    "mission_control": re.compile(
+    "mission_control": lazy_pattern(
         r"^[^\S\n]*(?:config\.mission_control\.jobs|MissionControl::Jobs)\."
         r"(?:base_controller_class|http_basic_auth_user|http_basic_auth_password)\s*=",
         re.MULTILINE,
     ),
 }
 # Mission Control Jobs closes its dashboard with HTTP basic auth unless this turns it off.
-MISSION_CONTROL_OPEN = re.compile(
+MISSION_CONTROL_OPEN = lazy_pattern(
     r"^[^\S\n]*(?:config\.mission_control\.jobs|MissionControl::Jobs)\.http_basic_auth_enabled\s*=\s*false",
     re.MULTILINE,
 )
 GUARD_BLOCKS = frozenset({"authenticate", "authenticated", "constraints"})
-_DEV_ONLY = re.compile(r"Rails\.env\.(development|local|test)\?|Rails\.env\s*==\s*['\"]development")
+_DEV_ONLY = lazy_pattern(r"Rails\.env\.(development|local|test)\?|Rails\.env\s*==\s*['\"]development")
 
 _MOUNTS = frozenset({"mount"})
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..files import walk_files
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails import schedules
 from ..rails.app import App
 from ..rails.jobs import ENQUEUE_METHODS
@@ -16,7 +17,7 @@ from . import Examples, Option, Rule, register
 
 # test code often defines its jobs in support files; migrations are history, never re-run
 SKIPPED_DIRS = ("spec", "test", "features", "db")
-_DEFINITION = re.compile(rb"^[ \t]*(?:class|module)[ \t]+(?:::)?([A-Z][\w:]*)", re.MULTILINE)
+_DEFINITION = lazy_pattern(rb"^[ \t]*(?:class|module)[ \t]+(?:::)?([A-Z][\w:]*)", re.MULTILINE)
 
 
 def defined_anywhere(app: App) -> frozenset[str]:

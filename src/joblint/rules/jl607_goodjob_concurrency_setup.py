@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 from .. import ruby
 from ..findings import Hit, Severity
+from ..patterns import lazy_pattern
 from ..rails import schedules
 from ..rails.app import App
 from ..ruby import Node
@@ -25,7 +26,7 @@ _INCLUDES = ruby.compile_query(
     """
 )
 # Ancestors that are known not to bring the extension (anything else from a gem may).
-_KNOWN_EXTERNAL = re.compile(
+_KNOWN_EXTERNAL = lazy_pattern(
     r"^(?:ActiveJob::|ActiveSupport::|GoodJob::ActiveJobExtensions::(?!Concurrency$)\w+$|"
     r"(?:Kernel|Comparable|Enumerable|Forwardable|Singleton)$)"
 )
@@ -64,7 +65,7 @@ _CONDITIONALS = frozenset(
     {"if", "unless", "if_modifier", "unless_modifier", "conditional", "case", "rescue_modifier"}
 )
 _ASSIGNMENTS = frozenset({"assignment", "operator_assignment"})
-_NUMBERED_PARAMETER = re.compile(r"^_\d$")
+_NUMBERED_PARAMETER = lazy_pattern(r"^_\d$")
 _HARD_SCOPES = frozenset({"method", "singleton_method", "class", "module", "singleton_class"})
 
 
