@@ -269,11 +269,20 @@ class DefinitionCache:
 
     def lookup(self, relpath: str, digest: str) -> tuple[list[object], bool] | None:
         """(encoded definitions, too deep) recorded for these bytes, or None."""
-        entry = self._load().get(relpath)
-        if isinstance(entry, list) and len(entry) == 5 and entry[0] == digest:
-            self.used[relpath] = entry
-            return entry[2], bool(entry[1])  # type: ignore[return-value]
-        return None
+        return self.lookup_all([relpath], [digest])[0]
+
+    def lookup_all(self, relpaths: list[str], digests: list[str]) -> list[tuple[list[object], bool] | None]:
+        """`lookup` of each file, in one loop (the class index asks for every model file)."""
+        entries, used = self._load(), self.used
+        found: list[tuple[list[object], bool] | None] = []
+        for relpath, digest in zip(relpaths, digests):
+            entry = entries.get(relpath)
+            if type(entry) is list and len(entry) == 5 and entry[0] == digest:
+                used[relpath] = entry
+                found.append((entry[2], bool(entry[1])))  # type: ignore[arg-type]
+            else:
+                found.append(None)
+        return found
 
     def unchanged(self, relpaths: list[str], paths: list[str]) -> list[str | None]:
         """For each file, the hash of its bytes recorded with its definitions, if its size and

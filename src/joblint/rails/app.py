@@ -416,12 +416,14 @@ class App:
         definitions: list[ClassDef] = []
         by_path: dict[str, list[ClassDef]] = {}  # each file's, for `definitions_in`
         cache = self.definition_cache
-        for source in self.model_files:
+        sources = self.model_files
+        digests = [source_hash(source) for source in sources] if cache is not None else []
+        kept = cache.lookup_all([s.relpath for s in sources], digests) if cache is not None else []
+        for index, source in enumerate(sources):
             if cache is None:
                 found = extract_definitions(source)
             else:
-                digest = source_hash(source)
-                known = cache.lookup(source.relpath, digest)
+                digest, known = digests[index], kept[index]
                 if known is not None:
                     encoded, source.too_deep = known
                     found = decode_definitions(encoded, source)
