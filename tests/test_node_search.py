@@ -386,6 +386,64 @@ def test_native_calls_are_the_query_matches(text):
     assert text is not NATIVE_CALLS or len(got) == 8
 
 
+WRAPPER_CALLS = """
+class Export
+  def run
+    enqueue!
+    Export.new(1).enqueue!.tap { enqueue! }
+    if ok then enqueue! else other.sync end
+    items.each do |item|
+      sync
+    end
+    x = enqueue!
+    self.class.sync(Foo.sync(1).enqueue!)
+  end
+end
+"""
+WRAPPER_NAMES = ("enqueue!", "sync")
+
+
+@pytest.mark.parametrize("text", and_nested(WRAPPER_CALLS))
+def test_wrapper_call_sites_are_the_query_matches(text):
+    quoted = native_jobs._quoted(WRAPPER_NAMES)
+    query = ruby.compile_query(
+        f"""
+        (call method: (identifier) @name (#any-of? @name {quoted})) @call
+        (body_statement (identifier) @call @name (#any-of? @name {quoted}))
+        (block_body (identifier) @call @name (#any-of? @name {quoted}))
+        (then (identifier) @call @name (#any-of? @name {quoted}))
+        (else (identifier) @call @name (#any-of? @name {quoted}))
+        """
+    )
+    source = source_of(text)
+    expected = [spans([caps["call"][0], caps["name"][0]]) for _, caps in ruby.matches(query, source.root)]
+    got = [spans([call, name]) for call, name in native_jobs.wrapper_call_sites(source, WRAPPER_NAMES)]
+    assert got == expected
+    assert text is not WRAPPER_CALLS or len(got) == 10
+
+
+CONSTANT_CLASSES = """
+module Jobs
+  Export = Struct.new(:id) do
+    def perform; end
+  end
+  Admin::Sync = Class.new(Base) { Inner = Struct.new(:x) }
+  Other = Foo.new(1); other = Struct.new(:y); Kls = Class.new
+  Deep = ::Struct.new(:z)
+end
+"""
+
+
+@pytest.mark.parametrize("text", and_nested(CONSTANT_CLASSES))
+def test_constant_class_sites_are_the_query_matches(text):
+    source = source_of(text)
+    expected = [spans([caps[k][0] for k in ("assign", "value", "name", "base")])
+                for _, caps in ruby.matches(native_jobs._CONSTANT_CLASS, source.root)]
+    got = [spans(list(site)) for site in native_jobs.constant_class_sites(source)]
+    assert got == expected
+    assert text is not CONSTANT_CLASSES or len(got) == 4
+
+
 HEADERS = """
 class UserMailer < ApplicationMailer
   def welcome(user)

@@ -39,7 +39,7 @@ how the app enqueues):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from .. import ruby
@@ -139,6 +139,7 @@ _CALLS = ruby.compile_query(
       method: (identifier) @delayed) @delayed_call
     """
 )
+# (what `constant_class_sites` finds without compiling this; kept as its reference)
 _CONSTANT_CLASS = ruby.compile_query(
     """
     (assignment left: [(constant) (scope_resolution)] @name
@@ -174,6 +175,27 @@ def _native_calls(source: SourceFile) -> list[tuple[Node, Node | None]]:
               and _named_method(call)):  # `delay.m`
             found[(call.start_byte, call.end_byte)] = (call, name)
     return [found[key] for key in sorted(found)]
+
+
+_STATEMENT_LISTS = ("body_statement", "block_body", "then", "else")
+
+
+def wrapper_call_sites(source: SourceFile, names: Collection[str]) -> list[tuple[Node, Node]]:
+    """The calls of `names` — (call, its method name) — and the bare statements naming one (an
+    identifier: no receiver, no arguments, `enqueue!` inside the job) — (identifier, itself) —
+    in the order a query for both gives, that of the names (a match ends at its name); found
+    from where the names are written, without compiling a query of the names (90 ms on an app
+    with many wrappers)."""
+    found = []
+    for name, path in ruby.identifiers_named(source.root, source.data, names):
+        parent = path[-1] if path else None
+        if parent is None or len(path) - 1 > ruby.MAX_ASCENT:
+            continue
+        if parent.type == "call" and ruby.is_child(parent, "method", name):
+            found.append((parent, name))
+        elif parent.type in _STATEMENT_LISTS:
+            found.append((name, name))
+    return found
 
 
 def _named_method(call: Node) -> bool:
@@ -383,12 +405,29 @@ def constant_classes(app: App) -> list[ClassDef]:
     return found
 
 
+def constant_class_sites(source: SourceFile) -> list[tuple[Node, Node, Node, Node]]:
+    """What `_CONSTANT_CLASS` matches, in its order, as (assignment, `Struct.new`/`Class.new`
+    call, the constant assigned, `Struct`/`Class`): found from where `new` is written, without
+    compiling the query (19 ms a run)."""
+    found = []
+    for new, path in ruby.identifiers_named(source.root, source.data, ("new",)):
+        if len(path) < 2 or len(path) - 2 > ruby.MAX_ASCENT:
+            continue
+        value, assign = path[-1], path[-2]
+        base = value.child_by_field_name("receiver") if value.type == "call" else None
+        left = assign.child_by_field_name("left") if assign.type == "assignment" else None
+        if (base is not None and base.type == "constant" and ruby.text(base) in ("Struct", "Class")
+                and ruby.is_child(value, "method", new) and ruby.is_child(assign, "right", value)
+                and left is not None and left.type in ("constant", "scope_resolution")):
+            found.append((assign, value, left, base))
+    return found
+
+
 def _constant_classes(source: SourceFile) -> Iterator[ClassDef]:
-    for _, caps in ruby.matches(_CONSTANT_CLASS, source.root):
-        assign, value, name_node = caps["assign"][0], caps["value"][0], caps["name"][0]
+    for assign, value, name_node, base in constant_class_sites(source):
         prefix = _namespace(assign)
         superclass = None
-        if ruby.text(caps["base"][0]) == "Class":
+        if ruby.text(base) == "Class":
             args = ruby.call_arguments(value)
             superclass = ruby.constant_path(args[0]) if args else None
         definition = ClassDef(
@@ -976,25 +1015,12 @@ class _Builder:
         names = sorted({method for method, _ in targets})
         if not names:
             return
-        # a call, or a bare `enqueue!` statement (an identifier: no receiver, no arguments)
-        quoted = _quoted(names)
-        query = ruby.compile_query(
-            f"""
-            (call method: (identifier) @name (#any-of? @name {quoted})) @call
-            (body_statement (identifier) @call @name (#any-of? @name {quoted}))
-            (block_body (identifier) @call @name (#any-of? @name {quoted}))
-            (then (identifier) @call @name (#any-of? @name {quoted}))
-            (else (identifier) @call @name (#any-of? @name {quoted}))
-            """
-        )
         for source in self._code_files(tuple(n.encode() for n in names)):
             try:
-                for _, caps in ruby.matches(query, source.root):
-                    call = caps["call"][0]
+                for call, name in wrapper_call_sites(source, names):
                     called = self._called_on(ruby.call_receiver(call), call)
                     if called is not None:
-                        self._count_call(call, ruby.text(caps["name"][0]), *called, targets,
-                                         source)
+                        self._count_call(call, ruby.text(name), *called, targets, source)
             except ruby.TooDeep:
                 continue
 
