@@ -422,6 +422,39 @@ def test_wrapper_call_sites_are_the_query_matches(text):
     assert text is not WRAPPER_CALLS or len(got) == 10
 
 
+CLASS_LEVEL = """
+class Export
+  @queue = :low
+  @retry_limit = x ||= 3
+  extend Resque::Plugins::Retry
+  handle_asynchronously :notify, priority: 1
+  def self.perform(id); @queue = :inner; end
+  class << self
+    def queue; :low; end
+  end
+  def perform; end
+  other.extend(Foo); extend; @queue ||= :x
+end
+module Concern
+  class_methods do
+    def retry_limit = 5
+  end
+  class_methods { def perform(x) = x }
+end
+"""
+
+
+@pytest.mark.parametrize("text", and_nested(CLASS_LEVEL))
+def test_class_level_declarations_are_the_query_matches(text):
+    source = source_of(text)
+    def as_spans(caps: dict) -> list:  # type: ignore[type-arg]
+        return sorted((k, spans(v)) for k, v in caps.items())
+    expected = [as_spans(caps) for _, caps in ruby.matches(native_jobs._CLASS_LEVEL, source.root)]
+    got = [as_spans(caps) for caps in native_jobs.class_level_matches(source)]
+    assert got == expected
+    assert text is not CLASS_LEVEL or len(got) == 9
+
+
 CONSTANT_CLASSES = """
 module Jobs
   Export = Struct.new(:id) do

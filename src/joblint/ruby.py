@@ -443,12 +443,12 @@ def written_at(root: Node, data: bytes, word: bytes, offset: int = 0) -> Iterato
 
 
 def identifiers_named(
-    root: Node, data: bytes, names: Collection[str], offset: int = 0
+    root: Node, data: bytes, names: Collection[str], offset: int = 0, levels: int = 1
 ) -> list[tuple[Node, list[Node]]]:
     """The identifiers spelled as one of `names`, in document order, each with its ancestors
-    (root first; as many as its depth below `root`); those deeper than MAX_ASCENT + 2 (no match
-    of a pattern rooted two levels up starts there) left out. `data` and `offset` as for
-    `written_at`."""
+    (root first; as many as its depth below `root`); those too deep for a match of a pattern
+    rooted `levels` above them to start (past MAX_ASCENT) left out. `data` and `offset` as
+    for `written_at`."""
     found: dict[int, Node] = {}
     for name in names:
         word = name.encode()
@@ -457,7 +457,7 @@ def identifiers_named(
                 found[leaf.start_byte] = leaf
     named = []
     for start in sorted(found):
-        path = _path_down(root, found[start], MAX_ASCENT + 2)
+        path = _path_down(root, found[start], MAX_ASCENT + levels + 1)
         if path is not None:
             named.append((found[start], path))
     return named
