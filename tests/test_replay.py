@@ -203,3 +203,11 @@ def test_the_memo_lists_the_directory_changed_last_first(run: Runner) -> None:
     assert body is not None
     groups = list(marshal.loads(body)["paths"])
     assert len(groups) > 3 and os.path.basename(groups[0]) == "jobs", groups
+
+
+def test_a_directory_digest_depends_on_the_stamps_not_on_which_objects_hold_them() -> None:
+    taken = [4096, 1_795_957_264_366_609_334, 1_795_957_264_366_609_335]
+    shared = [taken, None, taken]  # as the recording run holds them: one stamp seen twice
+    fresh = [list(taken), None, list(taken)]  # as a replay makes them
+    assert replay._digest(shared) == replay._digest(fresh)
+    assert replay._digest(fresh) != replay._digest([list(taken), None, [4096, 1, 2]])

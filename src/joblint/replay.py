@@ -45,7 +45,9 @@ except ImportError:  # pragma: no cover
 MAGIC = b"joblint-cache"
 KEY_BYTES = 32
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
-MEMO_FORMAT = 3  # 3: marshal; 2: paths grouped by directory, one digest of their stamps per directory
+# 4: a directory's digest hashes marshal's bytes of its stamps; 3: marshal; 2: paths grouped by
+# directory, one digest of their stamps per directory
+MEMO_FORMAT = 4
 
 # what the output depends on besides the command line: joblint's, Click's and Rich's variables
 ENV_NAMES = (
@@ -280,8 +282,15 @@ def _holds(base: str, groups: dict[str, list[object]]) -> bool:
             descriptor = os.open(os.path.join(base, directory), os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             return False
-        try:
-            stamps = [_stamp_in(descriptor, name) for name in names]  # type: ignore[attr-defined]
+        stamps: list[list[int] | None] = []
+        try:  # `_stamp_in`, in the loop: a call per file was a fifth of a replay
+            for name in names:  # type: ignore[attr-defined]
+                try:
+                    found = os.stat(name, dir_fd=descriptor)
+                except OSError:
+                    stamps.append(None)
+                else:
+                    stamps.append([found.st_size, found.st_mtime_ns, found.st_ctime_ns])
         finally:
             os.close(descriptor)
         if _digest(stamps) != digest:
@@ -299,7 +308,11 @@ def _stamp_in(directory: int | None, name: str) -> list[int] | None:
 
 
 def _digest(stamps: list[list[int] | None]) -> str:
-    return content_hash(repr(stamps).encode())
+    """A hash of the stamps: of marshal's bytes in version 2, which has no back-references, so
+    equal stamps give equal bytes whichever objects hold them (and 5 times faster than repr)."""
+    import marshal
+
+    return content_hash(marshal.dumps(stamps, 2))
 
 
 # -- recording -----------------------------------------------------------------------------
