@@ -391,12 +391,18 @@ def _shared(entries: dict[str, list[object]]) -> dict[str, list[object]]:
     found = {}
     for relpath, entry in entries.items():
         if isinstance(entry, list) and len(entry) == 5 and isinstance(entry[2], list):
-            facts = seen.setdefault(marshal.dumps(entry[4]), entry[4])
+            facts = _once(seen, entry[4])
             encoded = [[*d[:5], d[5] or empty, d[6], d[7] or empty, d[8], d[9] or empty]
                        if isinstance(d, list) and len(d) == 10 else d for d in entry[2]]
             entry = [entry[0], entry[1], encoded or empty, entry[3], facts]
         found[relpath] = entry
     return found
+
+
+def _once(seen: dict[bytes, object], value: object) -> object:
+    """The first value seen equal to this one (by marshal's bytes in version 2, which do not
+    depend on which objects are shared), so that a document holds it once."""
+    return seen.setdefault(marshal.dumps(value, 2), value)
 
 
 class FindingCache:
@@ -711,8 +717,7 @@ class FindingCache:
             return  # nothing new: a warm run writes nothing
         shared: dict[bytes, object] = {}  # equal states and shares made one object (see FORMAT)
         for entry in entries.values():
-            entry[0] = shared.setdefault(marshal.dumps(entry[0]), entry[0])
-            entry[3] = shared.setdefault(marshal.dumps(entry[3]), entry[3])
+            entry[0], entry[3] = _once(shared, entry[0]), _once(shared, entry[3])
         self.store.save(self.name, {"scans": scans, "states": states, "entries": entries,
                                     "values": values})
         self.store.prune("findings-", KEEP_CONTEXTS)
