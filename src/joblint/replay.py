@@ -146,31 +146,17 @@ def stamp(path: str) -> list[int] | None:
     In a check run being recorded, a path is stat'ed once: the model, the cache and the memo
     ask about the same thousands of files, and a file changed after its first stamp is seen by
     the next run, whose stamp differs."""
-    if _SEEN is not None and path in _SEEN:
-        return _SEEN[path]
-    found = _stamp_in(None, path)
-    if _SEEN is not None:
-        _SEEN[path] = found
-    return found
+    return stamps([path])[0]
 
 
 def stamps(paths: list[str]) -> list[list[int] | None]:
-    """`stamp` of each path, in one loop: the project model asks for thousands at once."""
-    seen, found = _SEEN, []
-    for path in paths:
-        if seen is not None and path in seen:
-            found.append(seen[path])
-            continue
-        try:
-            taken = os.stat(path)
-        except OSError:
-            value = None
-        else:
-            value = [taken.st_size, taken.st_mtime_ns, taken.st_ctime_ns]
-        if seen is not None:
-            seen[path] = value
-        found.append(value)
-    return found
+    """`stamp` of each path, in one go: the project model asks for thousands at once."""
+    seen = _SEEN
+    if seen is None:
+        return _stamps_in(None, paths)
+    missing = [path for path in paths if path not in seen]
+    seen.update(zip(missing, _stamps_in(None, missing)))
+    return [seen[path] for path in paths]
 
 
 # -- which runs ----------------------------------------------------------------------------
@@ -282,29 +268,27 @@ def _holds(base: str, groups: dict[str, list[object]]) -> bool:
             descriptor = os.open(os.path.join(base, directory), os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             return False
-        stamps: list[list[int] | None] = []
-        try:  # `_stamp_in`, in the loop: a call per file was a fifth of a replay
-            for name in names:  # type: ignore[attr-defined]
-                try:
-                    found = os.stat(name, dir_fd=descriptor)
-                except OSError:
-                    stamps.append(None)
-                else:
-                    stamps.append([found.st_size, found.st_mtime_ns, found.st_ctime_ns])
+        try:
+            taken = _stamps_in(descriptor, names)  # type: ignore[arg-type]
         finally:
             os.close(descriptor)
-        if _digest(stamps) != digest:
+        if _digest(taken) != digest:
             return False
     return True
 
 
-def _stamp_in(directory: int | None, name: str) -> list[int] | None:
-    """The stamp of `name` in an open directory (None: a path)."""
-    try:
-        found = os.stat(name, dir_fd=directory)
-    except OSError:
-        return None
-    return [found.st_size, found.st_mtime_ns, found.st_ctime_ns]
+def _stamps_in(directory: int | None, names: list[str]) -> list[list[int] | None]:
+    """The stamp of each name in an open directory (None: paths), in one loop: a call per
+    file was a fifth of a replay."""
+    found: list[list[int] | None] = []
+    for name in names:
+        try:
+            taken = os.stat(name, dir_fd=directory)
+        except OSError:
+            found.append(None)
+        else:
+            found.append([taken.st_size, taken.st_mtime_ns, taken.st_ctime_ns])
+    return found
 
 
 def _digest(stamps: list[list[int] | None]) -> str:
