@@ -541,3 +541,31 @@ def test_mail_settings_are_the_query_matches(text):
     got = [(s.name, spans([s.value])) for s in mailers.mail_settings(source.root)]
     assert got == expected
     assert text is not SETTINGS or [name for name, _ in got] == ["delivery_method", "perform_deliveries"]
+
+
+SINGLETON_DEFS = [
+    "def self.x(*a); end", "def self .x(*a); end", "def self::x(*a); end", "def self\n.x(*a); end",
+    "def (obj).x(*a); end", "def @obj.x(*a); end", "def $obj.x(*a); end", "def Klass.x(*a); end",
+    "def \\\n  self.x(*a); end", "def self.\n  x(*a); end", "def\tself.x *a\nend", "def ñ.x(*a); end",
+    "def self.x(*a) = perform_async(*a)", "def self.[](*a); end",
+]
+
+
+@pytest.mark.parametrize("text", [*SINGLETON_DEFS, *KEYWORD_CASES])
+def test_a_singleton_method_is_never_missed_by_the_wrappers_text_check(text):
+    from joblint.rails.wrappers import SINGLETON_DEF
+
+    source = source_of(f"class Worker\n  {text}\nend\n")
+    if ruby.keyword_nodes(source.root, source.data, {"def": "singleton_method"}):
+        assert SINGLETON_DEF.search(source.data)
+    assert text not in SINGLETON_DEFS or ruby.keyword_nodes(source.root, source.data, {"def": "singleton_method"})
+
+
+@pytest.mark.parametrize("text", [
+    "def x(*a) = Foo.perform_async(*a)", "def x = y.z", "def x?\n  y.z\nend", "undef self.x",
+    "define_method(:x) { Foo.perform_later }", "default.perform_later",
+])
+def test_a_file_without_singleton_methods_is_not_parsed_for_wrappers(text):
+    from joblint.rails.wrappers import SINGLETON_DEF
+
+    assert not SINGLETON_DEF.search(f"class Worker\n  {text}\nend\n".encode())

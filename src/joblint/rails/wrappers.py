@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import ruby
+from ..patterns import lazy_pattern
 from ..ruby import Node
 from ..source import SourceFile
 from .classes import qualified_name
@@ -57,12 +58,20 @@ def _file_wrappers(source: SourceFile) -> list[tuple[str, str, str, int]]:
     """The wrappers one file defines, as plain fields, in the order they appear."""
     if not source.contains_any((b"perform_async", b"perform_later", b"perform_in", b"perform_at")):
         return []
+    if not SINGLETON_DEF.search(source.data):
+        return []  # no `def self.x` (nor `def obj.x`): nothing to parse the file for
     found = []
     for method in ruby.keyword_nodes(source.root, source.data, {"def": "singleton_method"}):
         wrapper = _wrapper(method)
         if wrapper is not None and wrapper.name not in ENQUEUE_METHODS:
             found.append((wrapper.name, wrapper.owner, wrapper.enqueue, wrapper.kept))
     return found
+
+
+# where a `def` may define a singleton method: `def` then `(`, or a name then `.` or `::`, with
+# spaces, line breaks or a line continuation between them (`def self .x`, `def @o.x`). A file
+# without one holds no `singleton_method` to parse it for (not every file with one holds one).
+SINGLETON_DEF = lazy_pattern(rb"\bdef\b[\s\\]*(?:\(|[^\s.(;:]+[\s\\]*(?:\.|::))")
 
 
 def _wrapper(method: Node) -> Wrapper | None:
