@@ -153,11 +153,13 @@ def _listing(dirnames: Iterable[str], filenames: Iterable[str]) -> str:
     return content_hash(names.encode("utf-8", "surrogateescape"))
 
 
-def file_record(path: str, digest: str | None) -> list[object]:
-    """[size, modification time, hash of the bytes the run used] — None for a file it could
-    not read, which then holds only while its size and time do."""
-    found = stamp(path)
-    return [-1, -1, None] if found is None else [found[0], found[1], digest]
+def file_records(digests: Mapping[str, str | None]) -> dict[str, list[object]]:
+    """By path: [size, modification time, hash of the bytes the run used] — None for a file
+    it could not read, which then holds only while its size and time do. (One loop: a
+    one-file run records the thousands of model files it read.)"""
+    paths = list(digests)
+    return {path: [-1, -1, None] if found is None else [found[0], found[1], digests[path]]
+            for path, found in zip(paths, stamps(paths))}
 
 
 def dirs_hold(dirs: Mapping[str, object], started: int) -> bool:

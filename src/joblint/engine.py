@@ -410,7 +410,7 @@ def _keep(
     _save_definitions(app, small)
     digests = app.digests()
     digests.update(worker_digests)
-    files = {path: cache.file_record(path, digest) for path, digest in digests.items()}
+    files = cache.file_records(digests)
     problems = {key: (display_path(key, cwd), problem.reason)
                 for key, problem in app.problems.items() if key not in targets}
     scan_id = shares.add_scan(

@@ -389,22 +389,24 @@ class Recorder:
         secret = user_key()
         if secret is None:
             return
-        base = os.path.commonpath(sorted(self.paths)) if self.paths else "/"
         trusted = self.started - RACY_NS
-        taken = {path: stamp(path) for path in self.paths}
-        if any(found is not None and found[1] >= trusted for found in taken.values()):
+        ordered = sorted(self.paths)
+        taken = stamps(ordered)
+        if any(found is not None and found[1] >= trusted for found in taken):
             return  # changed during or just before the run (or in the same clock tick)
         by_directory: dict[str, list[str]] = {}
-        stamps: dict[str, list[list[int] | None]] = {}
-        for path in sorted(self.paths):
-            directory, name = os.path.split(path)
-            by_directory.setdefault(directory, []).append(name)
-            stamps.setdefault(directory, []).append(taken[path])
+        found_in: dict[str, list[list[int] | None]] = {}
+        for path, found in zip(ordered, taken):
+            directory, _, name = path.rpartition("/")  # absolute and normal: `os.path.split`
+            by_directory.setdefault(directory or "/", []).append(name)
+            found_in.setdefault(directory or "/", []).append(found)
+        # the paths' common directory: `commonpath` of thousands of paths split each of them
+        base = os.path.commonpath(list(by_directory)) if by_directory else "/"
         # the directory changed last first: the next edit is likeliest there, and a replay
         # that no longer holds then learns it from one directory rather than thousands
-        newest = {d: max((s[1] for s in found if s is not None), default=0) for d, found in stamps.items()}
+        newest = {d: max((s[1] for s in found if s is not None), default=0) for d, found in found_in.items()}
         paths: dict[str, list[object]] = {
-            os.path.relpath(directory, base): [by_directory[directory], _digest(stamps[directory])]
+            os.path.relpath(directory, base): [by_directory[directory], _digest(found_in[directory])]
             for directory in sorted(by_directory, key=lambda d: (-newest[d], d))
         }
         import marshal
