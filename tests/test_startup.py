@@ -192,3 +192,37 @@ def test_a_pattern_declared_at_import_compiles_on_first_use_and_answers_as_re_do
         compiled.pattern, compiled.flags, compiled.groups, compiled.groupindex)
     assert lazy.scanner(text).search().group() == "a=1"  # what is not bound comes from the pattern
     assert vars(lazy)["search"].__self__ is vars(lazy)["_compiled"]  # bound once
+
+
+@pytest.mark.parametrize("collecting", [False, True])
+def test_a_command_leaves_its_project_model_to_the_exit_and_a_server_frees_it(tmp_path, collecting):
+    """A command (the collector off) exits without freeing the model: freeing 10,000 files'
+    took 13 ms of a one-file run. A server (the collector on) must not hold it between runs."""
+    import gc
+    import weakref
+
+    from joblint import engine, rules
+
+    from .conftest import write_tree
+
+    write_tree(tmp_path, {"Gemfile": "", "app/jobs/touch_job.rb": "class TouchJob < ApplicationJob\nend\n"})
+    engine._LAST_MODELS.clear()
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        made = []
+        original = engine.App
+        engine.App = lambda *a, **k: made.append(original(*a, **k)) or made[-1]
+        try:
+            engine.lint([tmp_path / "app/jobs/touch_job.rb"],
+                        engine.Options(rules=rules.select(), cache=False), cwd=tmp_path)
+        finally:
+            engine.App = original
+        model = weakref.ref(made.pop())
+        if collecting:
+            gc.collect()  # nothing holds it: gone, whether by count or by the collector
+        assert (model() is None) == collecting
+        assert engine._LAST_MODELS == ([] if collecting else [model()])
+    finally:
+        engine._LAST_MODELS.clear()
+        (gc.enable if was else gc.disable)()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import replace
@@ -353,6 +352,8 @@ def _print_settings(settings: config.Settings, targets: list[Path], output_forma
     rows = config.describe(settings) + _project_rows(targets)
     if output_format == "json":
         document = [{"setting": k, "value": v, "from": o} for k, v, o in rows]
+        import json  # only the JSON outputs pay for it
+
         sys.stdout.write(json.dumps({"settings": document}, indent=2) + "\n")
         return
     from rich.table import Table
@@ -408,6 +409,8 @@ def _emit_statistics(report: Report, output_format: str) -> None:
 
     if output_format == "json":
         rows = text_reporter.statistics_rows(report)
+        import json
+
         sys.stdout.write(json.dumps({"statistics": rows}, indent=2) + "\n")
     else:
         text_reporter.statistics(report, make_console())
@@ -513,6 +516,8 @@ def list_rules(output_format: str) -> None:
              "fixable": fixable, "summary": summary, "url": catalogue.help_uri_of(code, name)}
             for code, name, severity, scope, default, fixable, summary, _ in rule_index.RULES
         ]
+        import json
+
         sys.stdout.write(json.dumps({"rules": document}, indent=2) + "\n")
         return
     from rich.table import Table
