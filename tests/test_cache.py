@@ -389,6 +389,51 @@ def test_model_files_with_cached_definitions_are_read_only_when_asked(app: Path,
     assert "Usxr" in third.classes and "User" not in third.classes
 
 
+def test_model_files_taken_from_the_cache_carry_their_per_file_facts(app: Path, tmp_path: Path) -> None:
+    """A model file the model takes unread from the cache answers a per-file fact kept for its
+    bytes without being read or looked up again; a fact the cache does not hold is built (and
+    then kept), and a file edited since gets its fact built again."""
+    from joblint.rails.app import App
+
+    store = cache.Store(tmp_path / "store", b"k" * 32)
+    built: list[str] = []
+
+    def words(source) -> list[str]:  # type: ignore[no-untyped-def]
+        built.append(source.relpath)
+        return sorted(w.decode() for w in (b"perform_async", b"retry_on", b"has_many") if w in source.data)
+
+    def model() -> App:
+        made = App(app)
+        made.definition_cache = cache.DefinitionCache(store, "code")
+        return made
+
+    first = model()
+    cold = first.file_facts("words", first.model_files, words)
+    _ = first.classes
+    first.definition_cache.save()  # type: ignore[union-attr]
+    assert sorted(built) == sorted(s.relpath for s in first.model_files) and ["retry_on"] in cold
+    built.clear()
+    second = model()
+    lookups: list[int] = []
+    real = second.definition_cache.file_facts  # type: ignore[union-attr]
+    second.definition_cache.file_facts = lambda n, r, d: lookups.append(len(r)) or real(n, r, d)  # type: ignore[union-attr, method-assign]
+    assert second.file_facts("words", second.model_files, words) == cold
+    assert not built and not lookups and not any(s.loaded for s in second.model_files)
+    assert "User" in second.classes and not any(s.loaded for s in second.model_files)
+    other = second.file_facts("other", second.model_files, lambda s: [len(s.data)])
+    assert other == [[len(s.data)] for s in second.model_files] and lookups == [len(other)]
+    second.definition_cache.save()  # type: ignore[union-attr]
+    (app / "app/models/user.rb").write_text("class User < ApplicationRecord\n  has_many :orders\nend\n")
+    age(app)
+    third = model()
+    assert third.file_facts("other", third.model_files, lambda s: [-1]) == [
+        [-1] if s.relpath == "app/models/user.rb" else [len(s.data)] for s in third.model_files]
+    assert third.file_facts("words", third.model_files, words) == [
+        ["has_many"] if s.relpath == "app/models/user.rb" else found
+        for s, found in zip(third.model_files, cold)]
+    assert built == ["app/models/user.rb"]
+
+
 def test_findings_of_old_settings_do_not_pile_up(app: Path, tmp_path: Path) -> None:
     for code in ("JL101", "JL102", "JL103", "JL104", "JL105", "JL106", "JL107", "JL108", "JL201",
                  "JL202"):  # ten different selections: ten contexts

@@ -286,15 +286,17 @@ class DefinitionCache:
                 found.append(None)
         return found
 
-    def unchanged(self, relpaths: list[str], paths: list[str]) -> list[str | None]:
-        """For each file, the hash of its bytes recorded with its definitions, if its size and
-        times are still those recorded then (so it need not be read to be looked up)."""
-        entries = self._load()
-        found: list[str | None] = []
-        for entry, now in zip([entries.get(r) for r in relpaths], stamps(paths)):
+    def unchanged(self, relpaths: list[str], paths: list[str]) -> list[list[object] | None]:
+        """For each file whose size and times are still those recorded with its definitions
+        (so it need not be read to be looked up), its entry — [hash of its bytes, too deep,
+        encoded definitions, size and times, per-file facts] — which this run then keeps."""
+        entries, used = self._load(), self.used
+        found: list[list[object] | None] = []
+        for relpath, entry, now in zip(relpaths, [entries.get(r) for r in relpaths], stamps(paths)):
             if (type(entry) is list and len(entry) == 5 and entry[3] is not None
-                    and type(entry[0]) is str and now == entry[3]):
-                found.append(entry[0])
+                    and type(entry[0]) is str and now == entry[3] and type(entry[4]) is dict):
+                used[relpath] = entry
+                found.append(entry)
             else:
                 found.append(None)
         return found

@@ -152,8 +152,11 @@ def stamp(path: str) -> list[int] | None:
 def stamps(paths: list[str]) -> list[list[int] | None]:
     """`stamp` of each path, in one go: the project model asks for thousands at once."""
     seen = _SEEN
-    if seen is None:
-        return _stamps_in(None, paths)
+    if not seen:  # no recording, or nothing stat'ed yet (the model's thousands come first)
+        found = _stamps_in(None, paths)
+        if seen is not None:
+            seen.update(zip(paths, found))
+        return found
     missing = [path for path in paths if path not in seen]
     seen.update(zip(missing, _stamps_in(None, missing)))
     return [seen[path] for path in paths]

@@ -290,16 +290,18 @@ class App:
         keys = [path if path.startswith(prefix) and "/." not in path else os.path.abspath(path)
                 for path in paths]
         relpaths = [key[len(prefix):] if key.startswith(prefix) else self.relpath(key) for key in keys]
-        digests = cache.unchanged(relpaths, keys)
+        kept = cache.unchanged(relpaths, keys)
         found: list[SourceFile | None] = []
         sources, overrides = self._sources, self.overrides
         added = []
-        for path, key, relpath, digest in zip(paths, keys, relpaths, digests):
-            if digest is None or key in sources or key in overrides:
+        for path, key, relpath, known in zip(paths, keys, relpaths, kept):
+            if known is None or key in sources or key in overrides:
                 found.append(self.source(Path(path)))
                 continue
             source = sources[key] = SourceFile(path, relpath, load=_read_later)
-            source.derived["content_hash"] = digest
+            derived = source.derived  # what the cache kept for these bytes
+            derived["content_hash"], derived["file_facts"] = known[0], known[4]
+            derived["definitions"] = known
             found.append(source)
             added.append(key)
         for tracker in self._trackers:
@@ -358,17 +360,28 @@ class App:
         return self.file_facts(name, [source], build)[0]
 
     def file_facts(self, name: str, sources: list[SourceFile], build: Callable[[SourceFile], T]) -> list[T]:
-        """`file_fact` of each file, asked in one go (of every model file, in turn)."""
+        """`file_fact` of each file, asked in one go (of every model file, in turn). A file
+        the model took unread from the cache carries the facts kept for its bytes; the others
+        are looked up, and built if the cache has no value."""
         cache = self.definition_cache
         if cache is None:
             return [build(source) for source in sources]
-        digests = [source_hash(source) for source in sources]
-        found = cache.file_facts(name, [source.relpath for source in sources], digests)
-        for index, value in enumerate(found):
+        found: list[object] = []
+        asked = []  # the indices of the files that carry no value
+        for index, source in enumerate(sources):
+            kept = source.derived.get("file_facts")
+            value = kept.get(name) if kept is not None else None  # type: ignore[attr-defined]
             if value is None:
-                source = sources[index]
-                value = found[index] = build(source)
-                cache.record_file_fact(source.relpath, digests[index], name, value)
+                asked.append(index)
+            found.append(value)
+        if asked:
+            digests = [source_hash(sources[index]) for index in asked]
+            values = cache.file_facts(name, [sources[index].relpath for index in asked], digests)
+            for index, digest, value in zip(asked, digests, values):
+                if value is None:
+                    value = build(sources[index])
+                    cache.record_file_fact(sources[index].relpath, digest, name, value)
+                found[index] = value
         return found  # type: ignore[return-value]
 
     def mentions(self, source: SourceFile, words: tuple[bytes, ...]) -> bool:
@@ -417,13 +430,23 @@ class App:
         by_path: dict[str, list[ClassDef]] = {}  # each file's, for `definitions_in`
         cache = self.definition_cache
         sources = self.model_files
-        digests = [source_hash(source) for source in sources] if cache is not None else []
-        kept = cache.lookup_all([s.relpath for s in sources], digests) if cache is not None else []
-        for index, source in enumerate(sources):
+        # the files the model took unread from the cache carry their entry; the others' are
+        # looked up by the hash of their bytes
+        looked_up: dict[int, tuple[str, tuple[list[object], bool] | None]] = {}
+        if cache is not None:
+            asked = [s for s in sources if "definitions" not in s.derived]
+            digests = [source_hash(source) for source in asked]
+            kept = cache.lookup_all([source.relpath for source in asked], digests)
+            looked_up = {id(s): (d, k) for s, d, k in zip(asked, digests, kept)}
+        for source in sources:
             if cache is None:
                 found = extract_definitions(source)
+            elif "definitions" in source.derived:
+                entry: list = source.derived["definitions"]  # type: ignore[assignment]
+                source.too_deep = bool(entry[1])
+                found = decode_definitions(entry[2], source)  # type: ignore[arg-type]
             else:
-                digest, known = digests[index], kept[index]
+                digest, known = looked_up[id(source)]
                 if known is not None:
                     encoded, source.too_deep = known
                     found = decode_definitions(encoded, source)
