@@ -11,7 +11,10 @@ Figures:
 - warm re-run: CPU of `joblint PATH` with the cache the previous run left, nothing changed;
 - one-file check: wall time of `joblint FILE` for a job file of the app just after a comment is
   appended to it (the pre-commit path: the project's cache is warm, that file is not), for five
-  job files spread over the app, the slowest and the median; and with nothing changed;
+  job files spread over the app, the slowest and the median; again with the file's modification
+  time set 10 s back (saved a while before the commit: past the 2 s within which a file's time
+  is not trusted, the run also records itself for the whole-run replay, which the run of a file
+  just written skips); and with nothing changed;
 - `joblint --version`: wall time;
 - peak memory (maximum resident set) of the full check.
 The parse-only pass is a process that imports tree-sitter and parses every Ruby file once.
@@ -43,6 +46,7 @@ for line in Path(sys.argv[1]).read_text().splitlines():
 
 JOB_DIRS = ("/app/jobs/", "/app/workers/", "/app/sidekiq/")  # where apps keep their job files
 PRE_COMMIT_FILES = 5  # job files edited one at a time for the pre-commit figure
+EDITED_EARLIER = 10  # seconds: an edit saved before `git commit` runs the hook
 
 
 def _spread(paths: list[Path], count: int) -> list[Path]:
@@ -105,15 +109,23 @@ def main() -> int:
     version = best([*joblint, "--version"], root, args.repeat)
     single = None
     edited: list[tuple[float, Path]] = []
+    aged: list[tuple[float, Path]] = []
     for job in _spread(jobs, PRE_COMMIT_FILES):
         one_file = [*joblint, str(job), "--exit-zero", "-q", "--cache-dir", cache_dir]
         original = job.read_bytes()
         try:
-            runs = []
+            runs, aged_runs = [], []
             for attempt in range(args.repeat):
                 job.write_bytes(original + f"# edited {attempt}\n".encode())
                 runs.append(measure(one_file, root))
+                # saved a while before the commit: past the racy margin, the run also records
+                # itself for the whole-run replay
+                job.write_bytes(original + f"# edited earlier {attempt}\n".encode())
+                earlier = time.time() - EDITED_EARLIER
+                os.utime(job, (earlier, earlier))
+                aged_runs.append(measure(one_file, root))
             edited.append((min(r[1] for r in runs), job))
+            aged.append((min(r[1] for r in aged_runs), job))
         finally:
             job.write_bytes(original)
     if jobs:  # nothing changed since: a run records its memo, the next ones replay it
@@ -141,6 +153,10 @@ def main() -> int:
         slowest, slowest_job = edited[-1]
         print(f"one job file, edited:    {slowest:.2f} s wall, the slowest of {len(edited)} job files "
               f"({slowest_job.relative_to(root)}; target <= 0.3 s); median {edited[len(edited) // 2][0]:.2f} s")
+        aged.sort()
+        slowest, slowest_job = aged[-1]
+        print(f"  ... edited {EDITED_EARLIER} s before: {slowest:.2f} s wall, the slowest "
+              f"({slowest_job.relative_to(root)}); median {aged[len(aged) // 2][0]:.2f} s")
         print(f"one job file, unchanged: {single[1]:.2f} s wall")
     print(f"joblint --version:       {version[1]:.3f} s wall (target <= 0.15 s)")
     return 0
