@@ -400,9 +400,9 @@ class Recorder:
         by_directory: dict[str, list[str]] = {}
         found_in: dict[str, list[list[int] | None]] = {}
         for path, found in zip(ordered, taken):
-            directory, _, name = path.rpartition("/")  # absolute and normal: `os.path.split`
-            by_directory.setdefault(directory or "/", []).append(name)
-            found_in.setdefault(directory or "/", []).append(found)
+            directory, _, name = path.rpartition(os.sep)  # absolute and normal: `os.path.split`
+            by_directory.setdefault(directory or os.sep, []).append(name)
+            found_in.setdefault(directory or os.sep, []).append(found)
         # the paths' common directory: `commonpath` of thousands of paths split each of them
         base = os.path.commonpath(list(by_directory)) if by_directory else "/"
         # the directory changed last first: the next edit is likeliest there, and a replay
