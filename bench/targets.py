@@ -82,12 +82,11 @@ def main() -> int:
 
     root, args = app_from_arguments(__doc__)
 
-    from joblint.files import walk_files
-    from joblint.source import is_ruby_path
-
     import compileall
 
     import joblint
+    from joblint.files import walk_files
+    from joblint.source import is_ruby_path
 
     compileall.compile_dir(os.path.dirname(joblint.__file__), quiet=1)
     ruby_files = list(walk_files(root, root, is_ruby_path))
