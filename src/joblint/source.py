@@ -136,8 +136,8 @@ class SourceFile:
         return texts[line]
 
 
-# not from the tree: the bytes' hash, and what the cache kept for them
-DATA_DERIVED = frozenset({"content_hash", "file_facts", "definitions", "line_texts", "ascii_lines"})
+# not from the tree: the bytes' hash, and the cache's entry for them
+DATA_DERIVED = frozenset({"content_hash", "cache_entry", "line_texts", "ascii_lines"})
 
 
 class TreeBudget:

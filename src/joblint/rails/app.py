@@ -299,9 +299,8 @@ class App:
                 found.append(self.source(Path(path)))
                 continue
             source = sources[key] = SourceFile(path, relpath, load=_read_later)
-            derived = source.derived  # what the cache kept for these bytes
-            derived["content_hash"], derived["file_facts"] = known[0], known[4]
-            derived["definitions"] = known
+            # the entry kept for these bytes: their hash, definitions and per-file facts
+            source.derived["content_hash"], source.derived["cache_entry"] = known[0], known
             found.append(source)
             added.append(key)
         for tracker in self._trackers:
@@ -369,8 +368,8 @@ class App:
         found: list[object] = []
         asked = []  # the indices of the files that carry no value
         for index, source in enumerate(sources):
-            kept = source.derived.get("file_facts")
-            value = kept.get(name) if kept is not None else None  # type: ignore[attr-defined]
+            entry = source.derived.get("cache_entry")
+            value = entry[4].get(name) if entry is not None else None  # type: ignore[index]
             if value is None:
                 asked.append(index)
             found.append(value)
@@ -434,15 +433,15 @@ class App:
         # looked up by the hash of their bytes
         looked_up: dict[int, tuple[str, tuple[list[object], bool] | None]] = {}
         if cache is not None:
-            asked = [s for s in sources if "definitions" not in s.derived]
+            asked = [s for s in sources if "cache_entry" not in s.derived]
             digests = [source_hash(source) for source in asked]
             kept = cache.lookup_all([source.relpath for source in asked], digests)
             looked_up = {id(s): (d, k) for s, d, k in zip(asked, digests, kept)}
         for source in sources:
             if cache is None:
                 found = extract_definitions(source)
-            elif "definitions" in source.derived:
-                entry: list = source.derived["definitions"]  # type: ignore[assignment]
+            elif "cache_entry" in source.derived:
+                entry: list = source.derived["cache_entry"]  # type: ignore[assignment]
                 source.too_deep = bool(entry[1])
                 found = decode_definitions(entry[2], source)  # type: ignore[arg-type]
             else:
