@@ -211,3 +211,38 @@ def test_a_directory_digest_depends_on_the_stamps_not_on_which_objects_hold_them
     fresh = [list(taken), None, list(taken)]  # as a replay makes them
     assert replay._digest(shared) == replay._digest(fresh)
     assert replay._digest(fresh) != replay._digest([list(taken), None, [4096, 1, 2]])
+
+
+@pytest.mark.parametrize("relpath, text", [
+    ("app/models/thing7.rb", "class Thing7 < ApplicationRecord\n  has_many :users\nend\n"),
+    ("app/models/thing40.rb", "class Thing40 < ApplicationRecord\nend\n"),
+    ("app/models/thing7.rb", None),
+    ("app/models/user.rb", "class Account < ApplicationRecord\nend\n"),
+])
+def test_a_one_file_run_of_a_large_cache_is_replayed_until_a_model_file_changes(
+    run: Runner, relpath: str, text: str | None
+) -> None:
+    """The pre-commit path: a run on one file of a large cache does not rewrite the cache, but
+    its memo still lists every model file the run read (the class index rests on all of them)."""
+    write_tree(run.root, {f"app/models/thing{i}.rb": f"class Thing{i} < ApplicationRecord\nend\n"
+                          for i in range(40)})
+    settled(run, ".")
+    store = cache.cache_directory(run.root, Path(os.environ["JOBLINT_CACHE_DIR"]))
+    (findings,) = store.glob("findings-*.bin")
+    written = findings.stat().st_mtime_ns
+    job = run.root / "app" / "jobs" / "notify_job.rb"
+    job.write_text(job.read_text().replace("touch", "touch(:seen_at)"))
+    one_file = "app/jobs/notify_job.rb"
+    expected = settled(run, one_file)
+    assert findings.stat().st_mtime_ns == written  # a small run: the cache was not rewritten
+    assert run(one_file) == (*expected, "replayed")
+    path = run.root / relpath
+    if text is None:
+        path.unlink()
+    else:
+        path.write_text(text)
+        then = time.time() - 50  # saved a while before the commit (`age` would touch every file)
+        os.utime(path, (then, then))
+    *output, how = run(one_file)
+    assert how == "analysed"
+    assert tuple(output) == run.cold(one_file)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from dataclasses import fields as dataclass_fields
+from itertools import chain
 from pathlib import Path
 
 from .files import SKIPPED_DIRS, read_bounded
@@ -661,13 +662,26 @@ class FindingCache:
         self,
         started: int,
         dirs: dict[str, list[object]],
-        files: Mapping[str, list[object]],
+        files: Mapping[str, object],
         facts: Mapping[str, tuple[Iterable[str], Iterable[str]]],
         problems: Mapping[str, tuple[str, str]],
         extras: list[str],
+        unsaved: bool = False,
     ) -> str:
         """Record a run: each path once, referred to by its index elsewhere in the scan.
-        `extras`: the files `App.include` added to the class index."""
+        `extras`: the files `App.include` added to the class index. An `unsaved` scan (a small
+        run's, never written: `save` is not called) serves only `inputs`, for this run's memo:
+        its paths need no order, its files no records, and its id no hash."""
+        if unsaved:
+            paths = list(dict.fromkeys(chain(files, *(fact_files for fact_files, _ in facts.values()))))
+            self._index = {path: index for index, path in enumerate(paths)}
+            scan_id = f"unsaved-{started}"
+            self.scans[scan_id] = {
+                "started": started, "dirs": dirs, "paths": paths, "extras": extras,
+                "facts": {name: [[self._index[p] for p in fact_files], list(fact_facts)]
+                          for name, (fact_files, fact_facts) in facts.items()},
+            }
+            return scan_id
         paths = sorted(set(files) | {p for fact_files, _ in facts.values() for p in fact_files})
         self._index = {path: index for index, path in enumerate(paths)}
         scan = {

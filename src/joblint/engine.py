@@ -420,7 +420,7 @@ def _keep(
     _save_definitions(app, small)
     digests = app.digests()
     digests.update(worker_digests)
-    files = cache.file_records(digests)
+    files = digests if small else cache.file_records(digests)  # a small run's scan is not saved
     problems = {key: (display_path(key, cwd), problem.reason)
                 for key, problem in app.problems.items() if key not in targets}
     scan_id = shares.add_scan(
@@ -430,6 +430,7 @@ def _keep(
         {name: (r.files, r.facts) for name, r in facts.items()},
         problems,
         extras,
+        unsaved=small,
     )
     for name, value in plain_facts.items():
         shares.keep_value(name, scan_id, value)
