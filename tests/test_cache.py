@@ -190,9 +190,12 @@ def test_a_damaged_or_foreign_cache_is_rebuilt_not_trusted(
         elif damage == "forged":  # a valid document, findings removed, signature not ours
             header, _, body = data.partition(b"\n")
             document = marshal.loads(body)
-            for entry in document.get("entries", {}).values():
-                if isinstance(entry, dict) and "share" in entry:
-                    entry["share"]["findings"] = []
+            if path.name.startswith("findings-"):  # entries in parts, each a marshal string
+                document["entries"] = [
+                    marshal.dumps({key: [*entry[:3], {**entry[3], "findings": []}]
+                                   for key, entry in marshal.loads(part).items()})
+                    for part in document["entries"]
+                ]
             path.write_bytes(header + b"\n" + marshal.dumps(document))
         elif damage == "empty":
             path.write_bytes(b"")
@@ -570,3 +573,28 @@ def test_a_small_run_on_a_file_just_edited_keeps_nothing_and_prints_the_cold_out
     age(app)
     run(path="app/jobs/notify_job.rb")
     assert kept == [1]
+
+
+def test_a_one_file_run_makes_objects_of_one_part_of_the_findings_entries(
+    app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entries are kept in parts by path: a run on one file of many builds only the part
+    that holds it, and still prints what a cold run prints."""
+    write_tree(app, {f"app/models/thing{i}.rb": f"class Thing{i} < ApplicationRecord\nend\n"
+                     for i in range(60)})
+    age(app)
+    cold = run()
+    parts: list[int] = []
+    original = cache.FindingCache._part
+    monkeypatch.setattr(cache.FindingCache, "_part", lambda self, i: parts.append(i) or original(self, i))
+    one_file = "app/controllers/users_controller.rb"
+    assert run(path=one_file) == run("--no-cache", path=one_file)
+    assert len(set(parts)) == 1
+    (app / one_file).write_text("# users\n" + APP[one_file])
+    parts.clear()
+    assert run(path=one_file) == run("--no-cache", path=one_file)
+    assert len(set(parts)) == 1
+    parts.clear()
+    warm = run()
+    assert len(set(parts)) == cache.SHARDS  # a full run writes the cache: it needs them all
+    assert warm == run("--no-cache") != cold

@@ -280,7 +280,7 @@ def _lint_group(
             key=lambda p: (p.path, p.reason),
         )
     report.problems.extend(model_problems)
-    small = shares is not None and len(sources) * SMALL_RUN_SHARE < len(shares.entries)
+    small = shares is not None and len(sources) * SMALL_RUN_SHARE < shares.count
     if store is not None and shares is not None and root is not None and not (
             small and _changed_just_before(sources, started)):
         plain_facts = app.plain_facts(worker_facts)  # before the reads are gathered
