@@ -33,6 +33,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from dataclasses import fields as dataclass_fields
+from functools import cached_property
 from itertools import chain
 from pathlib import Path
 
@@ -43,9 +44,9 @@ from .replay import code_id, content_hash, signed, stamp, stamps, user_key, veri
 __all__ = ["code_id", "content_hash", "user_key"]  # shared with the whole-run replay
 
 DIR_NAME = ".joblint_cache"
-# 9: findings entries in shards by path, each decoded when first asked for; 8: findings entries
-# as lists, equal shares written once; 7: each findings entry one marshal
-# string; 6: methods as one marshal string per class; 5: per-file facts kept with the definitions;
+# 9: findings entries in parts by path, each made into objects when first asked for; 8: findings
+# entries as lists, equal shares written once; 7: each findings entry one marshal string;
+# 6: methods as one marshal string per class; 5: per-file facts kept with the definitions;
 # 4: marshal, not JSON (a third of the time to load); 3: definitions with file times
 FORMAT = 9
 RACY_NS = 2_000_000_000  # file times this close to the recording run are not trusted
@@ -496,16 +497,13 @@ class FindingCache:
                                   } if isinstance(part, dict) else {}
         return self._parts[index]
 
-    @property
+    @cached_property
     def entries(self) -> dict[str, list[object]]:
-        """Every entry of the document (a run that writes it, or checks most files, needs
-        them all)."""
-        if "_entries" not in self.__dict__:
-            entries: dict[str, list[object]] = {}
-            for index in range(len(self._shards)):
-                entries.update(self._part(index))
-            self.__dict__["_entries"] = entries
-        return self.__dict__["_entries"]  # type: ignore[no-any-return]
+        """Every entry of the document (a run that writes it needs them all)."""
+        entries: dict[str, list[object]] = {}
+        for index in range(len(self._shards)):
+            entries.update(self._part(index))
+        return entries
 
     def _entry(self, key: str) -> dict[str, object] | None:
         if key not in self._decoded:
