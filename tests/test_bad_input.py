@@ -45,17 +45,17 @@ def test_nonexistent_path(app):
 
 
 def test_unreadable_file(app, monkeypatch):
-    import builtins
-
     from joblint import files
+
+    real_open = os.open
 
     def deny(path, *args, **kwargs):  # as a file the user cannot read (tests may run as root)
         if str(path).endswith("secret_job.rb"):
             raise PermissionError(13, "Permission denied")
-        return builtins.open(path, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
     (app / "app" / "jobs" / "secret_job.rb").write_text(JOB.replace("XJob", "SecretJob"))
-    monkeypatch.setattr(files, "open", deny, raising=False)
+    monkeypatch.setattr(files.os, "open", deny)  # how `read_bounded` opens a file
     assert_reported_and_rest_analysed(invoke("app"), "secret_job.rb", "permission denied")
 
 

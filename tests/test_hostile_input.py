@@ -108,6 +108,40 @@ def test_devices_and_fifos_are_skipped_not_read(app):
     assert "no files to check" not in named.stderr  # the skip already said why
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no sockets as files here")
+def test_a_socket_file_is_skipped_as_not_regular(app):
+    import socket
+
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(app / "app/jobs/socket_job.rb"))  # opening it fails: no device
+        result = run(".", "--format", "concise")
+    finally:
+        server.close()
+    assert "app/jobs/socket_job.rb: skipped: not a regular file" in result.stderr
+
+
+def test_a_file_is_read_to_its_end_whatever_size_it_had_when_opened(tmp_path, monkeypatch):
+    """The size is a hint: a file that grows while it is read (here, one whose size reads 0)
+    is read to its end, in pieces, and refused once it passes the limit."""
+    from joblint import files
+
+    path = tmp_path / "grown.rb"
+    real_fstat = os.fstat
+
+    def shrunk(descriptor):
+        found = real_fstat(descriptor)
+        return os.stat_result((found.st_mode, *[0] * 5, 0, *found[7:]))
+
+    for size, limit, expected in ((0, 10, b""), (10, 10, b"x" * 10), (11, 10, None),
+                                  (200_000, 300_000, b"x" * 200_000), (200_001, 200_000, None)):
+        path.write_bytes(b"x" * size)
+        assert files.read_bounded(path, limit) == expected
+        monkeypatch.setattr(files.os, "fstat", shrunk)
+        assert files.read_bounded(path, limit) == expected
+        monkeypatch.setattr(files.os, "fstat", real_fstat)
+
+
 @pytest.mark.parametrize("fmt", ["text", "concise", "github"])
 def test_control_characters_from_code_and_file_names_are_escaped(app, fmt, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
@@ -140,16 +174,16 @@ def test_a_link_out_of_the_project_is_not_read_unless_named(app, tmp_path_factor
 
 
 def test_an_unreadable_gemfile_lock_and_directory_are_said_once(app, monkeypatch):
-    import builtins
-
     from joblint import files
+
+    real_open = os.open
 
     (app / "Gemfile.lock").write_text("GEM\n  specs:\n    rails (7.1.3)\n")
 
     def deny(path, *args, **kwargs):
         if str(path).endswith("Gemfile.lock"):
             raise PermissionError(13, "Permission denied")
-        return builtins.open(path, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
     real_walk = os.walk
 
@@ -158,7 +192,7 @@ def test_an_unreadable_gemfile_lock_and_directory_are_said_once(app, monkeypatch
             onerror(PermissionError(13, "Permission denied", str(app / "app/secret")))
         return real_walk(top, *args, onerror=onerror, **kwargs)
 
-    monkeypatch.setattr(files, "open", deny, raising=False)
+    monkeypatch.setattr(files.os, "open", deny)  # how `read_bounded` opens a file
     monkeypatch.setattr(files.os, "walk", walk)
     result = run(".", "--format", "concise")
     assert result.stderr.count("Gemfile.lock: skipped: permission denied") == 1

@@ -64,16 +64,46 @@ class NotARegularFile(OSError):
     """A device (`/dev/zero`), a FIFO or a socket: reading it never ends, or blocks."""
 
 
+# opened without waiting: a FIFO opened for reading would block until a writer came (where
+# there is no O_NONBLOCK, Windows, the file's type is checked before it is opened)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_READ_FLAGS = os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+_CHUNK = 64 * 1024  # read past the size the file had when opened (it may grow) in such pieces
+
+
 def read_bounded(path: Path, limit: int | None = None) -> bytes | None:
-    """A regular file's bytes, or None when it is over `limit` (default: the 4 MB limit). The
-    size is not trusted (`st_size` is 0 for devices): at most limit + 1 bytes are read, and
-    anything but a regular file (followed through links) is refused before it is opened."""
+    """A regular file's bytes, or None when it is over `limit` (default: the 4 MB limit).
+    Anything but a regular file (followed through links) is refused before it is read. The size
+    is only a hint (`st_size` is 0 for some files, and a file may grow): it is read to its end,
+    never more than limit + 1 bytes. (A buffered `read(limit + 1)` made a buffer of the limit
+    for every file: 29 µs a file, three times the read itself.)"""
     limit = MAX_FILE_BYTES if limit is None else limit
-    if not stat.S_ISREG(os.stat(path).st_mode):
+    if not _NONBLOCK and not stat.S_ISREG(os.stat(path).st_mode):
         raise NotARegularFile(errno.EINVAL, "not a regular file", str(path))
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-    return None if len(data) > limit else data
+    try:
+        descriptor = os.open(path, _READ_FLAGS)
+    except OSError:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a socket cannot be opened at all
+            raise NotARegularFile(errno.EINVAL, "not a regular file", str(path)) from None
+        raise
+    try:
+        found = os.fstat(descriptor)
+        if not stat.S_ISREG(found.st_mode):
+            raise NotARegularFile(errno.EINVAL, "not a regular file", str(path))
+        chunks = []
+        total, wanted = 0, min(found.st_size, limit) + 1
+        while total <= limit:
+            chunk = os.read(descriptor, wanted)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            wanted = min(_CHUNK, limit + 1 - total)
+    finally:
+        os.close(descriptor)
+    if total > limit:
+        return None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def read_source(
