@@ -338,8 +338,8 @@ def test_the_model_directories_are_walked_again_only_when_a_directory_changed(
         walks.append(top)
         return real_walk(top, *args, **kwargs)
 
-    real_walk = app_module.walk_files
-    monkeypatch.setattr(app_module, "walk_files", walk)
+    real_walk = app_module.walk_paths
+    monkeypatch.setattr(app_module, "walk_paths", walk)
 
     def listed() -> set[str]:
         model = App(app)

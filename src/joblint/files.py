@@ -358,7 +358,20 @@ def walk_files(
     visited: list[str] | None = None,
     skip: tuple[str, ...] = (),
 ) -> Iterator[Path]:
-    """Files below `top` whose path relative to `base` is accepted, in sorted order; the
+    """`walk_paths`, as Path objects."""
+    return map(Path, walk_paths(top, base, accept, excludes, visited, skip))
+
+
+def walk_paths(
+    top: Path,
+    base: Path,
+    accept: Callable[[str], bool] = is_lintable,
+    excludes: Excludes | None = None,
+    visited: list[str] | None = None,
+    skip: tuple[str, ...] = (),
+) -> Iterator[str]:
+    """Files below `top` whose path relative to `base` is accepted, in sorted order, as text
+    (making a Path of each of 10,000 model files cost 60 ms, for a caller that wants text); the
     directories walked are appended to `visited` when given. Directories whose relative path
     (with a trailing `/`) starts with one of `skip` are not walked: for a caller whose `accept`
     rejects every file below them (`spec/`, `db/`…).
@@ -397,7 +410,7 @@ def walk_files(
                         "skipped: a link to a file outside the project (name it to lint it)",
                     ))
                     continue
-                yield Path(path)
+                yield path
 
 
 def _walk_prefix(dirpath: str, base: str) -> str:

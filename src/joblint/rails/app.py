@@ -11,7 +11,7 @@ from typing import Generic, TypeVar, overload
 
 from .. import ruby
 from ..cache import DefinitionCache, content_hash, plain, revive, source_hash
-from ..files import Excludes, FileProblem, read_bounded, read_source, walk_files
+from ..files import Excludes, FileProblem, read_bounded, read_source, walk_paths
 from ..ruby import Node
 from ..source import TREES, SourceFile
 from . import config
@@ -328,7 +328,7 @@ class App:
                 return known
         visited: list[str] = []
         excludes = Excludes(self.root)
-        paths = [str(p) for top in tops for p in walk_files(top, self.root, _is_rb, excludes, visited)]
+        paths = [p for top in tops for p in walk_paths(top, self.root, _is_rb, excludes, visited)]
         if cache is not None and not excludes.problems:
             cache.record_listing(names, os.path.abspath(self.root), visited, paths)
         return paths
