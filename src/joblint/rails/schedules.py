@@ -420,7 +420,11 @@ def _defining_sources(app: App, name: str) -> Iterator[SourceFile]:
             yield source
 
 
-_CONSTANT_ASSIGNMENT = lazy_pattern(rb"^[^\S\n]*([A-Z]\w*)\s*=[^=~]", re.MULTILINE)
+# a constant assigned at the start of a line, searched in b"\n" + the text: a pattern that
+# starts with a newline is found by scanning for it, where `^` (multiline) was tried at every
+# byte, twice the time over the model files; the rest is looked ahead, so that a match does not
+# take the newline the next line starts with
+_CONSTANT_ASSIGNMENT = lazy_pattern(rb"\n[^\S\n]*([A-Z]\w*)(?=\s*=[^=~])")
 
 
 def runner_constant_known(name: str, app: App) -> bool:
@@ -447,9 +451,9 @@ def _constants_outside_index(app: App) -> frozenset[str]:
         paths = sorted(config.rglob("*.rb")) if config and config.is_dir() else []
         for source in [s for s in (a.source(p) for p in paths) if s is not None]:
             names.update(d.name for d in extract_definitions(source))
-            names.update(m.decode() for m in _CONSTANT_ASSIGNMENT.findall(source.data))
+            names.update(m.decode() for m in _CONSTANT_ASSIGNMENT.findall(b"\n" + source.data))
         for source in a.model_files:
-            names.update(m.decode() for m in _CONSTANT_ASSIGNMENT.findall(source.data))
+            names.update(m.decode() for m in _CONSTANT_ASSIGNMENT.findall(b"\n" + source.data))
         return frozenset(names)
     return app.fact("constants_outside_index", build)
 
