@@ -167,7 +167,7 @@ def _targets(
         return {os.path.abspath(path): path}  # named files are linted unless --force-exclude
     base = root or path
     excludes = Excludes(base, options.excludes)
-    found = {os.path.abspath(f): f for f in walk_files(path, base, is_lintable, excludes)}
+    found = {os.path.abspath(f): f for f in walk_files(path, base, is_lintable, excludes=excludes)}
     if problems is not None:
         problems.extend(excludes.problems)
     return found

@@ -10,7 +10,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .source import SourceFile
 
@@ -350,16 +350,9 @@ class Excludes:
         return cached
 
 
-def walk_files(
-    top: Path,
-    base: Path,
-    accept: Callable[[str], bool] = is_lintable,
-    excludes: Excludes | None = None,
-    visited: list[str] | None = None,
-    skip: tuple[str, ...] = (),
-) -> Iterator[Path]:
-    """`walk_paths`, as Path objects."""
-    return map(Path, walk_paths(top, base, accept, excludes, visited, skip))
+def walk_files(top: Path, base: Path, accept: Callable[[str], bool] = is_lintable, **options: Any) -> Iterator[Path]:
+    """`walk_paths` (`options`: its `excludes`, `visited` and `skip`), as Path objects."""
+    return map(Path, walk_paths(top, base, accept, **options))
 
 
 def walk_paths(
