@@ -275,6 +275,32 @@ def test_a_long_walk_up_finds_the_same_ancestors_as_the_parent_chain():
         assert list(ruby.ancestors(node)) == parent_chain(node)
 
 
+def test_the_depth_probe_stops_early_with_the_answer_of_the_full_probe():
+    """`too_deep` stops where the nodes left below cannot reach MAX_ASCENT; around the limit,
+    and on shapes nested in different ways, it answers as the probe walked to the end does."""
+    from joblint import ruby
+
+    def full_probe(node):
+        depth = 0
+        while node.child_count:
+            depth += 1
+            if depth > ruby.MAX_ASCENT:
+                return True
+            node = max(node.children, key=lambda child: child.descendant_count)
+        return False
+
+    shapes = [lambda n: "[" * n + "1" + "]" * n, lambda n: "x" + ".y" * n,
+              lambda n: "module M\n" * n + "end\n" * n, lambda n: "f(" * n + ")" * n,
+              lambda n: "a = " * n + "1"]
+    answers = set()
+    for shape in shapes:
+        for n in [*range(60, 300, 20), *range(120, 140), *range(245, 262)]:
+            root = ruby.parse(shape(n).encode()).root_node
+            answers.add(ruby.too_deep(root))
+            assert ruby.too_deep(root) == full_probe(root), (shape(3), n)
+    assert answers == {True, False}
+
+
 def test_a_walk_past_max_ascent_raises_however_it_finds_the_path():
     from joblint import ruby
 

@@ -299,10 +299,13 @@ def enclosing(node: Node, types: frozenset[str] | set[str]) -> Node | None:
 def too_deep(root: Node) -> bool:
     """Does the tree nest past MAX_ASCENT? Probed down the biggest child at each level (how
     nesting that deep is built: a chain, nested blocks or modules) — a few hundred steps for
-    real code, which is a few dozen deep."""
+    real code, which is a few dozen deep. The probe stops where what is left below cannot reach
+    the limit: a chain down from a node holds at most its descendants."""
     node: Node | None = root
     depth = 0
     while node is not None and node.child_count:
+        if depth + node.descendant_count - 1 <= MAX_ASCENT:  # descendant_count counts the node
+            return False
         depth += 1
         if depth > MAX_ASCENT:
             return True
