@@ -124,6 +124,32 @@ def test_identifiers_named_finds_whole_identifiers_in_document_order():
     assert all(path[0] == source.root and len(path) >= 1 for _, path in found)
 
 
+def test_identifiers_named_searches_once_for_names_that_start_others():
+    """A name that starts others (`perform`, `perform_later`) is searched once for all of them;
+    what it finds is what a search for each name finds."""
+    def each_name(source, names):
+        found = {}
+        for name in names:
+            for leaf in ruby.written_at(source.root, source.data, name.encode()):
+                if leaf.type == "identifier" and leaf.end_byte == leaf.start_byte + len(name):
+                    found[leaf.start_byte] = leaf
+        return sorted(found)
+
+    text = ("perform; perform_later(1); x.perform_later!; performance; xperform_later; perform_now\n"
+            "deliver!; m.deliver_later!; deliver_laterx; public_send(:send, 1); __send__; send_later\n"
+            ":perform_later; 'deliver_now'; # perform_async\nperform_async perform_in perform_at\n")
+    names = ("perform", "perform_later", "perform_now", "perform_async", "perform_in", "deliver!",
+             "deliver", "deliver_later!", "send", "public_send", "__send__")
+    source = source_of(text)
+    for chosen in (names, frozenset(names), list(names), names[1:], ("perform_later", "perform")):
+        found = ruby.identifiers_named(source.root, source.data, chosen)
+        assert [node.start_byte for node, _ in found] == each_name(source, chosen)
+    assert [ruby.text(node) for node, _ in ruby.identifiers_named(source.root, source.data, names)] == [
+        "perform", "perform_later", "perform_now", "deliver!", "deliver_later!", "public_send",
+        "__send__", "perform_async", "perform_in",
+    ]
+
+
 def test_identifiers_named_leaves_out_what_is_nested_too_deep():
     limit = ruby.MAX_ASCENT + 2
     for depth in (limit - 1, limit, limit + 1):

@@ -445,6 +445,26 @@ def written_at(root: Node, data: bytes, word: bytes, offset: int = 0) -> Iterato
         at = data.find(word, at + 1)
 
 
+_PREFIXES: dict[object, tuple[list[bytes], frozenset[bytes]]] = {}
+
+
+def _prefixes(names: Collection[str]) -> tuple[list[bytes], frozenset[bytes]]:
+    """The names as bytes, and those of them that no other name starts: the text is searched
+    for those alone, as a search for `perform` finds `perform_later` and `perform_async` too
+    (eight names of the enqueue family, one search). Kept by collection of names."""
+    try:
+        return _PREFIXES[names]
+    except (KeyError, TypeError):  # not asked yet, or a list
+        pass
+    words = frozenset(name.encode() for name in names)
+    prefixes = sorted(w for w in words if not any(other != w and w.startswith(other) for other in words))
+    try:
+        _PREFIXES[names] = (prefixes, words)
+    except TypeError:
+        pass
+    return prefixes, words
+
+
 def identifiers_named(
     root: Node, data: bytes, names: Collection[str], offset: int = 0, levels: int = 1
 ) -> list[tuple[Node, list[Node]]]:
@@ -453,10 +473,10 @@ def identifiers_named(
     rooted `levels` above them to start (past MAX_ASCENT) left out. `data` and `offset` as
     for `written_at`."""
     found: dict[int, Node] = {}
-    for name in names:
-        word = name.encode()
-        for leaf in written_at(root, data, word, offset):
-            if leaf.type == "identifier" and leaf.end_byte == leaf.start_byte + len(word):
+    prefixes, words = _prefixes(names)
+    for prefix in prefixes:
+        for leaf in written_at(root, data, prefix, offset):
+            if leaf.type == "identifier" and data[leaf.start_byte - offset : leaf.end_byte - offset] in words:
                 found[leaf.start_byte] = leaf
     named = []
     for start in sorted(found):
