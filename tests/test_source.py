@@ -29,6 +29,16 @@ def test_line_text_and_positions_on_later_lines():
     assert file.line_text(9) == ""
 
 
+def test_a_node_row_is_the_line_position_gives():
+    """The class index takes a definition's line from the tree (`start_point`); every node's
+    row + 1 is the line `position` counts, with CRLF, lone CR, tabs and wide characters."""
+    file = source("# é😀\r\nclass A\r  def x; end\r\n\tdef y\n    z = 'é\n😀'\n  end\nend\n\rmodule B; end\n")
+    nodes = list(ruby.walk(file.root))
+    assert len(nodes) >= 15
+    for node in nodes:
+        assert node.start_point[0] + 1 == file.position(node.start_byte).line
+
+
 def test_first_error_is_the_innermost_error():
     tree = ruby.parse(b"def a\n  foo(1))\nend\n")
     error = ruby.first_error(tree)
