@@ -29,14 +29,14 @@ def test_line_text_and_positions_on_later_lines():
     assert file.line_text(9) == ""
 
 
-def test_a_node_row_is_the_line_position_gives():
-    """The class index takes a definition's line from the tree (`start_point`); every node's
-    row + 1 is the line `position` counts, with CRLF, lone CR, tabs and wide characters."""
+def test_a_node_line_from_its_row_is_the_line_position_gives():
+    """The model takes a definition's line from the tree (`ruby.line`, the row + 1): it is the
+    line `position` counts on every node, with CRLF, lone CR, tabs and wide characters."""
     file = source("# é😀\r\nclass A\r  def x; end\r\n\tdef y\n    z = 'é\n😀'\n  end\nend\n\rmodule B; end\n")
     nodes = list(ruby.walk(file.root))
     assert len(nodes) >= 15
     for node in nodes:
-        assert node.start_point[0] + 1 == file.position(node.start_byte).line
+        assert ruby.line(node) == file.position(node.start_byte).line
 
 
 def test_first_error_is_the_innermost_error():

@@ -127,6 +127,12 @@ def first_error(tree: Tree) -> Node | None:
         node = inner
 
 
+def line(node: Node) -> int:
+    """The 1-based line the node starts on: its row counts newlines as `SourceFile.position`
+    does (a lone CR breaks no line for either), without building the file's line table."""
+    return node.start_point[0] + 1
+
+
 def text(node: Node | None) -> str:
     if node is None or node.text is None:
         return ""

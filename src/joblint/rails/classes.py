@@ -277,7 +277,7 @@ def handler_decl(call: Node, source: SourceFile) -> HandlerDecl:
         method=ruby.call_method(call),
         exceptions=tuple(exceptions),
         path=source.relpath,
-        line=call.start_point[0] + 1,  # the row counts newlines, as `position` does
+        line=ruby.line(call),
         start_byte=call.start_byte,
         end_byte=call.end_byte,
         with_method=with_method,
@@ -394,7 +394,7 @@ def _definition(
         name="::".join(names),
         is_module=node.type == "module",
         path=source.relpath,
-        line=node.start_point[0] + 1,
+        line=ruby.line(node),
         name_start=name_node.start_byte,
         name_end=name_node.end_byte,
         lexical_scope=shared_scopes(tuple(names[:-1]), {} if scopes is None else scopes),
@@ -441,7 +441,7 @@ def _collect_methods(body: Node | None, source: SourceFile, definition: ClassDef
         definition.methods[name] = MethodDef(
             name=name,
             path=source.relpath,
-            line=method_node.start_point[0] + 1,
+            line=ruby.line(method_node),
             visibility=own_visibility,
             signature=Signature.of(method_node),
             start_byte=method_node.start_byte,

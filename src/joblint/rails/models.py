@@ -143,7 +143,7 @@ def _file_model_facts(source: SourceFile) -> tuple[list[tuple[object, ...]], lis
             dependent = options.get("dependent")
             class_name = options.get("class_name")
             macros.append((
-                owner, macro, name, source.position(call.start_byte).line,
+                owner, macro, name, ruby.line(call),
                 ruby.string_value(dependent) if dependent is not None else None,
                 ruby.string_value(class_name) if class_name is not None else None,
             ))

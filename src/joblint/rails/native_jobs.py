@@ -482,7 +482,7 @@ def _constant_classes(source: SourceFile) -> Iterator[ClassDef]:
             name="::".join([*prefix, ruby.constant_path(name_node) or ruby.text(name_node)]),
             is_module=False,
             path=source.relpath,
-            line=source.position(assign.start_byte).line,
+            line=ruby.line(assign),
             name_start=name_node.start_byte,
             name_end=name_node.end_byte,
             lexical_scope=scopes_of(prefix),
@@ -628,7 +628,7 @@ class _Found:
 
     @classmethod
     def at(cls, node: Node, source: SourceFile) -> _Found:
-        return cls(node, source.relpath, source.position(node.start_byte).line)
+        return cls(node, source.relpath, ruby.line(node))
 
 
 def _found_method(method: MethodDef | None) -> _Found | None:

@@ -91,7 +91,7 @@ def _file_retries(source: SourceFile) -> list[tuple[str, bool | None, int]]:
         owner = qualified_name(scope) if scope is not None else None
         if value is None or owner is None or ruby.enclosing(call, ruby.METHOD_TYPES):
             continue
-        found.append((owner, _enabled(value), source.position(call.start_byte).line))
+        found.append((owner, _enabled(value), ruby.line(call)))
     return found
 
 
