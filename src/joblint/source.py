@@ -167,7 +167,7 @@ class TreeBudget:
         how many the run checks; the model holds several KB per file besides the trees, so the
         trees get less on a large app (4.9 MB of source on 1,000 files, 4.4 MB on 2,500 — no
         tree parsed twice on a 4 MB app —, 1.9 MB on 10,000), and the whole run stays under
-        250 MB: 215 MB on the generated 10,000-file app. (Measured again once files were read
+        250 MB: 206–214 MB on the generated 10,000-file app. (Measured again once files were read
         without a buffer of the size limit, which had held 36 MB of that app's peak.)"""
         if not self.fixed:
             self.limit = max(self.MINIMUM, self.DEFAULT - self.PER_FILE * files)
