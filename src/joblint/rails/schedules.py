@@ -420,11 +420,15 @@ def _defining_sources(app: App, name: str) -> Iterator[SourceFile]:
             yield source
 
 
-# a constant assigned at the start of a line, searched in b"\n" + the text: a pattern that
-# starts with a newline is found by scanning for it, where `^` (multiline) was tried at every
-# byte, twice the time over the model files; the rest is looked ahead, so that a match does not
-# take the newline the next line starts with
 _CONSTANT_ASSIGNMENT = lazy_pattern(rb"\n[^\S\n]*([A-Z]\w*)(?=\s*=[^=~])")
+
+
+def _constants_assigned(data: bytes) -> list[str]:
+    """The constants assigned at the start of a line (`OldJob = NewJob`). The text is searched
+    with a newline before it: a pattern that starts with a newline is found by scanning for it,
+    where `^` (multiline) was tried at every byte, twice the time over the model files; the rest
+    is looked ahead, so that a match does not take the newline the next line starts with."""
+    return [m.decode() for m in _CONSTANT_ASSIGNMENT.findall(b"\n" + data)]
 
 
 def runner_constant_known(name: str, app: App) -> bool:
@@ -451,9 +455,9 @@ def _constants_outside_index(app: App) -> frozenset[str]:
         paths = sorted(config.rglob("*.rb")) if config and config.is_dir() else []
         for source in [s for s in (a.source(p) for p in paths) if s is not None]:
             names.update(d.name for d in extract_definitions(source))
-            names.update(m.decode() for m in _CONSTANT_ASSIGNMENT.findall(b"\n" + source.data))
+            names.update(_constants_assigned(source.data))
         for source in a.model_files:
-            names.update(m.decode() for m in _CONSTANT_ASSIGNMENT.findall(b"\n" + source.data))
+            names.update(_constants_assigned(source.data))
         return frozenset(names)
     return app.fact("constants_outside_index", build)
 
