@@ -59,6 +59,14 @@ def age(root: Path) -> None:
     os.utime(root, (os.stat(root).st_atime, os.stat(root).st_mtime - 100))
 
 
+def saved_before(path: Path) -> None:
+    """One file's times set 50 s back, as an edit saved a while before the run meets it (after
+    `age`, the others' are 100 s back; `age` itself would touch every file, whose change times
+    then tell any memo that it no longer holds, whichever paths it lists)."""
+    then = time.time() - 50
+    os.utime(path, (then, then))
+
+
 @pytest.fixture
 def run(tmp_path: Path) -> Runner:
     root = tmp_path / "shop"
@@ -112,10 +120,7 @@ def test_any_change_to_what_the_run_read_runs_the_check(run: Runner, relpath: st
         path.unlink()
     else:
         path.write_text(text)
-        # even with a time that looks old, the change time tells (`age` would touch every file,
-        # and then any memo would fail, whichever paths it lists)
-        then = time.time() - 50
-        os.utime(path, (then, then))
+        saved_before(path)  # even with a time that looks old, the change time tells
     *output, how = run(".")
     assert how == "analysed"
     assert tuple(output) == run.cold(".")
@@ -197,8 +202,7 @@ def test_the_memo_lists_the_directory_changed_last_first(run: Runner) -> None:
     job = run.root / "app" / "jobs" / "report_job.rb"
     job.write_text("class ReportJob < ApplicationJob\n  def perform; end\nend\n")
     settled(run, ".")
-    then = time.time() - 50  # after `age`, which set every other file 100 s back
-    os.utime(job, (then, then))
+    saved_before(job)
     assert run(".")[3] == "analysed"  # a new time: the check runs again, and records that
     store = cache.cache_directory(run.root, Path(os.environ["JOBLINT_CACHE_DIR"]))
     (memo,) = store.glob("run-*.bin")
@@ -244,8 +248,7 @@ def test_a_one_file_run_of_a_large_cache_is_replayed_until_a_model_file_changes(
         path.unlink()
     else:
         path.write_text(text)
-        then = time.time() - 50  # saved a while before the commit (`age` would touch every file)
-        os.utime(path, (then, then))
+        saved_before(path)
     *output, how = run(one_file)
     assert how == "analysed"
     assert tuple(output) == run.cold(one_file)
