@@ -63,10 +63,16 @@ from joblint.rails.app import find_root
 root = find_root(Path.cwd()) or Path.cwd()
 rules = config.load(config.find_config(root)).enabled_rules()
 dispatch = _Dispatch([rule for rule in rules if rule.triggers])
+read = parsed = 0
 for resolved, path in _targets(Path("."), root, Options(rules=rules)).items():
     source = read_source(path, os.path.relpath(resolved, root))
-    if not isinstance(source, FileProblem) and source.is_ruby and dispatch.rules_for(source):
+    if isinstance(source, FileProblem):
+        continue
+    read += 1
+    if source.is_ruby and dispatch.rules_for(source):
         ruby.parse(source.data)
+        parsed += 1
+print(f"read {read} files, parsed {parsed}")
 """
 
 
