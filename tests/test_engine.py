@@ -153,6 +153,79 @@ def test_output_does_not_depend_on_the_number_of_workers(tmp_path):
     assert (one.linted, one.suppressed, one.crashes) == (two.linted, two.suppressed, two.crashes)
 
 
+def _workers_app(root: Path) -> None:
+    write_tree(root, APP)
+    for index in range(70):  # enough files for several batches
+        write_tree(root, {f"app/jobs/j{index}_job.rb": (
+            f"class J{index}Job < ApplicationJob\n  def perform(user)\n"
+            f"    user.increment!(:n)\n    J{index + 1}Job.perform_async(User.find(1))\n  end\nend\n")})
+    for index in range(30):  # files no rule wants: the other processes take them first
+        write_tree(root, {f"app/models/plain{index}.rb": f"class Plain{index} < Base{index}\nend\n"})
+    # nested past the limit, and analysed: not, with a notice, whichever process extracted it
+    deep = ("".join(f"module M{i}\n" for i in range(ruby.MAX_ASCENT + 5))
+            + "J1Job.perform_later(User.find(1))\n" + "end\n" * (ruby.MAX_ASCENT + 5))
+    write_tree(root, {"app/models/deep.rb": deep})
+
+
+def test_the_class_index_is_extracted_by_the_workers_too_with_the_same_output(tmp_path, monkeypatch):
+    """With several workers, other processes extract part of the class index's definitions
+    while this one extracts the rest; the output is still the one-process output."""
+    import multiprocessing
+
+    from joblint import engine
+    from joblint.rails import app as app_module
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return  # workers need fork; elsewhere the engine always runs in one process
+    _workers_app(tmp_path)
+    one = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=1), cwd=tmp_path)
+    extracted_here: list[str] = []
+    for module in (engine, app_module):
+        real = module.extract_definitions
+        monkeypatch.setattr(module, "extract_definitions",
+                            lambda s, real=real: extracted_here.append(s.relpath) or real(s))
+    monkeypatch.setattr(engine, "PARALLEL_EXTRACTION_BYTES", 0)
+    two = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=2), cwd=tmp_path)
+    model_files = 1 + 70 + 30 + 1
+    assert 0 < len(extracted_here) < model_files  # the others' came back from another process
+    assert len(set(extracted_here)) == len(extracted_here)  # and none was extracted twice
+    assert not any(p.startswith("app/models/plain") for p in extracted_here)  # the others' first
+    assert one.findings and one.findings == two.findings
+    assert (one.linted, one.suppressed, one.crashes, one.problems) == (
+        two.linted, two.suppressed, two.crashes, two.problems)
+    assert any("deep.rb" in p.path for p in two.problems)
+
+
+def test_definitions_extracted_by_the_workers_are_kept_by_the_cache(tmp_path, monkeypatch):
+    """The definitions another process extracted are cached as it encoded them: the next run
+    extracts none of the unchanged files, even with new times (a checkout) and several
+    workers, and reports what a run without the cache reports."""
+    import multiprocessing
+
+    from joblint import engine
+    from joblint.rails import app as app_module
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return
+    _workers_app(tmp_path)
+    monkeypatch.setattr(engine, "PARALLEL_EXTRACTION_BYTES", 0)
+    cached = Options(rules=rules.select(["ALL"]), jobs=2, cache=True, cache_dir=tmp_path / "cache")
+    first = lint([tmp_path], cached, cwd=tmp_path)
+    (tmp_path / "app/jobs/j3_job.rb").write_text("# edited\n" + (tmp_path / "app/jobs/j3_job.rb").read_text())
+    fresh = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=1), cwd=tmp_path)
+    for path in tmp_path.glob("app/**/*.rb"):
+        os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 60))
+    extracted: list[str] = []
+    for module in (engine, app_module):
+        real = module.extract_definitions
+        monkeypatch.setattr(module, "extract_definitions",
+                            lambda s, real=real: extracted.append(s.relpath) or real(s))
+    second = lint([tmp_path], cached, cwd=tmp_path)
+    assert set(extracted) <= {"app/jobs/j3_job.rb"}  # that one perhaps by the other process
+    assert first.findings and second.findings == fresh.findings
+    assert second.problems == fresh.problems and any("deep.rb" in p.path for p in fresh.problems)
+
+
 def test_trees_past_the_budget_are_let_go_and_parsed_again_with_the_same_findings(monkeypatch):
     """A run that may keep one tree at a time (besides the file being analysed) reports exactly
     what an unbounded run reports: a released tree is parsed again when a rule asks for it."""

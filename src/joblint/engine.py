@@ -15,6 +15,7 @@ from . import cache, ruby, rules, suppressions
 from .files import SKIPPED_DIRS, Excludes, FileProblem, is_lintable, os_reason, walk_files
 from .findings import EXTERNAL, IN_SOURCE, Edit, Finding, Hit, Severity, Suppressed, fingerprint
 from .rails.app import App, Reads
+from .rails.classes import decode_definitions, encode_definitions, extract_definitions
 from .roots import owning_app, root_for
 from .rules import Rule
 from .source import TREES, SourceFile, is_ruby_path
@@ -628,6 +629,8 @@ def _run_parallel(
     depend on the number of workers. Returns, for the cache, what the workers read beyond what
     this process had (path → content hash) and what the facts they built read."""
     global _parallel
+    if not run.app.built("classes"):
+        _extract_in_parallel(run.app, workers, {key for key, rules in run.wanted.items() if rules})
     _ = (run.app.classes, run.app.jobs, run.app.model_classes)  # build the model before forking
     _parallel = (run, sources, set(run.app.digests()), set(run.app.fact_reads))
     if run.app.definition_cache is not None:
@@ -656,6 +659,62 @@ def _run_parallel(
     finally:
         _parallel = None
     return digests, facts
+
+
+_extracting: list[SourceFile] | None = None  # the class index's files, for the forked extraction
+PARALLEL_EXTRACTION_BYTES = 256 * 1024  # of source for the other processes, at least
+
+
+def _extract_in_parallel(app: App, workers: int, analysed: set[int]) -> None:
+    """The definitions of the class index's files, extracted by `workers - 1` forked processes
+    and this one at once (the index was the longest part of a cold run done on one core). This
+    process keeps the trees it parses for the analysis, so the others take first the files no
+    rule wants, then files it wants (parsed again when analysed) up to their share of bytes."""
+    global _extracting
+    sources = [s for s in app.model_files if "cache_entry" not in s.derived]
+    if app.definition_cache is not None:  # nor those whose bytes the cache knows
+        known = app.definition_cache.lookup_all([s.relpath for s in sources],
+                                                [cache.source_hash(s) for s in sources])
+        sources = [source for source, entry in zip(sources, known) if entry is None]
+    order = sorted(range(len(sources)), key=lambda i: id(sources[i]) in analysed)
+    share = sum(len(s.data) for s in sources) * (workers - 1) // workers
+    given: list[int] = []
+    size = 0
+    for index in order:
+        if size >= share:
+            break
+        given.append(index)
+        size += len(sources[index].data)
+    if size < PARALLEL_EXTRACTION_BYTES:
+        return  # too little to parse for a process to pay: the index extracts it as it goes
+    batches = [given[i::workers - 1] for i in range(workers - 1)]
+    mine = sorted(set(range(len(sources))) - set(given))
+    _extracting = sources
+    try:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            pending = pool.map_async(_extract_batch, batches)
+            with TREES.reading_many():
+                for index in mine:
+                    source = sources[index]
+                    app.extracted[source.relpath] = (extract_definitions(source), None, source.too_deep)
+            for batch in pending.get():
+                for index, encoded, too_deep in batch:
+                    source = sources[index]
+                    app.extracted[source.relpath] = (decode_definitions(encoded, source), encoded, too_deep)
+    finally:
+        _extracting = None
+
+
+def _extract_batch(indexes: list[int]) -> list[tuple[int, list[object], bool]]:
+    assert _extracting is not None
+    found = []
+    for index in indexes:
+        source = _extracting[index]
+        found.append((index, encode_definitions(extract_definitions(source)), source.too_deep))
+        source.release()
+    return found
 
 
 def _run_batch(

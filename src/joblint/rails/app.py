@@ -132,6 +132,9 @@ class App:
         self._trackers: list[Reads] = []  # what the work in progress reads, innermost last
         self.fact_reads: dict[str, Reads] = {}  # fact → what building it read
         self.extras: list[str] = []  # relpaths of the files `include` added to the class index
+        # definitions extracted before the class index is built (by other processes, on several
+        # cores): relpath → (definitions, encoded for the cache or None, too deep)
+        self.extracted: dict[str, tuple[list[ClassDef], list[object] | None, bool]] = {}
         # the cache's kept value of a PLAIN_FACTS fact, if what it was built from still holds:
         # (plain value, the files and facts behind it, by fact)
         self.kept_facts: Callable[[str], tuple[object, dict[str, tuple[set[str], set[str]]]] | None] | None = None
@@ -351,6 +354,10 @@ class App:
             tracker.facts.add(name)
         return self._facts[name]  # type: ignore[no-any-return]
 
+    def built(self, name: str) -> bool:
+        """Has the fact been built, or taken from the cache, in this run?"""
+        return name in self._facts
+
     def file_fact(self, name: str, source: SourceFile, build: Callable[[SourceFile], T]) -> T:
         """What `build` finds in one file alone, as plain data (lists, tuples, strings,
         numbers), kept by the cache with the file's definitions while its bytes are the same:
@@ -439,7 +446,7 @@ class App:
             looked_up = {id(s): (d, k) for s, d, k in zip(asked, digests, kept)}
         for source in sources:
             if cache is None:
-                found = extract_definitions(source)
+                found = self._definitions_of(source)[0]
             elif "cache_entry" in source.derived:
                 entry: list = source.derived["cache_entry"]  # type: ignore[assignment]
                 source.too_deep = bool(entry[1])
@@ -450,14 +457,24 @@ class App:
                     encoded, source.too_deep = known
                     found = decode_definitions(encoded, source)
                 else:
-                    found = extract_definitions(source)
+                    found, encoded = self._definitions_of(source)
                     cache.record(source.relpath, os.path.abspath(source.path), digest,
-                                 encode_definitions(found), source.too_deep)
+                                 encode_definitions(found) if encoded is None else encoded,
+                                 source.too_deep)
             if found:
                 definitions.extend(found)
                 by_path.setdefault(source.relpath, []).extend(found)
         self.__dict__["_files_definitions"] = by_path
         return ClassIndex(definitions)
+
+    def _definitions_of(self, source: SourceFile) -> tuple[list[ClassDef], list[object] | None]:
+        """The file's definitions, and their encoding when they came encoded: extracted
+        beforehand (`extracted`), else now."""
+        done = self.extracted.pop(source.relpath, None)
+        if done is None:
+            return extract_definitions(source), None
+        found, encoded, source.too_deep = done
+        return found, encoded
 
     @fact_property
     def _definitions_by_path(self) -> dict[str, list[ClassDef]]:
