@@ -196,6 +196,33 @@ def test_the_class_index_is_extracted_by_the_workers_too_with_the_same_output(tm
     assert any("deep.rb" in p.path for p in two.problems)
 
 
+def test_a_per_file_fact_failing_in_a_worker_fails_as_in_one_process(tmp_path, monkeypatch):
+    """A per-file fact the extracting process cannot build is left to the rule that asks for
+    it, which reports the crash it reports in one process, instead of the run stopping."""
+    import multiprocessing
+
+    from joblint import engine
+    from joblint.rails import file_facts, wrappers
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return
+    _workers_app(tmp_path)
+    real = wrappers._file_wrappers
+
+    def failing(source):
+        if source.relpath == "app/models/plain0.rb":  # no rule wants it: the other process has it
+            raise ValueError("no facts here")
+        return real(source)
+
+    monkeypatch.setattr(wrappers, "_file_wrappers", failing)
+    monkeypatch.setitem(file_facts.BUILDERS, "enqueue_wrappers", failing)
+    monkeypatch.setattr(engine, "PARALLEL_EXTRACTION_BYTES", 0)
+    one = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=1), cwd=tmp_path)
+    two = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=2), cwd=tmp_path)
+    assert one.crashes and all("no facts here" in crash for crash in one.crashes)
+    assert (one.findings, one.crashes) == (two.findings, two.crashes)
+
+
 def test_definitions_extracted_by_the_workers_are_kept_by_the_cache(tmp_path, monkeypatch):
     """The definitions another process extracted are cached as it encoded them: the next run
     extracts none of the unchanged files, even with new times (a checkout) and several

@@ -138,3 +138,23 @@ def test_underscore_follows_active_support():
     assert underscore("LineItem") == "line_item"
     assert underscore("HTTPRequest") == "http_request"
     assert underscore("User") == "user"
+
+
+def test_a_per_file_fact_given_by_the_extracting_process_is_not_built_again(tmp_path):
+    """`file_facts` takes a file's value from `given_facts` (built by the process that
+    extracted its definitions, from the same bytes) and builds the others'."""
+    write_tree(tmp_path, {
+        "Gemfile": "", "app/models/a.rb": "class A\nend\n", "app/models/b.rb": "class B\nend\n",
+    })
+    app = App(tmp_path)
+    app.given_facts["app/models/a.rb"] = {"sizes": 999, "other": 1}
+    built: list[str] = []
+
+    def size(source):
+        built.append(source.relpath)
+        return len(source.data)
+
+    sources = sorted(app.model_files, key=lambda s: s.relpath)
+    assert app.file_facts("sizes", sources, size) == [999, len(b"class B\nend\n")]
+    assert built == ["app/models/b.rb"]
+    assert app.file_facts("lines", sources, lambda s: s.data.count(b"\n")) == [2, 2]

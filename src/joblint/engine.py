@@ -14,6 +14,7 @@ from pathlib import Path
 from . import cache, ruby, rules, suppressions
 from .files import SKIPPED_DIRS, Excludes, FileProblem, is_lintable, os_reason, walk_files
 from .findings import EXTERNAL, IN_SOURCE, Edit, Finding, Hit, Severity, Suppressed, fingerprint
+from .rails import file_facts
 from .rails.app import App, Reads
 from .rails.classes import decode_definitions, encode_definitions, extract_definitions
 from .roots import owning_app, root_for
@@ -671,6 +672,8 @@ def _extract_in_parallel(app: App, workers: int, analysed: set[int]) -> None:
     process keeps the trees it parses for the analysis, so the others take first the files no
     rule wants, then files it wants (parsed again when analysed) up to their share of bytes."""
     global _extracting
+    from .rails import models, retries, wrappers  # noqa: F401  (their per-file facts, registered)
+
     sources = [s for s in app.model_files if "cache_entry" not in s.derived]
     if app.definition_cache is not None:  # nor those whose bytes the cache knows
         known = app.definition_cache.lookup_all([s.relpath for s in sources],
@@ -698,21 +701,39 @@ def _extract_in_parallel(app: App, workers: int, analysed: set[int]) -> None:
             with TREES.reading_many():
                 for index in mine:
                     source = sources[index]
-                    app.extracted[source.relpath] = (extract_definitions(source), None, source.too_deep)
+                    try:
+                        app.extracted[source.relpath] = (extract_definitions(source), None, source.too_deep)
+                    except Exception:  # noqa: BLE001, S112  met again, as in one process, by the rule asking
+                        continue
             for batch in pending.get():
-                for index, encoded, too_deep in batch:
+                for index, encoded, too_deep, facts in batch:
                     source = sources[index]
                     app.extracted[source.relpath] = (decode_definitions(encoded, source), encoded, too_deep)
+                    app.given_facts[source.relpath] = facts
     finally:
         _extracting = None
 
 
-def _extract_batch(indexes: list[int]) -> list[tuple[int, list[object], bool]]:
+def _extract_batch(indexes: list[int]) -> list[tuple[int, list[object], bool, dict[str, object]]]:
+    """Each file's definitions, encoded, and its per-file facts: built here from the tree this
+    process parsed, they would otherwise be built by parsing the file again."""
     assert _extracting is not None
     found = []
     for index in indexes:
         source = _extracting[index]
-        found.append((index, encode_definitions(extract_definitions(source)), source.too_deep))
+        # what fails here is left out: the main process meets it again, as one process does, in
+        # the rule that asks, which then reports a crash instead of the run stopping
+        try:
+            encoded = encode_definitions(extract_definitions(source))
+        except Exception:  # noqa: BLE001, S112
+            continue
+        facts = {}
+        for name, build in file_facts.BUILDERS.items() if not source.too_deep else ():
+            try:
+                facts[name] = build(source)
+            except Exception:  # noqa: BLE001, S112
+                continue
+        found.append((index, encoded, source.too_deep, facts))
         source.release()
     return found
 

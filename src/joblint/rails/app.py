@@ -135,6 +135,7 @@ class App:
         # definitions extracted before the class index is built (by other processes, on several
         # cores): relpath → (definitions, encoded for the cache or None, too deep)
         self.extracted: dict[str, tuple[list[ClassDef], list[object] | None, bool]] = {}
+        self.given_facts: dict[str, dict[str, object]] = {}  # and their per-file facts, by file
         # the cache's kept value of a PLAIN_FACTS fact, if what it was built from still holds:
         # (plain value, the files and facts behind it, by fact)
         self.kept_facts: Callable[[str], tuple[object, dict[str, tuple[set[str], set[str]]]] | None] | None = None
@@ -371,7 +372,7 @@ class App:
         are looked up, and built if the cache has no value."""
         cache = self.definition_cache
         if cache is None:
-            return [build(source) for source in sources]
+            return [self._file_value(name, source, build) for source in sources]
         found: list[object] = []
         asked = []  # the indices of the files that carry no value
         for index, source in enumerate(sources):
@@ -385,10 +386,18 @@ class App:
             values = cache.file_facts(name, [sources[index].relpath for index in asked], digests)
             for index, digest, value in zip(asked, digests, values):
                 if value is None:
-                    value = build(sources[index])
+                    value = self._file_value(name, sources[index], build)
                     cache.record_file_fact(sources[index].relpath, digest, name, value)
                 found[index] = value
         return found  # type: ignore[return-value]
+
+    def _file_value(self, name: str, source: SourceFile, build: Callable[[SourceFile], T]) -> T:
+        """`build(source)`, unless the process that extracted the file's definitions built it
+        from the same bytes."""
+        given = self.given_facts.get(source.relpath)
+        if given is not None and name in given:
+            return given[name]  # type: ignore[return-value]
+        return build(source)
 
     def mentions(self, source: SourceFile, words: tuple[bytes, ...]) -> bool:
         """Does the file hold one of `words`? For a model file, kept with its definitions: an

@@ -11,6 +11,7 @@ from .. import ruby
 from ..ruby import Node
 from ..source import SourceFile
 from .classes import ClassIndex, is_model, qualified_name
+from .file_facts import file_fact
 from .named_calls import calls_named
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ def _build_model_facts(app: App) -> ModelFacts:
     return facts
 
 
+@file_fact("model_facts")
 def _file_model_facts(source: SourceFile) -> tuple[list[tuple[object, ...]], list[tuple[str, tuple[str, ...]]]]:
     """One file's association and scope macros, as (owner, macro, name, line, dependent,
     class_name), and the owners and named methods of its save callbacks — whether an owner

@@ -24,6 +24,7 @@ from . import yaml_config
 from .app import App
 from .classes import qualified_name
 from .config import active_lines
+from .file_facts import file_fact
 from .named_calls import calls_named
 
 _SIDEKIQ_OPTIONS = frozenset({"sidekiq_options"})
@@ -80,6 +81,7 @@ def _build_sidekiq_retries(app: App) -> dict[str, SidekiqRetry]:
     return found
 
 
+@file_fact("sidekiq_retries")
 def _file_retries(source: SourceFile) -> list[tuple[str, bool | None, int]]:
     """One file's class-level `sidekiq_options retry:` declarations: (owner, enabled, line)."""
     if b"sidekiq_options" not in source.data:

@@ -22,6 +22,7 @@ from ..patterns import lazy_pattern
 from ..ruby import Node
 from ..source import SourceFile
 from .classes import qualified_name
+from .file_facts import file_fact
 from .jobs import ENQUEUE_METHODS, SCHEDULED_ENQUEUE
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def _build(app: App) -> dict[str, Wrapper]:
     return {name: w for name, w in sorted(found.items()) if w is not None}
 
 
+@file_fact("enqueue_wrappers")
 def _file_wrappers(source: SourceFile) -> list[tuple[str, str, str, int]]:
     """The wrappers one file defines, as plain fields, in the order they appear."""
     if not source.contains_any((b"perform_async", b"perform_later", b"perform_in", b"perform_at")):
