@@ -672,8 +672,6 @@ def _extract_in_parallel(app: App, workers: int, analysed: set[int]) -> None:
     process keeps the trees it parses for the analysis, so the others take first the files no
     rule wants, then files it wants (parsed again when analysed) up to their share of bytes."""
     global _extracting
-    from .rails import models, retries, wrappers  # noqa: F401  (their per-file facts, registered)
-
     sources = [s for s in app.model_files if "cache_entry" not in s.derived]
     if app.definition_cache is not None:  # nor those whose bytes the cache knows
         known = app.definition_cache.lookup_all([s.relpath for s in sources],
