@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, catalogue, rule_index
+from . import __version__, rule_index
 from .replay import Recorder
 
 if TYPE_CHECKING:  # each command imports what it runs: `joblint rules` needs no analyzer
@@ -157,7 +157,7 @@ def check(
     cache_dir: Path | None,
 ) -> None:
     """Lint PATHS (default: the current directory; `-` for standard input)."""
-    from . import baseline, config, fixes, reporters, rules
+    from . import baseline, config, reporters, rules
     from .engine import Options, lint
     from .files import valid_pattern
     from .findings import Severity
@@ -227,6 +227,8 @@ def check(
 
     failed = report.failed
     if show_diff or fix:
+        from . import fixes  # only the runs that fix pay for it (and difflib)
+
         planned, refused = fixes.plan(report)
         for display in refused:
             _error(f"{display}: fix not applied: the result would not parse")
@@ -511,6 +513,8 @@ def exit_code(report: Report, fail_level: Severity, exit_zero: bool) -> int:
 def list_rules(output_format: str) -> None:
     """Table of every rule."""
     if output_format == "json":
+        from . import catalogue  # its help addresses; a check run does not import it
+
         document = [
             {"code": code, "name": name, "severity": severity, "scope": scope, "default": default,
              "fixable": fixable, "summary": summary, "url": catalogue.help_uri_of(code, name)}
@@ -540,7 +544,7 @@ def rule(code_or_name: str) -> None:
     if row is None:
         _error(f"unknown rule {code_or_name!r} (see `joblint rules`)")
         sys.exit(2)
-    from . import rules
+    from . import catalogue, rules
 
     page = catalogue.page(rules.load(row[0], row[7]))  # that rule's module only
     console = make_console()
