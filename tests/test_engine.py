@@ -167,23 +167,32 @@ def _workers_app(root: Path) -> None:
     write_tree(root, {"app/models/deep.rb": deep})
 
 
+def _extracted_in_this_process(monkeypatch) -> list[str]:
+    """The relpaths of the files whose definitions this process extracts from now on (the
+    engine's share on several cores, and the class index's own), in order."""
+    from joblint import engine
+    from joblint.rails import app as app_module
+
+    extracted: list[str] = []
+    for module in (engine, app_module):
+        real = module.extract_definitions
+        monkeypatch.setattr(module, "extract_definitions",
+                            lambda s, real=real: extracted.append(s.relpath) or real(s))
+    return extracted
+
+
 def test_the_class_index_is_extracted_by_the_workers_too_with_the_same_output(tmp_path, monkeypatch):
     """With several workers, other processes extract part of the class index's definitions
     while this one extracts the rest; the output is still the one-process output."""
     import multiprocessing
 
     from joblint import engine
-    from joblint.rails import app as app_module
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return  # workers need fork; elsewhere the engine always runs in one process
     _workers_app(tmp_path)
     one = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=1), cwd=tmp_path)
-    extracted_here: list[str] = []
-    for module in (engine, app_module):
-        real = module.extract_definitions
-        monkeypatch.setattr(module, "extract_definitions",
-                            lambda s, real=real: extracted_here.append(s.relpath) or real(s))
+    extracted_here = _extracted_in_this_process(monkeypatch)
     monkeypatch.setattr(engine, "PARALLEL_EXTRACTION_BYTES", 0)
     two = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=2), cwd=tmp_path)
     model_files = 1 + 70 + 30 + 1
@@ -230,7 +239,6 @@ def test_definitions_extracted_by_the_workers_are_kept_by_the_cache(tmp_path, mo
     import multiprocessing
 
     from joblint import engine
-    from joblint.rails import app as app_module
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return
@@ -242,11 +250,7 @@ def test_definitions_extracted_by_the_workers_are_kept_by_the_cache(tmp_path, mo
     fresh = lint([tmp_path], Options(rules=rules.select(["ALL"]), jobs=1), cwd=tmp_path)
     for path in tmp_path.glob("app/**/*.rb"):
         os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 60))
-    extracted: list[str] = []
-    for module in (engine, app_module):
-        real = module.extract_definitions
-        monkeypatch.setattr(module, "extract_definitions",
-                            lambda s, real=real: extracted.append(s.relpath) or real(s))
+    extracted = _extracted_in_this_process(monkeypatch)
     second = lint([tmp_path], cached, cwd=tmp_path)
     assert set(extracted) <= {"app/jobs/j3_job.rb"}  # that one perhaps by the other process
     assert first.findings and second.findings == fresh.findings
